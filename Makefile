@@ -1,0 +1,35 @@
+# gitops-promoter — the two commands: `make test` and `make demo`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+DEBS := git:git docker-registry:docker-registry
+
+.PHONY: test demo bench lint debs venv clean
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip >/dev/null
+	$(PY) -m pip install -q -e '.[test]'
+	@touch $@
+
+venv: $(VENV)/.installed
+
+debs:
+	@scripts/ensure-debs.sh $(DEBS)
+
+test: venv debs
+	$(PY) -m pytest -q
+
+demo: venv debs
+	$(PY) -m demo.run
+
+bench: venv debs
+	$(PY) -m bench.run
+
+lint: venv
+	$(PY) -m ruff check gitops_promoter tests bench demo
+	$(PY) -m mypy --strict gitops_promoter/domain
+
+clean:
+	rm -rf $(VENV) .pytest_cache

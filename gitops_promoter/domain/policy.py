@@ -1,0 +1,186 @@
+"""Tag policies: which tag is "the newest" for an image.
+
+Semantics follow the peers so users can move over (README, "Tag policies"):
+
+* ``semver`` / ``lenient`` — Argo CD Image Updater: ``v`` prefix and short versions, no
+  constraint means ``*`` (no pre-releases), equal versions go to the lexically greatest tag.
+* ``semver`` / ``strict`` — Flux: ``MAJOR.MINOR.PATCH`` only, a constraint is required,
+  equal versions keep list order (the first one wins).
+* ``newest-build`` — the image's creation time; ties go to the lexically greatest tag.
+  A tag without a creation time is never picked (missing data is never a pass).
+* ``alphabetical`` / ``numerical`` — Flux, ``order: asc`` (default) picks the greatest.
+* ``digest`` — ``constraint`` names a mutable tag; a new digest behind it is the new version.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from gitops_promoter.domain.tags import Candidate, TagFilter, TagInfo, compile_regex
+from gitops_promoter.domain.versions import ANY, Constraint, Version, parse_constraint, parse_lenient, parse_strict
+from gitops_promoter.errors import PolicyError
+
+Strategy = Literal["semver", "newest-build", "alphabetical", "numerical", "digest"]
+STRATEGIES: tuple[str, ...] = ("semver", "newest-build", "alphabetical", "numerical", "digest")
+SEMVER_MODES: tuple[str, ...] = ("lenient", "strict")
+ORDERS: tuple[str, ...] = ("asc", "desc")
+
+_NUMBER = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A validated tag policy. Build it with `Policy.build(...)`; it raises PolicyError."""
+
+    strategy: Strategy
+    constraint: str | None = None
+    semver_mode: str = "lenient"
+    allow_tags: str | None = None
+    ignore_tags: tuple[str, ...] = ()
+    extract: str | None = None
+    order: str = "asc"
+    ignore_signature_tags: bool = True
+    _constraint: Constraint | None = field(default=None, repr=False, compare=False)
+    _filter: TagFilter | None = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        strategy: str,
+        constraint: str | None = None,
+        semver_mode: str | None = None,
+        allow_tags: str | None = None,
+        ignore_tags: Iterable[str] = (),
+        extract: str | None = None,
+        order: str | None = None,
+        ignore_signature_tags: bool = True,
+    ) -> Policy:
+        if strategy not in STRATEGIES:
+            raise PolicyError(f"strategy: unknown strategy {strategy!r} (one of: {', '.join(STRATEGIES)})")
+        mode = semver_mode or "lenient"
+        if mode not in SEMVER_MODES:
+            raise PolicyError(f"semver_mode: must be lenient or strict, not {mode!r}")
+        if semver_mode is not None and strategy != "semver":
+            raise PolicyError(f"semver_mode: only used by the semver strategy, not {strategy}")
+        ordering = (order or "asc").lower()
+        if ordering not in ORDERS:
+            raise PolicyError(f"order: must be asc or desc, not {order!r}")
+        if order is not None and strategy not in ("alphabetical", "numerical"):
+            raise PolicyError(f"order: only used by alphabetical and numerical, not {strategy}")
+        if constraint == "":
+            constraint = None
+        parsed = cls._parse_constraint(strategy, mode, constraint)
+        allow = compile_regex(allow_tags, what="allow_tags") if allow_tags else None
+        if extract and allow is None:
+            raise PolicyError("extract: needs allow_tags, the regex whose groups it uses")
+        ignore = tuple(ignore_tags)
+        return cls(
+            strategy=strategy,  # type: ignore[arg-type]
+            constraint=constraint,
+            semver_mode=mode,
+            allow_tags=allow_tags,
+            ignore_tags=ignore,
+            extract=extract or None,
+            order=ordering,
+            ignore_signature_tags=ignore_signature_tags,
+            _constraint=parsed,
+            _filter=TagFilter(allow=allow, ignore=ignore, extract=extract or None,
+                              ignore_signatures=ignore_signature_tags),
+        )
+
+    @staticmethod
+    def _parse_constraint(strategy: str, mode: str, constraint: str | None) -> Constraint | None:
+        if strategy == "semver":
+            if constraint is None:
+                if mode == "strict":
+                    raise PolicyError("constraint: semver_mode strict needs a constraint (as Flux)")
+                return ANY
+            try:
+                return parse_constraint(constraint)
+            except PolicyError as exc:
+                raise PolicyError(f"constraint: {exc}") from None
+        if strategy == "digest":
+            if not constraint:
+                raise PolicyError("constraint: the digest strategy needs the mutable tag to follow, e.g. latest")
+            return None
+        if constraint is not None:
+            raise PolicyError(f"constraint: only used by semver and digest, not {strategy}")
+        return None
+
+    @property
+    def needs_created(self) -> bool:
+        return self.strategy == "newest-build"
+
+    @property
+    def needs_digest(self) -> bool:
+        return self.strategy == "digest"
+
+    def describe(self) -> str:
+        parts = [self.strategy]
+        if self.strategy == "semver":
+            parts.append(self.semver_mode)
+        if self.constraint:
+            parts.append(self.constraint)
+        if self.strategy in ("alphabetical", "numerical"):
+            parts.append(self.order)
+        return " ".join(parts)
+
+    def candidates(self, tags: Iterable[TagInfo]) -> list[Candidate]:
+        assert self._filter is not None
+        return self._filter.apply(tags)
+
+    def select(self, tags: Iterable[TagInfo]) -> TagInfo | None:
+        """The newest tag under this policy, or None when no tag qualifies."""
+        cands = self.candidates(tags)
+        if self.strategy == "semver":
+            return self._semver(cands)
+        if self.strategy == "newest-build":
+            dated = [c for c in cands if c.tag.created is not None]
+            if not dated:
+                return None
+            return max(dated, key=lambda c: (c.tag.created, c.tag.name)).tag
+        if self.strategy == "alphabetical":
+            return _alphabetical(cands, self.order)
+        if self.strategy == "numerical":
+            return _numerical(cands, self.order)
+        return next((c.tag for c in cands if c.tag.name == self.constraint), None)
+
+    def _semver(self, cands: list[Candidate]) -> TagInfo | None:
+        assert self._constraint is not None
+        strict = self.semver_mode == "strict"
+        parse = parse_strict if strict else parse_lenient
+        best: tuple[Version, TagInfo] | None = None
+        for c in cands:
+            v = parse(c.key)
+            if v is None or not self._constraint.check(v):
+                continue
+            if best is None:
+                best = (v, c.tag)
+                continue
+            order = v.compare(best[0])
+            if order > 0 or (order == 0 and not strict and c.tag.name > best[1].name):
+                best = (v, c.tag)
+        return None if best is None else best[1]
+
+
+def _alphabetical(cands: list[Candidate], order: str) -> TagInfo | None:
+    if not cands:
+        return None
+    pick = max if order == "asc" else min
+    return pick(cands, key=lambda c: c.key).tag
+
+
+def _numerical(cands: list[Candidate], order: str) -> TagInfo | None:
+    best: tuple[float, TagInfo] | None = None
+    for c in cands:
+        if not _NUMBER.match(c.key):
+            raise PolicyError(f"numerical: tag {c.tag.name!r} is not a number ({c.key!r})")
+        value = float(c.key)
+        # Flux keeps the later of equal values: only a strictly worse value is skipped.
+        if best is None or (value >= best[0] if order == "asc" else value <= best[0]):
+            best = (value, c.tag)
+    return None if best is None else best[1]
