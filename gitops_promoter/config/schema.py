@@ -1,0 +1,170 @@
+"""The configuration as frozen, validated objects. Built only by `loader.parse_config`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from gitops_promoter.domain.edits import Edit
+from gitops_promoter.domain.imageref import ImageRef
+from gitops_promoter.domain.policy import Policy
+from gitops_promoter.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    """A secret by reference (``env:NAME`` or ``file:PATH``); resolved at use, never logged."""
+
+    scheme: Literal["env", "file"]
+    target: str
+    where: str  # file:line:col: key.path — for errors
+
+    def resolve(self) -> str:
+        if self.scheme == "env":
+            value = os.environ.get(self.target)
+            if value is None:
+                raise ConfigError([f"{self.where}: environment variable {self.target} is not set"])
+            return value
+        try:
+            return Path(self.target).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError([f"{self.where}: cannot read secret file {self.target}: {exc.strerror}"]) from None
+
+    def __repr__(self) -> str:
+        return f"SecretRef({self.scheme}:{self.target})"
+
+
+@dataclass(frozen=True)
+class RegistryConfig:
+    prefix: str
+    api_url: str
+    username: SecretRef | None = None
+    password: SecretRef | None = None
+    token: SecretRef | None = None
+    rate_limit: float = 10.0
+    insecure: bool = False
+    ca_file: str | None = None
+    timeout: float = 10.0
+    max_retries: int = 4
+
+    def matches(self, image: str) -> bool:
+        return image == self.prefix or image.startswith(self.prefix.rstrip("/") + "/")
+
+
+@dataclass(frozen=True)
+class GitHubConfig:
+    repo: str
+    api_url: str = "https://api.github.com"
+    token: SecretRef | None = None
+    app_id: int | None = None
+    installation_id: int | None = None
+    private_key: SecretRef | None = None
+
+
+@dataclass(frozen=True)
+class RepositoryConfig:
+    name: str
+    url: str
+    branch: str = "main"
+    token: SecretRef | None = None
+    ssh_key: SecretRef | None = None
+    author_name: str = "gitops-promoter"
+    author_email: str = "gitops-promoter@localhost"
+    github: GitHubConfig | None = None
+
+
+@dataclass(frozen=True)
+class ApprovalRule:
+    required: int = 1
+    approvers: tuple[str, ...] = ()
+    dismiss_stale: bool = True
+    checks: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EnvironmentConfig:
+    name: str
+    mode: Literal["direct", "pull-request"]
+    approval: ApprovalRule | None = None
+    merge_method: str = "merge"
+    labels: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TargetConfig:
+    env: str
+    file: str
+    edit: Edit
+    pin_digest: bool = False
+    cluster: str | None = None
+    application: str | None = None
+    rollout: str | None = None
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    name: str
+    image: str
+    repository: str
+    policy: Policy
+    targets: Mapping[str, TargetConfig]
+    canary: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    name: str
+    kubeconfig: SecretRef | None = None
+    context: str | None = None
+    in_cluster: bool = False
+
+
+@dataclass(frozen=True)
+class PrometheusConfig:
+    name: str
+    url: str
+    token: SecretRef | None = None
+    username: SecretRef | None = None
+    password: SecretRef | None = None
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    listen: str = "127.0.0.1:8080"
+    registry_webhook_secret: SecretRef | None = None
+    github_webhook_secret: SecretRef | None = None
+
+
+@dataclass(frozen=True)
+class StateConfig:
+    journal: str = "gitops-promoter-journal.sqlite"
+    poll_interval: float = 120.0
+    workdir: str = ".gitops-promoter/repos"
+
+
+@dataclass(frozen=True)
+class Config:
+    path: str
+    registries: tuple[RegistryConfig, ...]
+    repositories: Mapping[str, RepositoryConfig]
+    environments: tuple[EnvironmentConfig, ...]
+    apps: tuple[AppConfig, ...]
+    clusters: Mapping[str, ClusterConfig] = field(default_factory=dict)
+    prometheus: Mapping[str, PrometheusConfig] = field(default_factory=dict)
+    server: ServerConfig = field(default_factory=ServerConfig)
+    state: StateConfig = field(default_factory=StateConfig)
+
+    def registry_for(self, image: str) -> RegistryConfig:
+        """The registry entry whose prefix matches the image best; anonymous HTTPS otherwise."""
+        matching = [r for r in self.registries if r.matches(image)]
+        if matching:
+            return max(matching, key=lambda r: len(r.prefix))
+        host = ImageRef(image).registry
+        api = "https://registry-1.docker.io" if host == "docker.io" else f"https://{host}"
+        return RegistryConfig(prefix=host, api_url=api)
+
+    def environment(self, name: str) -> EnvironmentConfig:
+        return next(e for e in self.environments if e.name == name)

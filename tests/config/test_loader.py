@@ -1,0 +1,140 @@
+"""Config loading: the example passes; every problem is reported with file:line:col and key path."""
+
+from pathlib import Path
+
+import pytest
+
+from gitops_promoter.config import load_config, parse_config
+from gitops_promoter.domain.edits import ContainerEdit, HelmEdit, KustomizeEdit
+from gitops_promoter.errors import ConfigError
+from tests.conftest import ROOT
+
+SHARED_EXAMPLE = ROOT.parent / "shared" / "promoter.example.yaml"
+
+MINIMAL = """\
+version: 1
+repositories:
+  - name: deploy
+    url: file:///tmp/deploy.git
+environments:
+  - name: dev
+    mode: direct
+apps:
+  - name: web
+    image: 127.0.0.1:5000/acme/web
+    repository: deploy
+    policy: {strategy: semver}
+    targets:
+      dev:
+        file: envs/dev/web/rollout.yaml
+        edit: {kind: container, container: web}
+"""
+
+
+def problems(text: str) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, source="p.yaml")
+    return info.value.problems
+
+
+@pytest.mark.parametrize("path", [SHARED_EXAMPLE, ROOT / "config" / "promoter.yaml"], ids=["shared", "project"])
+def test_examples_load(path):
+    if not path.exists():
+        pytest.skip(f"{path} not present")
+    config = load_config(path)
+    assert config.apps and config.environments
+
+
+def test_shared_example_shape():
+    if not SHARED_EXAMPLE.exists():
+        pytest.skip("../shared not beside the checkout")
+    config = load_config(SHARED_EXAMPLE)
+    web = config.apps[0]
+    assert [e.name for e in config.environments] == ["dev", "staging", "prod"]
+    assert web.targets["dev"].edit == ContainerEdit("web")
+    assert web.targets["staging"].edit == KustomizeEdit("ghcr.io/acme/web")
+    assert web.targets["prod"].edit == HelmEdit("image.tag")
+    assert config.environment("prod").approval.required == 2
+    assert config.registry_for("ghcr.io/acme/web").api_url == "https://ghcr.io"
+    assert config.registry_for("127.0.0.1:5000/web").api_url == "http://127.0.0.1:5000"
+    assert config.registry_for("quay.io/x/y").api_url == "https://quay.io"
+    assert config.state.poll_interval == 120.0
+
+
+def test_minimal_loads():
+    config = parse_config(MINIMAL, source="m.yaml")
+    assert config.repositories["deploy"].branch == "main"
+    assert config.apps[0].policy.describe() == "semver lenient"
+
+
+def test_unknown_key_has_a_did_you_mean_hint_and_position():
+    text = MINIMAL.replace("    mode: direct", "    mode: direct\n    aproval: {required: 1}")
+    assert problems(text) == ["p.yaml:8:5: environments[0].aproval: unknown key; did you mean 'approval'?"]
+
+
+def test_all_errors_are_reported_at_once():
+    text = (MINIMAL
+            .replace("mode: direct", "mode: dirct")
+            .replace("policy: {strategy: semver}", "policy: {strategy: semver, constraint: '^1.x.x.x'}")
+            .replace("repository: deploy", "repository: deplo")
+            .replace("kind: container, container: web", "kind: container"))
+    assert problems(text) == [
+        "p.yaml:7:11: environments[0].mode: must be one of direct, pull-request, not 'dirct'; did you mean 'direct'?",
+        "p.yaml:11:17: apps[0].repository: no repository named 'deplo' (repositories: deploy)",
+        "p.yaml:12:44: apps[0].policy.constraint: improper constraint: '^1.x.x.x'",
+        "p.yaml:16:15: apps[0].targets.dev.edit: edit kind container needs 'container'",
+    ]
+
+
+@pytest.mark.parametrize(("old", "new", "expected"), [
+    ("url: file:///tmp/deploy.git", "url: file:///tmp/deploy.git\n    credentials: {token: ghp_123}",
+     "p.yaml:5:26: repositories[0].credentials.token: secrets are references: write env:NAME or file:PATH"),
+    ("  dev:\n", "  qa:\n", "p.yaml:14:7: apps[0].targets.qa: no environment named 'qa' (environments: dev)"),
+    ("{kind: container, container: web}", "{kind: helm}", "p.yaml:16:15: apps[0].targets.dev.edit: edit kind helm needs 'key'"),
+    ("{kind: container, container: web}", "{kind: kustomise, name: x}",
+     "p.yaml:16:22: apps[0].targets.dev.edit.kind: must be one of container, kustomize, helm, marker, not 'kustomise'; did you mean 'kustomize'?"),
+    ("image: 127.0.0.1:5000/acme/web", "image: 127.0.0.1:5000/acme/web:v1",
+     "p.yaml:10:12: apps[0].image: write the image without tag or digest: 127.0.0.1:5000/acme/web"),
+    ("{strategy: semver}", "{strategy: numerical, allow_tags: '(['}",
+     "p.yaml:12:47: apps[0].policy.allow_tags: invalid regular expression '(['"),
+    ("{strategy: semver}", "{strategy: semver, semver_mode: strict}",
+     "p.yaml:12:13: apps[0].policy: constraint: semver_mode strict needs a constraint (as Flux)"),
+    ("version: 1", "version: 2", "p.yaml:1:10: version: unsupported version 2; this promoter reads version 1"),
+    ("file: envs/dev/web/rollout.yaml", "file: ../outside.yaml",
+     "p.yaml:15:15: apps[0].targets.dev.file: must be a path inside the repository, not '../outside.yaml'"),
+])
+def test_single_problem(old, new, expected):
+    found = problems(MINIMAL.replace(old, new))
+    assert any(p.startswith(expected) for p in found), found
+
+
+def test_yaml_syntax_error_has_position():
+    assert problems("version: 1\napps: [\n")[0].startswith("p.yaml:3:1: not valid YAML")
+
+
+def test_duplicate_key_is_an_error():
+    assert "not valid YAML" in problems("version: 1\nversion: 1\n")[0]
+
+
+def test_missing_required_sections():
+    found = problems("version: 1\n")
+    assert "p.yaml:1:1: <root>: missing required key 'repositories'" in found
+    assert "p.yaml:1:1: <root>: missing required key 'apps'" in found
+
+
+def test_secret_resolution_names_the_key(monkeypatch):
+    config = parse_config(MINIMAL.replace("url: file:///tmp/deploy.git",
+                                          "url: file:///tmp/deploy.git\n    credentials: {token: env:NOPE_TOKEN}"),
+                          source="p.yaml")
+    monkeypatch.delenv("NOPE_TOKEN", raising=False)
+    with pytest.raises(ConfigError, match=r"p.yaml:5:26: repositories\[0\].credentials.token: environment variable "
+                                          "NOPE_TOKEN is not set"):
+        config.repositories["deploy"].token.resolve()
+    monkeypatch.setenv("NOPE_TOKEN", "s3cret")
+    assert config.repositories["deploy"].token.resolve() == "s3cret"
+    assert "s3cret" not in repr(config)
+
+
+def test_unreadable_file(tmp_path: Path):
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "missing.yaml")
