@@ -24,3 +24,31 @@ def golden():
         raise FileNotFoundError(name)
 
     return read
+
+
+@pytest.fixture(scope="session")
+def registry():
+    """Debian's docker-registry, anonymous, in-memory; shared by the session (tests use their own repos)."""
+    from tests.support.registry import RegistryServer
+
+    server = RegistryServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def auth_registry():
+    """A second docker-registry with htpasswd basic auth (user alice, password wonderland)."""
+    from tests.support.registry import RegistryServer
+
+    server = RegistryServer(htpasswd={"alice": "wonderland"}).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def unique(request):
+    """A name unique to the test, for repositories in shared servers."""
+    import re
+
+    return re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:60]
