@@ -1,0 +1,134 @@
+"""The git adapter against real repositories: bare remotes on disk and over git daemon."""
+
+import pytest
+
+from gitops_promoter.adapters.gitrepo import GitRepo
+from gitops_promoter.adapters.retry import Backoff
+from gitops_promoter.config.schema import RepositoryConfig, SecretRef
+from gitops_promoter.errors import GitRejected, GitUnavailable
+from gitops_promoter.ports import Change, Committed, Unchanged
+from tests.conftest import FIXTURES
+from tests.support.gitremote import GitDaemon, HumanClone, git, make_remote, remote_file, remote_log
+from tests.support.net import free_port
+
+ROLLOUT = "envs/dev/web/rollout.yaml"
+MSG = "promote(dev): web v1.0.0 → v1.1.0\n\nbody\n\nPromoter-App: web\nPromoter-Env: dev\nPromoter-Action: bump\n"
+
+
+def bump(text):
+    return text.replace("web:v1.0.0", "web:v1.1.0")
+
+
+@pytest.fixture
+def remote(tmp_path):
+    return make_remote(tmp_path, FIXTURES / "repos" / "deploy")
+
+
+def repo_for(url, tmp_path, **kw):
+    cfg = RepositoryConfig(name="deploy", url=str(url), author_name="gitops-promoter",
+                           author_email="bot@acme.example", **kw)
+    return GitRepo(cfg, workdir=tmp_path / "work", sleep=lambda s: None, backoff=Backoff(base=0.001))
+
+
+def test_commit_pushes_one_commit_with_author_and_trailers(remote, tmp_path):
+    repo = repo_for(remote, tmp_path)
+    result = repo.commit(Change(ROLLOUT, bump, MSG))
+    assert isinstance(result, Committed) and result.attempts == 1
+    assert "web:v1.1.0" in remote_file(remote, ROLLOUT)
+    assert remote_log(remote, fmt="%an <%ae>|%s") == [
+        "gitops-promoter <bot@acme.example>|promote(dev): web v1.0.0 → v1.1.0", "Human <human@example.com>|Initial deployment manifests"]
+    assert git("log", "-1", "--format=%(trailers:key=Promoter-Action,valueonly)", "main", cwd=remote) == "bump"
+    diff = git("diff", "main~1", "main", "--numstat", cwd=remote)
+    assert diff == f"1\t1\t{ROLLOUT}"
+
+
+def test_no_commit_when_the_file_already_says_so(remote, tmp_path):
+    repo = repo_for(remote, tmp_path)
+    assert isinstance(repo.commit(Change(ROLLOUT, lambda t: t, MSG)), Unchanged)
+    assert len(remote_log(remote)) == 1
+
+
+def test_second_write_reuses_the_working_clone(remote, tmp_path):
+    repo = repo_for(remote, tmp_path)
+    repo.commit(Change(ROLLOUT, bump, MSG))
+    marker = repo.path / ".git" / "kept"
+    marker.write_text("x")
+    again = repo_for(remote, tmp_path)  # a new process, same workdir
+    again.commit(Change(ROLLOUT, lambda t: t.replace("v1.1.0", "v1.2.0"), MSG))
+    assert marker.exists()
+    assert "web:v1.2.0" in remote_file(remote, ROLLOUT)
+
+
+def test_push_race_reapplies_on_the_new_head_and_keeps_the_human_commit(remote, tmp_path):
+    human = HumanClone(remote, tmp_path / "human")
+    calls = []
+
+    def edit(text):
+        calls.append(text)
+        if len(calls) == 1:  # a person pushes while we are editing
+            human.commit("envs/dev/web/rollout.yaml", text.replace("replicas: 4", "replicas: 5"), "scale up")
+        return bump(text)
+
+    result = repo_for(remote, tmp_path).commit(Change(ROLLOUT, edit, MSG))
+    assert isinstance(result, Committed) and result.attempts == 2
+    final = remote_file(remote, ROLLOUT)
+    assert "replicas: 5" in final and "web:v1.1.0" in final
+    assert remote_log(remote) == ["promote(dev): web v1.0.0 → v1.1.0", "scale up", "Initial deployment manifests"]
+
+
+def test_human_local_changes_in_the_working_clone_are_discarded(remote, tmp_path):
+    repo = repo_for(remote, tmp_path)
+    repo.sync()
+    (repo.path / ROLLOUT).write_text("garbage")
+    (repo.path / "stray.txt").write_text("x")
+    repo.commit(Change(ROLLOUT, bump, MSG))
+    assert not (repo.path / "stray.txt").exists()
+    assert git("show", "--stat", "--format=", "main", cwd=remote).split("|")[0].strip() == ROLLOUT
+
+
+def test_dry_run_returns_the_diff_and_writes_nothing(remote, tmp_path):
+    before, after = repo_for(remote, tmp_path).commit(Change(ROLLOUT, bump, MSG), dry_run=True)
+    assert bump(before) == after
+    assert len(remote_log(remote)) == 1
+
+
+def test_git_daemon_clone_and_push(remote, tmp_path):
+    daemon = GitDaemon(tmp_path).start()
+    try:
+        repo = repo_for(daemon.url("deploy.git"), tmp_path)
+        assert isinstance(repo.commit(Change(ROLLOUT, bump, MSG)), Committed)
+        assert "web:v1.1.0" in remote_file(remote, ROLLOUT)
+    finally:
+        daemon.stop()
+
+
+def test_unreachable_remote_is_retried_then_unavailable(tmp_path):
+    repo = repo_for(f"git://127.0.0.1:{free_port()}/deploy.git", tmp_path)
+    with pytest.raises(GitUnavailable, match="gave up after 6 attempts"):
+        repo.read(ROLLOUT)
+
+
+def test_missing_branch_is_rejected(remote, tmp_path):
+    repo = repo_for(remote, tmp_path, branch="release")
+    with pytest.raises(GitRejected):
+        repo.read(ROLLOUT)
+
+
+def test_missing_file_is_rejected_with_its_path(remote, tmp_path):
+    with pytest.raises(GitRejected, match="envs/qa/web/rollout.yaml: no such file on branch main"):
+        repo_for(remote, tmp_path).read("envs/qa/web/rollout.yaml")
+
+
+def test_token_goes_in_a_header_never_in_git_config(remote, tmp_path, monkeypatch):
+    monkeypatch.setenv("DEPLOY_TOKEN", "tok-123")
+    repo = repo_for(remote, tmp_path, token=SecretRef("env", "DEPLOY_TOKEN", "t"))
+    env = repo.env()
+    assert env["GIT_CONFIG_KEY_0"] == "http.extraHeader"
+    assert env["GIT_CONFIG_VALUE_0"].startswith("Authorization: Basic ")
+    repo.sync()
+    assert "tok-123" not in (repo.path / ".git" / "config").read_text()
+
+
+def test_ssh_key_by_path(remote, tmp_path):
+    repo = repo_for(remote, tmp_path, ssh_key=SecretRef("file", "/etc/promoter/id_ed25519", "t"))
+    assert repo.env()["GIT_SSH_COMMAND"].startswith("ssh -i /etc/promoter/id_ed25519 -o IdentitiesOnly=yes")
