@@ -17,9 +17,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
-from gitops_promoter.domain.tags import Candidate, TagFilter, TagInfo, compile_regex
+from gitops_promoter.domain.tags import Candidate, TagFilter, TagInfo, compile_regex, expand
 from gitops_promoter.domain.versions import ANY, Constraint, Version, parse_constraint, parse_lenient, parse_strict
 from gitops_promoter.errors import PolicyError
 
@@ -148,6 +148,34 @@ class Policy:
         if self.strategy == "numerical":
             return _numerical(cands, self.order)
         return next((c.tag for c in cands if c.tag.name == self.constraint), None)
+
+    def compare(self, a: TagInfo, b: TagInfo) -> int | None:
+        """Order two tags by this policy's ordering alone (no constraint, no filters): >0 when `a` is
+        newer, 0 when equal, None when the policy cannot order them (e.g. not versions)."""
+        key_a, key_b = self._key(a), self._key(b)
+        if key_a is None or key_b is None:
+            return None
+        if self.strategy == "semver":
+            return int(key_a.compare(key_b))
+        sign = 1 if self.order == "asc" or self.strategy == "newest-build" else -1
+        return sign * ((key_a > key_b) - (key_a < key_b))
+
+    def _key(self, tag: TagInfo) -> Any:
+        key = tag.name
+        if self.extract and self._filter and self._filter.allow:
+            m = self._filter.allow.search(tag.name)
+            if m is None:
+                return None
+            key = expand(self.extract, m)
+        if self.strategy == "semver":
+            return (parse_strict if self.semver_mode == "strict" else parse_lenient)(key)
+        if self.strategy == "newest-build":
+            return tag.created
+        if self.strategy == "numerical":
+            return float(key) if _NUMBER.match(key) else None
+        if self.strategy == "alphabetical":
+            return key
+        return None
 
     def _semver(self, cands: list[Candidate]) -> TagInfo | None:
         assert self._constraint is not None

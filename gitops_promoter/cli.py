@@ -1,0 +1,145 @@
+"""Command line: `gitops-promoter check-config | tags pick | edit set-image | run --once`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from gitops_promoter.errors import ConfigError, EditError, PolicyError
+
+log = logging.getLogger("gitops_promoter")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=getattr(logging, args.log_level.upper()), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args))
+    except BrokenPipeError:
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="gitops-promoter", description="Promote container images by writing to git.")
+    p.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    c = sub.add_parser("check-config", help="validate a config file; exit 0 when valid, 1 otherwise")
+    c.add_argument("file")
+    c.set_defaults(func=cmd_check_config)
+
+    tags = sub.add_parser("tags", help="tag policy tools").add_subparsers(dest="tags_command", required=True)
+    pick = tags.add_parser("pick", help='read {"policy": {...}, "tags": [...]} on stdin, print {"selected": ...}')
+    pick.set_defaults(func=cmd_tags_pick)
+
+    edit = sub.add_parser("edit", help="format-preserving edits").add_subparsers(dest="edit_command", required=True)
+    si = edit.add_parser("set-image", help="set a container's image, like `kustomize edit set image`")
+    si.add_argument("file")
+    si.add_argument("--container", required=True, help="container (or initContainer) name")
+    si.add_argument("--image", required=True, help="full reference: name[:tag][@digest]")
+    si.add_argument("--in-place", action="store_true", help="rewrite the file instead of printing it")
+    si.set_defaults(func=cmd_set_image)
+
+    run = sub.add_parser("run", help="promote: list tags, pick, commit and push")
+    run.add_argument("--config", required=True)
+    run.add_argument("--once", action="store_true", required=True,
+                     help="one pass over every app, then exit (the long-running service is not built yet)")
+    run.add_argument("--dry-run", action="store_true", help="print the diffs it would commit; write nothing")
+    run.add_argument("--app", action="append", help="only this app (repeatable)")
+    run.add_argument("--workdir", help="where working clones live (default: state.workdir)")
+    run.set_defaults(func=cmd_run)
+    return p
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    from gitops_promoter.config import load_config
+
+    try:
+        config = load_config(args.file)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        print(f"{args.file}: {len(exc.problems)} problem(s)", file=sys.stderr)
+        return 1
+    print(f"{args.file}: OK ({len(config.apps)} apps, {len(config.environments)} environments, "
+          f"{len(config.repositories)} repositories)")
+    return 0
+
+
+def cmd_tags_pick(args: argparse.Namespace) -> int:
+    from gitops_promoter.domain.policy import Policy
+    from gitops_promoter.domain.tags import TagInfo
+
+    try:
+        data = json.load(sys.stdin)
+        policy_args = dict(data.get("policy") or {})
+        if "strategy" not in policy_args:
+            raise PolicyError("policy.strategy is required")
+        unknown = set(policy_args) - {"strategy", "constraint", "semver_mode", "allow_tags", "ignore_tags",
+                                      "extract", "order", "ignore_signature_tags"}
+        if unknown:
+            raise PolicyError(f"unknown policy keys: {', '.join(sorted(unknown))}")
+        policy = Policy.build(**{k: v for k, v in policy_args.items() if v is not None})
+        tags = [_tag(t) for t in data.get("tags") or []]
+        selected = policy.select(tags)
+    except (PolicyError, ValueError, TypeError, AttributeError) as exc:
+        print(json.dumps({"selected": None, "error": str(exc)}))
+        return 2
+    print(json.dumps({"selected": None if selected is None else selected.name}))
+    return 0
+
+
+def _tag(raw: Any) -> Any:
+    from gitops_promoter.domain.tags import TagInfo
+
+    if isinstance(raw, str):
+        return TagInfo(raw)
+    if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
+        raise ValueError(f"each tag needs a name: {raw!r}")
+    created = raw.get("created")
+    when = None
+    if created:
+        when = datetime.fromisoformat(str(created).replace("Z", "+00:00"))
+    return TagInfo(raw["name"], created=when, digest=raw.get("digest"))
+
+
+def cmd_set_image(args: argparse.Namespace) -> int:
+    from gitops_promoter.domain.edits import set_container_image
+
+    path = Path(args.file)
+    try:
+        with open(path, encoding="utf-8", newline="") as fh:
+            text = fh.read()
+        out = set_container_image(text, container=args.container, image=args.image, source=str(path))
+    except OSError as exc:
+        print(f"{path}: {exc.strerror}", file=sys.stderr)
+        return 1
+    except (EditError, ValueError) as exc:
+        print(str(exc) if str(exc).startswith(str(path)) else f"{path}: {exc}", file=sys.stderr)
+        return 1
+    if args.in_place:
+        if out != text:
+            with open(path, "w", encoding="utf-8", newline="") as fh:
+                fh.write(out)
+    else:
+        sys.stdout.write(out)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from gitops_promoter.runtime.wiring import run_once
+
+    return run_once(config_path=args.config, dry_run=args.dry_run,
+                    apps=frozenset(args.app) if args.app else None, workdir=args.workdir)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""Discover: registry → policy → direct commit, for every app × `direct` environment.
+
+One bad app never stops the rest: each app × environment ends in an Outcome, and the
+caller decides the exit code from them.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from gitops_promoter.config.schema import AppConfig, Config, TargetConfig
+from gitops_promoter.domain.edits import read_running, write_version
+from gitops_promoter.domain.plan import Bump, NoChange, commit_message, plan_bump
+from gitops_promoter.errors import PromoterError
+from gitops_promoter.ports import Change, Committed, DeployRepo, Registry, Unchanged
+
+log = logging.getLogger(__name__)
+
+Status = Literal["bumped", "would-bump", "unchanged", "error"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    app: str
+    env: str
+    status: Status
+    detail: str
+    from_tag: str | None = None
+    to_tag: str | None = None
+    sha: str | None = None
+    diff: str | None = None
+
+    def line(self) -> str:
+        head = f"{self.app}/{self.env}: {self.status}"
+        if self.status in ("bumped", "would-bump"):
+            head += f" {self.from_tag or '(none)'} → {self.to_tag}"
+        tail = f" [{self.sha[:10]}]" if self.sha else ""
+        return f"{head}: {self.detail}{tail}"
+
+
+def promote_direct(config: Config, *, registry: Registry, repos: Mapping[str, DeployRepo], dry_run: bool = False,
+                   apps: frozenset[str] | None = None) -> list[Outcome]:
+    outcomes: list[Outcome] = []
+    direct = [e.name for e in config.environments if e.mode == "direct"]
+    for app in config.apps:
+        if apps is not None and app.name not in apps:
+            continue
+        for env in direct:
+            target = app.targets.get(env)
+            if target is None:
+                continue
+            outcomes.append(_one(app, target, registry=registry, repo=repos[app.repository], dry_run=dry_run))
+    return outcomes
+
+
+def _one(app: AppConfig, target: TargetConfig, *, registry: Registry, repo: DeployRepo, dry_run: bool) -> Outcome:
+    try:
+        return _promote(app, target, registry=registry, repo=repo, dry_run=dry_run)
+    except PromoterError as exc:
+        log.warning("%s/%s: %s", app.name, target.env, exc)
+        return Outcome(app.name, target.env, "error", str(exc))
+    except Exception as exc:  # noqa: BLE001 - one app's bug must not stop the others
+        log.exception("%s/%s: unexpected failure", app.name, target.env)
+        return Outcome(app.name, target.env, "error", f"internal error: {type(exc).__name__}: {exc}")
+
+
+def _promote(app: AppConfig, target: TargetConfig, *, registry: Registry, repo: DeployRepo,
+             dry_run: bool) -> Outcome:
+    source = f"{repo.name}:{target.file}"
+    policy = app.policy
+    tags = list(registry.list_tags(app.image, need_created=policy.needs_created, need_digest=policy.needs_digest))
+    running = read_running(repo.read(target.file), target.edit, source=source)
+    plan = plan_bump(app=app.name, env=target.env, policy=policy, running=running, candidates=tags)
+    if isinstance(plan, NoChange):
+        return Outcome(app.name, target.env, "unchanged", plan.reason, from_tag=running.tag)
+    digest = plan.digest or registry.digest(app.image, plan.tag)
+    plan = Bump(plan.app, plan.env, plan.from_tag, plan.tag, digest, plan.reason)
+
+    def edit(text: str) -> str:
+        return write_version(text, target.edit, image=app.image, tag=plan.tag, digest=digest,
+                             pin=target.pin_digest, source=source)
+
+    result = repo.commit(Change(target.file, edit, commit_message(plan)), dry_run=dry_run)
+    if isinstance(result, tuple):
+        before, after = result
+        diff = "".join(difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True),
+                                            f"a/{target.file}", f"b/{target.file}"))
+        return Outcome(app.name, target.env, "would-bump", plan.reason, plan.from_tag, plan.tag, diff=diff)
+    if isinstance(result, Unchanged):
+        return Outcome(app.name, target.env, "unchanged", result.reason, from_tag=running.tag)
+    assert isinstance(result, Committed)
+    return Outcome(app.name, target.env, "bumped", plan.reason, plan.from_tag, plan.tag, sha=result.sha)

@@ -1,0 +1,56 @@
+"""In-memory fakes of the ports, for workflow tests. They behave like the real adapters
+(same return types, same errors), not like mocks that echo what a test told them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from gitops_promoter.domain.tags import TagInfo
+from gitops_promoter.errors import GitRejected, RegistryRejected
+from gitops_promoter.ports import Change, Committed, Unchanged
+
+
+@dataclass
+class MemoryRegistry:
+    images: dict[str, list[TagInfo]] = field(default_factory=dict)
+    failures: dict[str, Exception] = field(default_factory=dict)
+    calls: list[str] = field(default_factory=list)
+
+    def list_tags(self, image, *, need_created=False, need_digest=False):
+        self.calls.append(f"list {image}")
+        if image in self.failures:
+            raise self.failures[image]
+        if image not in self.images:
+            host, _, repository = image.partition("/")
+            raise RegistryRejected(registry=host, repository=repository, status=404, detail="NAME_UNKNOWN")
+        return list(self.images[image])
+
+    def digest(self, image, tag):
+        self.calls.append(f"digest {image}:{tag}")
+        for t in self.images.get(image, []):
+            if t.name == tag:
+                return t.digest or "sha256:" + (tag.encode().hex() * 64)[:64]
+        raise RegistryRejected(registry=image, repository=image, status=404, detail=f"no tag {tag}")
+
+
+@dataclass
+class MemoryRepo:
+    name: str
+    files: dict[str, str]
+    commits: list[tuple[str, str]] = field(default_factory=list)  # (path, message)
+
+    def read(self, path):
+        if path not in self.files:
+            raise GitRejected(repository=self.name, detail=f"{path}: no such file on branch main")
+        return self.files[path]
+
+    def commit(self, change: Change, *, dry_run=False):
+        before = self.read(change.path)
+        after = change.edit(before)
+        if dry_run:
+            return before, after
+        if after == before:
+            return Unchanged(reason=f"{change.path} already says so")
+        self.files[change.path] = after
+        self.commits.append((change.path, change.message))
+        return Committed(sha=f"{len(self.commits):x}".ljust(40, "0"), attempts=1)
