@@ -76,7 +76,6 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 def cmd_tags_pick(args: argparse.Namespace) -> int:
     from gitops_promoter.domain.policy import Policy
-    from gitops_promoter.domain.tags import TagInfo
 
     try:
         data = json.load(sys.stdin)

@@ -136,7 +136,8 @@ class RegistryClient:
             body = resp.json()
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise RegistryRejected(registry=self.name, repository=repository, status=resp.status_code,
-                                   detail=f"{resp.request.method} {resp.request.url.path}: answer is not JSON") from None
+                                   detail=f"{resp.request.method} {resp.request.url.path}: answer is not JSON",
+                                   ) from None
         if not isinstance(body, dict):
             raise RegistryRejected(registry=self.name, repository=repository, status=resp.status_code,
                                    detail="answer is not a JSON object")

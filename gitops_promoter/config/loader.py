@@ -378,7 +378,8 @@ class _Builder:
             if "prometheus" in a:
                 ref = a["prometheus"].str()
                 if ref is not None and ref not in prometheus:
-                    a["prometheus"].error(f"no prometheus named {ref!r} (prometheus: {', '.join(prometheus) or 'none'})")
+                    known = ", ".join(prometheus) or "none"
+                    a["prometheus"].error(f"no prometheus named {ref!r} (prometheus: {known})")
             if "args" in a:
                 for _, v in a["args"].items():
                     v.str()

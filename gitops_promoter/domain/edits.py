@@ -222,10 +222,10 @@ def _marker_spots(text: str, edit: MarkerEdit, *, source: str) -> list[tuple[Spo
             continue
         if part not in ("", "tag", "name"):
             raise EditError(f"{source}:{number}:{m.start() + 1}: marker part {part!r} must be tag or name")
-        spot = by_line.get(number)
-        if spot is None:
+        found = by_line.get(number)
+        if found is None:
             raise EditError(f"{source}:{number}:{m.start() + 1}: marker {m['ref']!r} has no value on its line")
-        out.append((spot, part or "ref"))
+        out.append((found, part or "ref"))
     if not out:
         raise EditError(f'{source}: no marker # {{"$promoter": "{edit.marker}"}} found')
     return out
@@ -241,15 +241,16 @@ def read_running(text: str, edit: Edit, *, source: str) -> Running:
         return Running(ref.name, ref.tag, ref.digest)
     if isinstance(edit, KustomizeEdit):
         e = _kustomize_entry(text, edit, source=source)
-        name = e.new_name.value if e.new_name else e.name.value
-        return Running(name, e.new_tag.value if e.new_tag else None, e.digest.value if e.digest else None)
+        return Running(e.new_name.value if e.new_name else e.name.value, e.new_tag.value if e.new_tag else None, e.digest.value if e.digest else None)
     if isinstance(edit, HelmEdit):
         value = _helm_spot(text, edit.key, source=source).value
-        tag, _, digest = value.partition("@")
+        helm_tag, _, helm_digest = value.partition("@")
         if edit.digest_key:
-            digest = _helm_spot(text, edit.digest_key, source=source).value
-        return Running(None, tag or None, digest or None)
-    name = tag = digest = None
+            helm_digest = _helm_spot(text, edit.digest_key, source=source).value
+        return Running(None, helm_tag or None, helm_digest or None)
+    name: str | None = None
+    tag: str | None = None
+    digest: str | None = None
     for spot, role in _marker_spots(text, edit, source=source):
         if role == "ref":
             ref = _parse_ref(spot, source=source)

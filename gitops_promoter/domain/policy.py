@@ -20,7 +20,13 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from gitops_promoter.domain.tags import Candidate, TagFilter, TagInfo, compile_regex, expand
-from gitops_promoter.domain.versions import ANY, Constraint, Version, parse_constraint, parse_lenient, parse_strict
+from gitops_promoter.domain.versions import (
+    ANY,
+    Constraint,
+    parse_constraint,
+    parse_lenient,
+    parse_strict,
+)
 from gitops_promoter.errors import PolicyError
 
 Strategy = Literal["semver", "newest-build", "alphabetical", "numerical", "digest"]
@@ -120,7 +126,7 @@ class Policy:
         return self.strategy == "digest"
 
     def describe(self) -> str:
-        parts = [self.strategy]
+        parts: list[str] = [self.strategy]
         if self.strategy == "semver":
             parts.append(self.semver_mode)
         if self.constraint:
@@ -158,7 +164,7 @@ class Policy:
         if self.strategy == "semver":
             return int(key_a.compare(key_b))
         sign = 1 if self.order == "asc" or self.strategy == "newest-build" else -1
-        return sign * ((key_a > key_b) - (key_a < key_b))
+        return sign * (int(key_a > key_b) - int(key_a < key_b))
 
     def _key(self, tag: TagInfo) -> Any:
         key = tag.name
@@ -178,21 +184,24 @@ class Policy:
         return None
 
     def _semver(self, cands: list[Candidate]) -> TagInfo | None:
+        """One pass; the (costlier) constraint runs only on versions that would beat the best so far.
+        Ties: lenient takes the lexically greatest tag (Image Updater), strict the first listed (Flux)."""
         assert self._constraint is not None
         strict = self.semver_mode == "strict"
         parse = parse_strict if strict else parse_lenient
-        best: tuple[Version, TagInfo] | None = None
-        for c in cands:
+        check = self._constraint.check
+        best: TagInfo | None = None
+        best_rank: tuple[Any, Any] | None = None
+        for index, c in enumerate(cands):
             v = parse(c.key)
-            if v is None or not self._constraint.check(v):
+            if v is None:
                 continue
-            if best is None:
-                best = (v, c.tag)
+            rank = (v.key, -index if strict else c.tag.name)
+            if best_rank is not None and rank <= best_rank:
                 continue
-            order = v.compare(best[0])
-            if order > 0 or (order == 0 and not strict and c.tag.name > best[1].name):
-                best = (v, c.tag)
-        return None if best is None else best[1]
+            if check(v):
+                best, best_rank = c.tag, rank
+        return best
 
 
 def _alphabetical(cands: list[Candidate], order: str) -> TagInfo | None:

@@ -68,9 +68,10 @@ class TagFilter:
 
     def apply(self, tags: Iterable[TagInfo]) -> list[Candidate]:
         out: list[Candidate] = []
-        ignored = self.ignore + (SIGNATURE_GLOBS if self.ignore_signatures else ())
+        globs = self.ignore + (SIGNATURE_GLOBS if self.ignore_signatures else ())
+        ignored = re.compile("|".join(f"(?:{fnmatch.translate(g)})" for g in globs)) if globs else None
         for tag in tags:
-            if any(fnmatch.fnmatchcase(tag.name, g) for g in ignored):
+            if ignored is not None and ignored.match(tag.name):
                 continue
             key = tag.name
             if self.allow is not None:

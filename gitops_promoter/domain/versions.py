@@ -19,12 +19,54 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import semver
 
 from gitops_promoter.errors import PolicyError
 
-Version = semver.Version
+
+def _precedence(major: int, minor: int, patch: int, prerelease: str | None) -> tuple[Any, ...]:
+    """SemVer 2.0 precedence as a plain tuple: a release ranks above its pre-releases; numeric
+    identifiers rank below alphanumeric ones; a longer identifier list ranks above its prefix."""
+    if not prerelease:
+        return (major, minor, patch, 1, ())
+    ids = tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in prerelease.split("."))
+    return (major, minor, patch, 0, ids)
+
+
+class Version:
+    """A semantic version (immutable by convention). Build metadata is kept for display but
+    never ranks. A plain slotted class: policies build one per tag, 100,000 at a time."""
+
+    __slots__ = ("major", "minor", "patch", "prerelease", "build", "key")
+
+    def __init__(self, major: int, minor: int, patch: int, prerelease: str | None = None,
+                 build: str | None = None) -> None:
+        self.major, self.minor, self.patch = major, minor, patch
+        self.prerelease, self.build = prerelease, build
+        self.key = _precedence(major, minor, patch, prerelease)
+
+    def compare(self, other: Version) -> int:
+        return (self.key > other.key) - (self.key < other.key)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Version) and (self.key, self.build) == (other.key, other.build)
+
+    def __hash__(self) -> int:
+        return hash((self.key, self.build))
+
+    def __repr__(self) -> str:
+        return f"Version({self})"
+
+    def __str__(self) -> str:
+        out = f"{self.major}.{self.minor}.{self.patch}"
+        if self.prerelease:
+            out += f"-{self.prerelease}"
+        if self.build:
+            out += f"+{self.build}"
+        return out
+
 
 _LENIENT = re.compile(
     r"^v?(?P<major>0|[1-9]\d*|\d+)(?:\.(?P<minor>\d+))?(?:\.(?P<patch>\d+))?"
@@ -42,20 +84,22 @@ def _valid_prerelease(pre: str | None) -> bool:
 def parse_lenient(text: str) -> Version | None:
     """Read a tag as Masterminds' ``NewVersion`` does; None when it is not a version."""
     m = _LENIENT.match(text)
-    if m is None or not _valid_prerelease(m["pre"]):
+    if m is None:
         return None
-    return Version(
-        int(m["major"]), int(m["minor"] or 0), int(m["patch"] or 0), prerelease=m["pre"], build=m["build"]
-    )
+    major, minor, patch, pre, build = m.groups()
+    if pre and not _valid_prerelease(pre):
+        return None
+    return Version(int(major), int(minor or 0), int(patch or 0), pre, build)
 
 
 def parse_strict(text: str) -> Version | None:
     """Read a tag as Flux does: optional ``v``, then a full SemVer 2.0 version."""
     body = text[1:] if text.startswith("v") else text
     try:
-        return Version.parse(body)
+        v = semver.Version.parse(body)
     except ValueError:
         return None
+    return Version(v.major, v.minor, v.patch, v.prerelease, v.build)
 
 
 # --- constraints -------------------------------------------------------------------
@@ -122,7 +166,7 @@ def _pre_blocked(v: Version, c: _Comparator) -> bool:
 
 
 def _cmp(a: Version, b: Version) -> int:
-    return a.compare(b)
+    return (a.key > b.key) - (a.key < b.key)
 
 
 def _not_equal(v: Version, c: _Comparator) -> bool:

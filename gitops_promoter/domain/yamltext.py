@@ -53,7 +53,8 @@ def get(node: Node | None, key: str) -> Node | None:
         return None
     for k, v in node.value:
         if isinstance(k, ScalarNode) and k.value == key:
-            return v
+            value: Node = v
+            return value
     return None
 
 

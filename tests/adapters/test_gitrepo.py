@@ -1,5 +1,7 @@
 """The git adapter against real repositories: bare remotes on disk and over git daemon."""
 
+import subprocess
+
 import pytest
 
 from gitops_promoter.adapters.gitrepo import GitRepo
@@ -36,7 +38,8 @@ def test_commit_pushes_one_commit_with_author_and_trailers(remote, tmp_path):
     assert isinstance(result, Committed) and result.attempts == 1
     assert "web:v1.1.0" in remote_file(remote, ROLLOUT)
     assert remote_log(remote, fmt="%an <%ae>|%s") == [
-        "gitops-promoter <bot@acme.example>|promote(dev): web v1.0.0 → v1.1.0", "Human <human@example.com>|Initial deployment manifests"]
+        "gitops-promoter <bot@acme.example>|promote(dev): web v1.0.0 → v1.1.0",
+        "Human <human@example.com>|Initial deployment manifests"]
     assert git("log", "-1", "--format=%(trailers:key=Promoter-Action,valueonly)", "main", cwd=remote) == "bump"
     diff = git("diff", "main~1", "main", "--numstat", cwd=remote)
     assert diff == f"1\t1\t{ROLLOUT}"
@@ -51,7 +54,7 @@ def test_no_commit_when_the_file_already_says_so(remote, tmp_path):
 def test_second_write_reuses_the_working_clone(remote, tmp_path):
     repo = repo_for(remote, tmp_path)
     repo.commit(Change(ROLLOUT, bump, MSG))
-    marker = repo.path / ".git" / "kept"
+    marker = repo.path / "kept"
     marker.write_text("x")
     again = repo_for(remote, tmp_path)  # a new process, same workdir
     again.commit(Change(ROLLOUT, lambda t: t.replace("v1.1.0", "v1.2.0"), MSG))
@@ -76,14 +79,28 @@ def test_push_race_reapplies_on_the_new_head_and_keeps_the_human_commit(remote, 
     assert remote_log(remote) == ["promote(dev): web v1.0.0 → v1.1.0", "scale up", "Initial deployment manifests"]
 
 
-def test_human_local_changes_in_the_working_clone_are_discarded(remote, tmp_path):
+def test_an_unusable_clone_is_replaced(remote, tmp_path):
     repo = repo_for(remote, tmp_path)
-    repo.sync()
-    (repo.path / ROLLOUT).write_text("garbage")
-    (repo.path / "stray.txt").write_text("x")
+    repo.path.mkdir(parents=True)
+    (repo.path / "stray.txt").write_text("not a repository")
     repo.commit(Change(ROLLOUT, bump, MSG))
     assert not (repo.path / "stray.txt").exists()
     assert git("show", "--stat", "--format=", "main", cwd=remote).split("|")[0].strip() == ROLLOUT
+
+
+def test_only_the_edited_file_changes_and_modes_and_bytes_are_kept(tmp_path):
+    seed = tmp_path / "seed"
+    (seed / "bin").mkdir(parents=True)
+    (seed / "bin" / "run.sh").write_text("#!/bin/sh\n")
+    (seed / "bin" / "run.sh").chmod(0o755)
+    (seed / "crlf.yaml").write_bytes(b"image: web:v1.0.0\r\nother: x\r\n")
+    remote = make_remote(tmp_path, seed)
+    repo = repo_for(remote, tmp_path)
+    repo.commit(Change("crlf.yaml", bump, MSG))
+    raw = subprocess.run(["git", "cat-file", "blob", "main:crlf.yaml"], cwd=remote, capture_output=True).stdout
+    assert raw == b"image: web:v1.1.0\r\nother: x\r\n"
+    assert git("ls-tree", "main", "bin/run.sh", cwd=remote).startswith("100755")
+    assert git("diff", "--name-only", "main~1", "main", cwd=remote) == "crlf.yaml"
 
 
 def test_dry_run_returns_the_diff_and_writes_nothing(remote, tmp_path):
@@ -126,7 +143,7 @@ def test_token_goes_in_a_header_never_in_git_config(remote, tmp_path, monkeypatc
     assert env["GIT_CONFIG_KEY_0"] == "http.extraHeader"
     assert env["GIT_CONFIG_VALUE_0"].startswith("Authorization: Basic ")
     repo.sync()
-    assert "tok-123" not in (repo.path / ".git" / "config").read_text()
+    assert "tok-123" not in (repo.path / "config").read_text()
 
 
 def test_ssh_key_by_path(remote, tmp_path):

@@ -59,7 +59,8 @@ def test_real_registry_index_uses_linux_amd64(registry, unique):
 def test_real_registry_unknown_repository_names_registry_and_status(registry):
     with pytest.raises(RegistryRejected) as info:
         client(registry.url).list_tags("nope/missing")
-    assert str(info.value) == (f"registry {registry.host}/nope/missing (HTTP 404): GET /v2/nope/missing/tags/list?n=1000: "
+    assert str(info.value) == (f"registry {registry.host}/nope/missing (HTTP 404): "
+                               "GET /v2/nope/missing/tags/list?n=1000: "
                                "NAME_UNKNOWN repository name not known to registry")
 
 

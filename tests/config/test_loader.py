@@ -90,9 +90,11 @@ def test_all_errors_are_reported_at_once():
     ("url: file:///tmp/deploy.git", "url: file:///tmp/deploy.git\n    credentials: {token: ghp_123}",
      "p.yaml:5:26: repositories[0].credentials.token: secrets are references: write env:NAME or file:PATH"),
     ("  dev:\n", "  qa:\n", "p.yaml:14:7: apps[0].targets.qa: no environment named 'qa' (environments: dev)"),
-    ("{kind: container, container: web}", "{kind: helm}", "p.yaml:16:15: apps[0].targets.dev.edit: edit kind helm needs 'key'"),
+    ("{kind: container, container: web}", "{kind: helm}",
+     "p.yaml:16:15: apps[0].targets.dev.edit: edit kind helm needs 'key'"),
     ("{kind: container, container: web}", "{kind: kustomise, name: x}",
-     "p.yaml:16:22: apps[0].targets.dev.edit.kind: must be one of container, kustomize, helm, marker, not 'kustomise'; did you mean 'kustomize'?"),
+     "p.yaml:16:22: apps[0].targets.dev.edit.kind: must be one of container, kustomize, helm, marker, "
+     "not 'kustomise'; did you mean 'kustomize'?"),
     ("image: 127.0.0.1:5000/acme/web", "image: 127.0.0.1:5000/acme/web:v1",
      "p.yaml:10:12: apps[0].image: write the image without tag or digest: 127.0.0.1:5000/acme/web"),
     ("{strategy: semver}", "{strategy: numerical, allow_tags: '(['}",

@@ -116,7 +116,8 @@ def test_kustomize_adds_missing_new_tag():
     before = "images:\n- name: web\n  newName: reg/web   # mirror\n- name: other\n  newTag: '1'\n"
     after = write_version(before, KustomizeEdit("web"), image="reg/web", tag="2.0", digest=None, pin=False,
                           source="k.yaml")
-    assert after == "images:\n- name: web\n  newName: reg/web   # mirror\n  newTag: \"2.0\"\n- name: other\n  newTag: '1'\n"
+    assert after == ("images:\n- name: web\n  newName: reg/web   # mirror\n  newTag: \"2.0\"\n"
+                     "- name: other\n  newTag: '1'\n")
 
 
 def test_kustomize_unknown_entry(golden):

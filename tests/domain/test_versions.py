@@ -125,3 +125,14 @@ def test_lenient_parse(tag, expected):
 def test_strict_parse(tag, expected):
     v = parse_strict(tag)
     assert (None if v is None else str(v)) == expected
+
+
+def test_precedence_follows_the_semver_spec_example():
+    # semver.org §11: 1.0.0-alpha < 1.0.0-alpha.1 < 1.0.0-alpha.beta < 1.0.0-beta < 1.0.0-beta.2
+    #                 < 1.0.0-beta.11 < 1.0.0-rc.1 < 1.0.0
+    ordered = ["1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-alpha.beta", "1.0.0-beta", "1.0.0-beta.2",
+               "1.0.0-beta.11", "1.0.0-rc.1", "1.0.0", "1.0.1", "1.1.0", "2.0.0"]
+    versions = [parse_lenient(v) for v in ordered]
+    for a, b in zip(versions, versions[1:], strict=False):
+        assert a.compare(b) == -1 and b.compare(a) == 1
+    assert parse_lenient("1.0.0+a").compare(parse_lenient("1.0.0+b")) == 0

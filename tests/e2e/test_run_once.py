@@ -74,7 +74,8 @@ def test_new_tag_is_committed_to_dev_with_trailers(world):
     # A second run has nothing to do and makes no commit.
     again = cli("run", "--once", "--config", str(world["config"]), cwd=world["cwd"])
     assert again.returncode == 0
-    assert again.stdout.splitlines()[0] == "web/dev: unchanged: already at v1.1.0, the newest tag under semver lenient ^1.0"
+    assert again.stdout.splitlines()[0] == (
+        "web/dev: unchanged: already at v1.1.0, the newest tag under semver lenient ^1.0")
     assert len(remote_log(world["remote"])) == 2
 
 
@@ -152,4 +153,5 @@ def test_edit_set_image_in_place_and_stdout(tmp_path):
     assert target.read_text() == out.stdout
     missing = cli("edit", "set-image", str(target), "--container", "nope", "--image", "x:1", cwd=tmp_path)
     assert missing.returncode == 1
-    assert missing.stderr.strip() == f"{target}: container 'nope' not found (containers in the file: envoy, migrate, web)"
+    assert missing.stderr.strip() == (
+        f"{target}: container 'nope' not found (containers in the file: envoy, migrate, web)")

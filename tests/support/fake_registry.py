@@ -18,7 +18,8 @@ from urllib.parse import parse_qs, urlparse
 @dataclass
 class Behaviour:
     tags: dict[str, list[str]] = field(default_factory=dict)  # repository -> tags
-    manifests: dict[tuple[str, str], tuple[str, bytes, str]] = field(default_factory=dict)  # (repo, ref) -> (type, body, digest)
+    # (repository, reference) -> (media type, body, digest)
+    manifests: dict[tuple[str, str], tuple[str, bytes, str]] = field(default_factory=dict)
     page_size: int | None = None  # paginate tags/list with Link when set (ignores client's n above it)
     bearer: bool = False  # demand a bearer token from /token
     token_user: tuple[str, str] | None = None  # basic credentials the token service wants

@@ -60,9 +60,9 @@ def test_bumps_direct_environments_only_and_reports_each():
     config, registry, repo = setup()
     outcomes = promote_direct(config, registry=registry, repos={"deploy": repo})
     assert [o.line() for o in outcomes] == [
-        f"web/dev: bumped v1.0.0 → v1.1.0: policy semver lenient ^1.0 picked v1.1.0 [1000000000]",
-        f"api/dev: bumped 2024.01.01 → 2024.02.01: policy newest-build picked 2024.02.01 "
-        f"(pushed 2024-02-01T00:00:00Z) [2000000000]",
+        "web/dev: bumped v1.0.0 → v1.1.0: policy semver lenient ^1.0 picked v1.1.0 [1000000000]",
+        "api/dev: bumped 2024.01.01 → 2024.02.01: policy newest-build picked 2024.02.01 "
+        "(pushed 2024-02-01T00:00:00Z) [2000000000]",
         "broken/dev: error: registry reg.local/acme/broken (HTTP 404): NAME_UNKNOWN",
     ]
     assert "reg.local/acme/web:v1.1.0  # keep" in repo.files["dev/web.yaml"]
