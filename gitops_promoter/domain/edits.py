@@ -241,7 +241,8 @@ def read_running(text: str, edit: Edit, *, source: str) -> Running:
         return Running(ref.name, ref.tag, ref.digest)
     if isinstance(edit, KustomizeEdit):
         e = _kustomize_entry(text, edit, source=source)
-        return Running(e.new_name.value if e.new_name else e.name.value, e.new_tag.value if e.new_tag else None, e.digest.value if e.digest else None)
+        return Running(e.new_name.value if e.new_name else e.name.value,
+                       e.new_tag.value if e.new_tag else None, e.digest.value if e.digest else None)
     if isinstance(edit, HelmEdit):
         value = _helm_spot(text, edit.key, source=source).value
         helm_tag, _, helm_digest = value.partition("@")
