@@ -1,0 +1,120 @@
+"""`make demo`: the promoter's main job, end to end, on this machine.
+
+Starts Debian's docker-registry on 127.0.0.1, makes a local deployment repository from
+fixtures/repos/deploy, pushes two image tags, runs `gitops-promoter run --once`, and shows
+the commit it made. Everything listens on 127.0.0.1 and is stopped at the end.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from tests.support.gitremote import make_remote
+from tests.support.registry import Pusher, RegistryServer
+
+ROOT = Path(__file__).resolve().parent.parent
+ROLLOUT = "envs/dev/web/rollout.yaml"
+
+
+def step(text: str) -> None:
+    print(f"\n\033[1m==> {text}\033[0m", flush=True)
+
+
+def sh(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    shown = " ".join(a if " " not in a else repr(a) for a in args)
+    print(f"$ {shown}", flush=True)
+    result = subprocess.run(list(args), cwd=cwd, text=True, capture_output=True)
+    if result.stdout:
+        print(result.stdout, end="" if result.stdout.endswith("\n") else "\n")
+    if result.stderr:
+        print(result.stderr, end="" if result.stderr.endswith("\n") else "\n", file=sys.stderr)
+    if check and result.returncode != 0:
+        raise SystemExit(f"demo: {args[0]} failed with exit code {result.returncode}")
+    return result
+
+
+def main() -> int:
+    promoter = str(Path(sys.executable).parent / "gitops-promoter")
+    work = Path(tempfile.mkdtemp(prefix="promoter-demo-"))
+    registry = RegistryServer()
+    try:
+        step("Start a real OCI registry (Debian docker-registry) on 127.0.0.1")
+        registry.start()
+        print(f"registry listening on {registry.url}")
+        image = f"{registry.host}/acme/web"
+
+        step("Create the deployment repository (a bare git remote) from fixtures/repos/deploy")
+        seed = work / "seed"
+        shutil.copytree(ROOT / "fixtures" / "repos" / "deploy", seed)
+        sh(promoter, "edit", "set-image", ROLLOUT, "--container", "web", "--image", f"{image}:v1.0.0", "--in-place",
+           cwd=seed)
+        remote = make_remote(work, seed)
+        print(f"remote: {remote}")
+
+        step("CI pushes two tags of acme/web: v1.0.0 (running in dev) and v1.1.0 (new)")
+        push = Pusher(registry.url)
+        for tag, when in (("v1.0.0", "2026-11-20T09:00:00Z"), ("v1.1.0", "2026-11-23T10:02:11Z")):
+            print(f"pushed {image}:{tag} {push.image('acme/web', tag, created=when)}")
+        push.image("acme/web", "v2.0.0-rc.1", created="2026-11-23T11:00:00Z")
+        print(f"pushed {image}:v2.0.0-rc.1 (a pre-release: the policy ^1.0 must skip it)")
+
+        step("Write the O&M config and check it")
+        config = work / "promoter.yaml"
+        config.write_text(f"""\
+version: 1
+registries:
+  - prefix: {registry.host}
+    api_url: {registry.url}
+repositories:
+  - name: deploy
+    url: file://{remote}
+    branch: main
+    author: {{name: gitops-promoter, email: promoter@demo.local}}
+environments:
+  - name: dev
+    mode: direct
+  - name: staging
+    mode: pull-request
+apps:
+  - name: web
+    image: {image}
+    repository: deploy
+    policy: {{strategy: semver, constraint: "^1.0"}}
+    targets:
+      dev:
+        file: {ROLLOUT}
+        edit: {{kind: container, container: web}}
+state:
+  workdir: repos
+""")
+        print(config.read_text())
+        sh(promoter, "check-config", str(config), cwd=work)
+
+        step("Dry run: what would the promoter commit?")
+        sh(promoter, "run", "--once", "--dry-run", "--config", str(config), cwd=work)
+
+        step("Run the promoter once")
+        sh(promoter, "run", "--once", "--config", str(config), cwd=work)
+
+        step("The commit on the remote: subject, trailers and a one-line diff")
+        sh("git", "--no-pager", "log", "-1", "--format=commit %H%nAuthor: %an <%ae>%n%n%B", "main", cwd=remote)
+        sh("git", "--no-pager", "diff", "main~1", "main", cwd=remote)
+
+        step("Run again: nothing new, nothing committed")
+        sh(promoter, "run", "--once", "--config", str(config), cwd=work)
+        sh("git", "--no-pager", "log", "--oneline", "main", cwd=remote)
+        print("\ndemo: done")
+        return 0
+    finally:
+        step("Stop everything")
+        registry.stop()
+        shutil.rmtree(work, ignore_errors=True)
+        print("registry stopped, temporary files removed")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
