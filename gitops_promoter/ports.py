@@ -4,17 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
-
-from gitops_promoter.domain.tags import TagInfo
 
 
 class Registry(Protocol):
-    def list_tags(self, image: str, *, need_created: bool = False, need_digest: bool = False) -> Sequence[TagInfo]:
-        """Every tag of `image` (name without tag), with the metadata asked for."""
+    def list_tags(self, image: str) -> Sequence[str]:
+        """Every tag of `image` (name without tag)."""
         ...
 
-    def digest(self, image: str, tag: str) -> str: ...
+    def created(self, image: str, tag: str) -> datetime | None:
+        """When the image behind `tag` was built, or None when the registry does not say."""
+        ...
+
+    def digest(self, image: str, tag: str) -> str:
+        """The manifest digest `tag` points at now."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -16,14 +16,21 @@ class MemoryRegistry:
     failures: dict[str, Exception] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
 
-    def list_tags(self, image, *, need_created=False, need_digest=False):
-        self.calls.append(f"list {image}")
+    def _tags(self, image):
         if image in self.failures:
             raise self.failures[image]
         if image not in self.images:
             host, _, repository = image.partition("/")
             raise RegistryRejected(registry=host, repository=repository, status=404, detail="NAME_UNKNOWN")
-        return list(self.images[image])
+        return self.images[image]
+
+    def list_tags(self, image):
+        self.calls.append(f"list {image}")
+        return [t.name for t in self._tags(image)]
+
+    def created(self, image, tag):
+        self.calls.append(f"created {image}:{tag}")
+        return next(t.created for t in self._tags(image) if t.name == tag)
 
     def digest(self, image, tag):
         self.calls.append(f"digest {image}:{tag}")

@@ -110,20 +110,13 @@ class RegistryClient:
         created = self._json(resp, repository).get("created")
         return _parse_time(created)
 
-    def tag_infos(self, repository: str, *, need_created: bool = False, need_digest: bool = False) -> list[TagInfo]:
-        """Tags with the metadata a policy needs. Creation times are cached per tag: like the peers,
-        only the digest strategy treats tags as mutable."""
-        out = []
-        for name in self.list_tags(repository):
-            created = None
-            if need_created:
-                key = (repository, name)
-                if key not in self._created:
-                    self._created[key] = self.created(repository, name)
-                created = self._created[key]
-            digest = self.digest(repository, name) if need_digest else None
-            out.append(TagInfo(name=name, created=created, digest=digest))
-        return out
+    def created_cached(self, repository: str, tag: str) -> datetime | None:
+        """`created`, remembered per tag: like the peers, only the digest strategy treats tags as
+        mutable, and it never asks for creation times."""
+        key = (repository, tag)
+        if key not in self._created:
+            self._created[key] = self.created(repository, tag)
+        return self._created[key]
 
     # --- internals -------------------------------------------------------------------
     def _manifest(self, repository: str, reference: str) -> dict[str, Any]:
@@ -320,9 +313,11 @@ class RegistryHub:
         host = cfg.prefix.split("/")[0]
         return image[len(host) + 1:] if image.startswith(host + "/") else ref.repository
 
-    def list_tags(self, image: str, *, need_created: bool = False, need_digest: bool = False) -> list[TagInfo]:
-        return self.client(image).tag_infos(self.repository(image), need_created=need_created,
-                                            need_digest=need_digest)
+    def list_tags(self, image: str) -> list[str]:
+        return self.client(image).list_tags(self.repository(image))
+
+    def created(self, image: str, tag: str) -> datetime | None:
+        return self.client(image).created_cached(self.repository(image), tag)
 
     def digest(self, image: str, tag: str) -> str:
         return self.client(image).digest(self.repository(image), tag)

@@ -15,6 +15,8 @@ from typing import Literal
 from gitops_promoter.config.schema import AppConfig, Config, TargetConfig
 from gitops_promoter.domain.edits import read_running, write_version
 from gitops_promoter.domain.plan import Bump, NoChange, commit_message, plan_bump
+from gitops_promoter.domain.policy import Policy
+from gitops_promoter.domain.tags import TagInfo
 from gitops_promoter.errors import PromoterError
 from gitops_promoter.ports import Change, Committed, DeployRepo, Registry, Unchanged
 
@@ -68,11 +70,23 @@ def _one(app: AppConfig, target: TargetConfig, *, registry: Registry, repo: Depl
         return Outcome(app.name, target.env, "error", f"internal error: {type(exc).__name__}: {exc}")
 
 
+def gather_tags(registry: Registry, image: str, policy: Policy) -> list[TagInfo]:
+    """The image's tags with the metadata the policy needs, asked only for tags that pass the
+    policy's filters (a newest-build policy costs one config lookup per candidate, not per tag)."""
+    names = list(registry.list_tags(image))
+    if policy.needs_created:
+        wanted = {c.tag.name for c in policy.candidates(TagInfo(n) for n in names)}
+        return [TagInfo(n, created=registry.created(image, n) if n in wanted else None) for n in names]
+    if policy.needs_digest:
+        return [TagInfo(n, digest=registry.digest(image, n) if n == policy.constraint else None) for n in names]
+    return [TagInfo(n) for n in names]
+
+
 def _promote(app: AppConfig, target: TargetConfig, *, registry: Registry, repo: DeployRepo,
              dry_run: bool) -> Outcome:
     source = f"{repo.name}:{target.file}"
     policy = app.policy
-    tags = list(registry.list_tags(app.image, need_created=policy.needs_created, need_digest=policy.needs_digest))
+    tags = gather_tags(registry, app.image, policy)
     running = read_running(repo.read(target.file), target.edit, source=source)
     plan = plan_bump(app=app.name, env=target.env, policy=policy, running=running, candidates=tags)
     if isinstance(plan, NoChange):
@@ -80,9 +94,12 @@ def _promote(app: AppConfig, target: TargetConfig, *, registry: Registry, repo: 
     digest = plan.digest or registry.digest(app.image, plan.tag)
     plan = Bump(plan.app, plan.env, plan.from_tag, plan.tag, digest, plan.reason)
 
+    # With the digest strategy the digest is the version, so it is always written.
+    pin = target.pin_digest or policy.needs_digest
+
     def edit(text: str) -> str:
-        return write_version(text, target.edit, image=app.image, tag=plan.tag, digest=digest,
-                             pin=target.pin_digest, source=source)
+        return write_version(text, target.edit, image=app.image, tag=plan.tag, digest=digest, pin=pin,
+                             source=source)
 
     result = repo.commit(Change(target.file, edit, commit_message(plan)), dry_run=dry_run)
     if isinstance(result, tuple):

@@ -42,9 +42,10 @@ def test_real_registry_tags_digests_and_created(registry, unique):
     assert c.digest(unique, "v1.0.0") == d1
     assert c.digest(unique, "v1.1.0") == d2
     assert c.created(unique, "v1.1.0") == datetime(2024, 3, 1, 12, 30, 0, 123456, tzinfo=UTC)
-    infos = {t.name: t for t in c.tag_infos(unique, need_created=True, need_digest=True)}
-    assert infos["v1.0.0"].created == datetime(2024, 1, 1, tzinfo=UTC)
-    assert infos["v1.0.0"].digest == d1
+    assert c.created_cached(unique, "v1.0.0") == datetime(2024, 1, 1, tzinfo=UTC)
+    before = c.requests
+    assert c.created_cached(unique, "v1.0.0") == datetime(2024, 1, 1, tzinfo=UTC)
+    assert c.requests == before  # remembered per tag
 
 
 def test_real_registry_index_uses_linux_amd64(registry, unique):
@@ -163,7 +164,7 @@ def test_hub_chooses_the_registry_by_prefix():
         host = fake.url.split("//")[1]
         cfg = RegistryConfig(prefix=host, api_url=fake.url)
         hub = RegistryHub(lambda image: cfg)
-        assert [t.name for t in hub.list_tags(f"{host}/acme/web")] == ["v1", "v2"]
+        assert hub.list_tags(f"{host}/acme/web") == ["v1", "v2"]
 
 
 # --- pure helpers ---------------------------------------------------------------------------

@@ -122,3 +122,36 @@ def test_unexpected_bug_in_one_app_does_not_stop_the_rest():
     outcomes = promote_direct(config, registry=reg, repos={"deploy": repo})
     assert outcomes[0].detail == "internal error: KeyError: 'boom'"
     assert outcomes[1].status == "bumped"
+
+
+def test_creation_times_are_fetched_only_for_tags_that_pass_the_filters():
+    config = parse_config(CONFIG.replace("policy: {strategy: newest-build}",
+                                         "policy: {strategy: newest-build, ignore_tags: ['2024.01.*']}"),
+                          source="c.yaml")
+    _, registry, repo = setup()
+    registry.images["reg.local/acme/api"].append(TagInfo("sha256-abc.sig", datetime(2025, 1, 1, tzinfo=UTC)))
+    promote_direct(config, registry=registry, repos={"deploy": repo}, apps=frozenset({"api"}))
+    assert [c for c in registry.calls if c.startswith("created")] == ["created reg.local/acme/api:2024.02.01"]
+
+
+def test_digest_strategy_asks_only_for_the_followed_tag():
+    config = parse_config(CONFIG.replace("policy: {strategy: newest-build}",
+                                         "policy: {strategy: digest, constraint: latest}"), source="c.yaml")
+    _, registry, repo = setup()
+    registry.images["reg.local/acme/api"].append(TagInfo("latest", digest=D))
+    repo.files["dev/api.yaml"] = "image:\n  tag: latest\n"
+    outcome = promote_direct(config, registry=registry, repos={"deploy": repo}, apps=frozenset({"api"}))[0]
+    assert outcome.status == "bumped"
+    assert [c for c in registry.calls if c.startswith("digest")] == ["digest reg.local/acme/api:latest"]
+    assert repo.files["dev/api.yaml"] == f"image:\n  tag: latest@{D}\n"
+
+
+def test_digest_strategy_always_pins_even_without_pin_digest():
+    config = parse_config(CONFIG.replace('policy: {strategy: semver, constraint: "^1.0"}',
+                                         "policy: {strategy: digest, constraint: latest}"), source="c.yaml")
+    _, registry, repo = setup()
+    registry.images["reg.local/acme/web"].append(TagInfo("latest", digest=D))
+    repo.files["dev/web.yaml"] = WEB.replace("v1.0.0", "latest")
+    outcome = promote_direct(config, registry=registry, repos={"deploy": repo}, apps=frozenset({"web"}))[0]
+    assert (outcome.status, outcome.to_tag) == ("bumped", "latest")
+    assert f"image: reg.local/acme/web:latest@{D}  # keep" in repo.files["dev/web.yaml"]
