@@ -23,7 +23,6 @@ from gitops_promoter.adapters.registry_auth import Challenge, TokenCache, basic,
 from gitops_promoter.adapters.retry import Backoff, RateLimiter, parse_retry_after
 from gitops_promoter.config.schema import RegistryConfig
 from gitops_promoter.domain.imageref import ImageRef
-from gitops_promoter.domain.tags import TagInfo
 from gitops_promoter.errors import ConfigError, RegistryRejected, RegistryUnavailable
 
 log = logging.getLogger(__name__)
