@@ -13,11 +13,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tests.support.gitremote import make_remote
 from tests.support.registry import Pusher, RegistryServer
-
-ROOT = Path(__file__).resolve().parent.parent
-ROLLOUT = "envs/dev/web/rollout.yaml"
+from tests.support.world import ROLLOUT, config_text, deploy_remote
 
 
 def step(text: str) -> None:
@@ -48,12 +45,9 @@ def main() -> int:
         image = f"{registry.host}/acme/web"
 
         step("Create the deployment repository (a bare git remote) from fixtures/repos/deploy")
-        seed = work / "seed"
-        shutil.copytree(ROOT / "fixtures" / "repos" / "deploy", seed)
-        sh(promoter, "edit", "set-image", ROLLOUT, "--container", "web", "--image", f"{image}:v1.0.0", "--in-place",
-           cwd=seed)
-        remote = make_remote(work, seed)
+        remote = deploy_remote(work, image=image)
         print(f"remote: {remote}")
+        sh("git", "--no-pager", "show", f"main:{ROLLOUT}", cwd=remote)
 
         step("CI pushes two tags of acme/web: v1.0.0 (running in dev) and v1.1.0 (new)")
         push = Pusher(registry.url)
@@ -64,33 +58,8 @@ def main() -> int:
 
         step("Write the O&M config and check it")
         config = work / "promoter.yaml"
-        config.write_text(f"""\
-version: 1
-registries:
-  - prefix: {registry.host}
-    api_url: {registry.url}
-repositories:
-  - name: deploy
-    url: file://{remote}
-    branch: main
-    author: {{name: gitops-promoter, email: promoter@demo.local}}
-environments:
-  - name: dev
-    mode: direct
-  - name: staging
-    mode: pull-request
-apps:
-  - name: web
-    image: {image}
-    repository: deploy
-    policy: {{strategy: semver, constraint: "^1.0"}}
-    targets:
-      dev:
-        file: {ROLLOUT}
-        edit: {{kind: container, container: web}}
-state:
-  workdir: repos
-""")
+        config.write_text(config_text(registry_host=registry.host, registry_url=registry.url, remote=remote,
+                                      image=image, author_email="promoter@demo.local", workdir="repos"))
         print(config.read_text())
         sh(promoter, "check-config", str(config), cwd=work)
 

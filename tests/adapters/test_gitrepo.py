@@ -149,3 +149,25 @@ def test_token_goes_in_a_header_never_in_git_config(remote, tmp_path, monkeypatc
 def test_ssh_key_by_path(remote, tmp_path):
     repo = repo_for(remote, tmp_path, ssh_key=SecretRef("file", "/etc/promoter/id_ed25519", "t"))
     assert repo.env()["GIT_SSH_COMMAND"].startswith("ssh -i /etc/promoter/id_ed25519 -o IdentitiesOnly=yes")
+
+
+def test_https_token_over_smart_http(remote, tmp_path, monkeypatch):
+    from tests.support.githttp import GitHttpServer
+
+    monkeypatch.setenv("DEPLOY_TOKEN", "tok-123")
+    with GitHttpServer(tmp_path, token="tok-123") as server:
+        repo = repo_for(f"{server.url}/deploy.git", tmp_path, token=SecretRef("env", "DEPLOY_TOKEN", "t"))
+        assert isinstance(repo.commit(Change(ROLLOUT, bump, MSG)), Committed)
+        assert "web:v1.1.0" in remote_file(remote, ROLLOUT)
+        assert any("git-receive-pack" in r for r in server.requests)
+
+
+def test_https_wrong_token_is_rejected_not_retried(remote, tmp_path, monkeypatch):
+    from tests.support.githttp import GitHttpServer
+
+    monkeypatch.setenv("DEPLOY_TOKEN", "wrong")
+    with GitHttpServer(tmp_path, token="tok-123") as server:
+        repo = repo_for(f"{server.url}/deploy.git", tmp_path, token=SecretRef("env", "DEPLOY_TOKEN", "t"))
+        with pytest.raises(GitRejected, match="Authentication failed"):
+            repo.read(ROLLOUT)
+        assert len(server.requests) <= 2

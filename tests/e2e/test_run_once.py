@@ -6,12 +6,10 @@ import sys
 
 import pytest
 
-from gitops_promoter.domain.edits import set_container_image
 from tests.conftest import FIXTURES
-from tests.support.gitremote import git, make_remote, remote_file, remote_log
+from tests.support.gitremote import git, remote_file, remote_log
 from tests.support.registry import Pusher
-
-ROLLOUT = "envs/dev/web/rollout.yaml"
+from tests.support.world import ROLLOUT, config_text, deploy_remote
 
 
 def cli(*args, cwd):
@@ -23,37 +21,10 @@ def cli(*args, cwd):
 def world(tmp_path, registry, unique):
     """A deployment repo whose dev rollout runs <registry>/<unique>/web:v1.0.0, and a config for it."""
     image = f"{registry.host}/{unique}/web"
-    seed = tmp_path / "seed"
-    shutil.copytree(FIXTURES / "repos" / "deploy", seed)
-    path = seed / ROLLOUT
-    path.write_text(set_container_image(path.read_text(), container="web", image=f"{image}:v1.0.0"))
-    remote = make_remote(tmp_path, seed)
+    remote = deploy_remote(tmp_path, image=image)
     config = tmp_path / "promoter.yaml"
-    config.write_text(f"""\
-version: 1
-registries:
-  - prefix: {registry.host}
-    api_url: {registry.url}
-repositories:
-  - name: deploy
-    url: {remote}
-    branch: main
-    author: {{name: gitops-promoter, email: promoter@acme.example}}
-environments:
-  - name: dev
-    mode: direct
-apps:
-  - name: web
-    image: {image}
-    repository: deploy
-    policy: {{strategy: semver, constraint: "^1.0"}}
-    targets:
-      dev:
-        file: {ROLLOUT}
-        edit: {{kind: container, container: web}}
-state:
-  workdir: work
-""")
+    config.write_text(config_text(registry_host=registry.host, registry_url=registry.url, remote=remote,
+                                  image=image))
     push = Pusher(registry.url)
     push.image(f"{unique}/web", "v1.0.0", created="2026-11-01T00:00:00Z")
     return {"image": image, "remote": remote, "config": config, "push": push, "repo": f"{unique}/web",
