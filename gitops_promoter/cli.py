@@ -56,6 +56,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--app", action="append", help="only this app (repeatable)")
     run.add_argument("--workdir", help="where working clones live (default: state.workdir)")
     run.set_defaults(func=cmd_run)
+
+    st = sub.add_parser("status", help="per app × environment: what runs, open PRs and approvals, why nothing moved")
+    st.add_argument("--config", required=True)
+    st.add_argument("--app", action="append", help="only this app (repeatable)")
+    st.add_argument("--workdir", help="where working clones live (default: state.workdir)")
+    st.set_defaults(func=cmd_status)
     return p
 
 
@@ -138,6 +144,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     return run_once(config_path=args.config, dry_run=args.dry_run,
                     apps=frozenset(args.app) if args.app else None, workdir=args.workdir)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from gitops_promoter.runtime.wiring import status
+
+    return status(config_path=args.config, apps=frozenset(args.app) if args.app else None, workdir=args.workdir)
 
 
 if __name__ == "__main__":

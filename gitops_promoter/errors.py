@@ -72,3 +72,30 @@ class GitUnavailable(GitError, TransientError):
 
 class GitRejected(GitError, PermanentError):
     """The remote refused in a way retrying will not fix (auth, missing branch, missing file)."""
+
+
+class CodeHostError(PromoterError):
+    """Base for GitHub failures; names the repository and HTTP status."""
+
+    def __init__(self, *, repository: str, status: int | None = None, detail: str) -> None:
+        self.repository = repository
+        self.status = status
+        self.detail = detail
+        code = f" (HTTP {status})" if status is not None else ""
+        super().__init__(f"github {repository}{code}: {detail}")
+
+
+class CodeHostUnavailable(CodeHostError, TransientError):
+    """5xx, rate limits and connection failures after the retry budget is spent."""
+
+
+class CodeHostRejected(CodeHostError, PermanentError):
+    """4xx answers retrying will not change."""
+
+
+class MergeConflict(CodeHostRejected):
+    """GitHub says the pull request is not mergeable (405): the branch must be rebuilt."""
+
+
+class HeadMoved(CodeHostRejected):
+    """The PR head changed since it was evaluated (409): evaluate again."""

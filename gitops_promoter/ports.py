@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from gitops_promoter.domain.approval import Review
+
 
 class Registry(Protocol):
     def list_tags(self, image: str) -> Sequence[str]:
@@ -45,6 +47,7 @@ class Unchanged:
 
 class DeployRepo(Protocol):
     name: str
+    branch: str  # the branch environments live on (pull requests target it)
 
     def read(self, path: str) -> str:
         """The file at the remote branch's head (after a fetch)."""
@@ -52,4 +55,64 @@ class DeployRepo(Protocol):
 
     def commit(self, change: Change, *, dry_run: bool = False) -> Committed | Unchanged | tuple[str, str]:
         """Apply, commit and push. With dry_run, return (before, after) and write nothing."""
+        ...
+
+    def propose(self, change: Change, *, branch: str) -> Committed | Unchanged:
+        """Commit `change` on the head of the repository's branch and point the promoter-owned
+        `branch` at it (replacing what it held). Unchanged when the edit changes nothing."""
+        ...
+
+    def find_commit(self, *, app: str, env: str, tag: str) -> tuple[str, str] | None:
+        """The newest commit whose trailers record `app` moving to `tag` in `env`: (sha, subject)."""
+        ...
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    number: int
+    state: str  # open | closed
+    merged: bool
+    head_ref: str
+    head_sha: str
+    base_ref: str
+    title: str
+    body: str
+    author: str
+    url: str
+    mergeable: bool | None = None  # None while GitHub computes it
+    closed_by: str | None = None
+
+
+class CodeHost(Protocol):
+    """Where pull requests live (GitHub)."""
+
+    def login(self) -> str:
+        """Who the promoter is on the code host."""
+        ...
+
+    def pulls(self, *, head_branch: str, state: str) -> list[PullRequest]: ...
+
+    def pull(self, number: int) -> PullRequest:
+        """One PR, fresh, with `mergeable` and `closed_by`."""
+        ...
+
+    def create_pull(self, *, head_branch: str, base: str, title: str, body: str,
+                    labels: tuple[str, ...]) -> PullRequest: ...
+
+    def update_pull(self, number: int, *, title: str, body: str) -> None: ...
+
+    def comment(self, number: int, text: str) -> None: ...
+
+    def close_pull(self, number: int) -> None: ...
+
+    def reviews(self, number: int) -> list[Review]: ...
+
+    def checks(self, sha: str) -> dict[str, str]:
+        """Commit statuses and check runs on `sha`: name → success | failure | pending."""
+        ...
+
+    def team_members(self, team: str) -> frozenset[str]: ...
+
+    def merge(self, number: int, *, sha: str, method: str, title: str, message: str) -> str:
+        """Merge if the head is still `sha`; return the merge commit. Raises MergeConflict / HeadMoved."""
         ...

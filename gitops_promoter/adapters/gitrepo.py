@@ -20,6 +20,7 @@ import git
 
 from gitops_promoter.adapters.retry import Backoff
 from gitops_promoter.config.schema import RepositoryConfig
+from gitops_promoter.domain.plan import parse_trailers
 from gitops_promoter.errors import ConfigError, GitRejected, GitUnavailable, PromoterError
 from gitops_promoter.ports import Change, Committed, Unchanged
 
@@ -39,6 +40,7 @@ class GitRepo:
                  sleep: Callable[[float], None] = time.sleep, backoff: Backoff | None = None) -> None:
         self.config = config
         self.name = config.name
+        self.branch = config.branch
         self.path = workdir / config.name
         self.max_attempts = max_attempts
         self._sleep = sleep
@@ -208,6 +210,63 @@ class GitRepo:
         if mark != ":1" or len(sha) < 40:
             raise GitRejected(repository=self.name, detail=f"fast-import wrote no commit (marks: {mark} {sha})")
         return sha
+
+    def propose(self, change: Change, *, branch: str, rebuild: bool = False) -> Committed | Unchanged:
+        """Commit `change` on the branch head and point the promoter-owned `branch` at it.
+
+        The branch is left alone when it already carries the same file content (so reviews on its
+        head stay valid), unless `rebuild` asks for a fresh commit on the current branch head
+        (after a merge conflict). The branch is replaced with --force-with-lease: only a branch
+        that still holds what we last saw is overwritten.
+        """
+        for attempt in range(1, self.max_attempts + 1):
+            head = self.sync()
+            existing = self._remote_branch(branch)
+            before = self._read_at(head, change.path)
+            after = change.edit(before)
+            if after == before:
+                return Unchanged(reason=f"{self.config.branch} already has it")
+            if existing and not rebuild and self._carries(existing, change.path, after):
+                return Committed(sha=existing, attempts=0)
+            commit = self._write_commit(head, change.path, after, change.message)
+            lease = f"--force-with-lease=refs/heads/{branch}:{existing or ''}"
+            try:
+                self._retrying("push", lambda commit=commit, lease=lease: self._git(  # type: ignore[misc]
+                    "push", "--porcelain", lease, "origin", f"{commit}:refs/heads/{branch}"))
+            except _PushRace as race:
+                log.info("%s: %s moved while we rebuilt it (%s); again", self.name, branch, race)
+                continue
+            return Committed(sha=commit, attempts=attempt)
+        raise GitUnavailable(repository=self.name, detail=f"{branch}: push kept losing races")
+
+    def _remote_branch(self, branch: str) -> str | None:
+        """The commit `branch` holds on the remote (fetched), or None when it does not exist."""
+        out = self._retrying("ls-remote", lambda: self._git("ls-remote", "origin", f"refs/heads/{branch}"))
+        sha = out.split("\t", 1)[0].strip() if out else ""
+        if not sha:
+            return None
+        self._retrying("fetch", lambda: self._git("fetch", "--no-tags", "origin",
+                                                  f"+refs/heads/{branch}:refs/remotes/origin/{branch}"))
+        return sha
+
+    def _carries(self, commit: str, path: str, text: str) -> bool:
+        try:
+            return self._read_at(commit, path) == text
+        except GitRejected:
+            return False
+
+    def find_commit(self, *, app: str, env: str, tag: str) -> tuple[str, str] | None:
+        """The newest commit on the branch whose trailers record `app` moving to `tag` in `env`."""
+        out = self._git("log", "-n", "50", "--format=%H%x1f%s%x1f%B%x1e", "-F", "--all-match",
+                        f"--grep=Promoter-App: {app}", f"--grep=Promoter-Env: {env}", f"--grep=Promoter-Tag: {tag}",
+                        self._tracking)
+        for record in out.split("\x1e"):
+            sha, _, rest = record.strip().partition("\x1f")
+            subject, _, message = rest.partition("\x1f")
+            t = parse_trailers(message)
+            if sha and (t.get("Promoter-App"), t.get("Promoter-Env"), t.get("Promoter-Tag")) == (app, env, tag):
+                return sha, subject
+        return None
 
     def head_message(self) -> str:
         return self._git("log", "-1", "--format=%B", self._tracking)

@@ -107,8 +107,9 @@ class _Builder:
         # Names as written, valid or not, so one bad environment does not cascade into every target.
         env_names = [str(e["name"]) for e in raw_envs or [] if isinstance(e, dict) and "name" in e] \
             if isinstance(raw_envs, list) else [e.name for e in environments]
+        modes = {e.name: e.mode for e in environments}
         apps = tuple(self.named(top.get("apps"), lambda c: self.app(c, env_names, repositories, clusters,
-                                                                    prometheus)).values())
+                                                                    prometheus, modes)).values())
         server = self.server(top["server"]) if "server" in top else ServerConfig()
         state = self.state(top["state"]) if "state" in top else StateConfig()
         return Config(path=self.root.problems.file, registries=tuple(r for r in registries if r),
@@ -272,7 +273,8 @@ class _Builder:
 
     # --- apps ---------------------------------------------------------------------
     def app(self, c: Cursor, envs: list[str], repos: dict[str, RepositoryConfig],
-            clusters: dict[str, ClusterConfig], prometheus: dict[str, PrometheusConfig]) -> AppConfig | None:
+            clusters: dict[str, ClusterConfig], prometheus: dict[str, PrometheusConfig],
+            modes: dict[str, str]) -> AppConfig | None:
         m = c.mapping(("name", "image", "repository", "policy", "targets", "canary"),
                       required=("name", "image", "repository", "policy", "targets"))
         name = self.name(m.get("name"), c)
@@ -297,6 +299,8 @@ class _Builder:
                 target = self.target(env, tc, name or "", clusters)
                 if target is not None:
                     targets[env] = target
+                if modes.get(env) == "pull-request" and repo in repos and repos[repo].github is None:
+                    tc.error(f"{env} promotes by pull request, but repository {repo!r} has no github section")
         canary = self.canary(m["canary"], prometheus) if "canary" in m else {}
         if None in (name, image, repo, policy):
             return None

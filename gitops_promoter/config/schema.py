@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from gitops_promoter.domain.approval import Rule as ApprovalRule
 from gitops_promoter.domain.edits import Edit
 from gitops_promoter.domain.imageref import ImageRef
 from gitops_promoter.domain.policy import Policy
@@ -74,14 +75,6 @@ class RepositoryConfig:
     author_name: str = "gitops-promoter"
     author_email: str = "gitops-promoter@localhost"
     github: GitHubConfig | None = None
-
-
-@dataclass(frozen=True)
-class ApprovalRule:
-    required: int = 1
-    approvers: tuple[str, ...] = ()
-    dismiss_stale: bool = True
-    checks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

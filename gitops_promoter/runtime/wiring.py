@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
+from gitops_promoter.adapters.github import GitHubHost
 from gitops_promoter.adapters.gitrepo import GitRepo
 from gitops_promoter.adapters.registry import RegistryHub
 from gitops_promoter.config import load_config
 from gitops_promoter.config.schema import Config
 from gitops_promoter.errors import ConfigError
-from gitops_promoter.workflows.discover import Outcome, promote_direct
+from gitops_promoter.ports import CodeHost
+from gitops_promoter.workflows.discover import promote_direct
+from gitops_promoter.workflows.outcome import Outcome
+from gitops_promoter.workflows.propose import promote_pull_requests
 
 
 def workdir_for(config: Config, override: str | None) -> Path:
@@ -19,28 +24,92 @@ def workdir_for(config: Config, override: str | None) -> Path:
     return raw if raw.is_absolute() else (Path(config.path).resolve().parent / raw)
 
 
-def run_once(*, config_path: str, dry_run: bool = False, apps: frozenset[str] | None = None,
-             workdir: str | None = None) -> int:
+def _load(config_path: str, apps: frozenset[str] | None) -> Config | None:
     try:
         config = load_config(config_path)
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
+        return None
+    unknown = (apps or frozenset()) - {a.name for a in config.apps}
+    if unknown:
+        print(f"unknown app(s): {', '.join(sorted(unknown))}", file=sys.stderr)
+        return None
+    return config
+
+
+class Wired:
+    """The adapters for one config: registries, deployment repos and code hosts."""
+
+    def __init__(self, config: Config, *, workdir: str | None = None,
+                 host_factory: Callable[..., CodeHost] = GitHubHost) -> None:
+        self.config = config
+        root = workdir_for(config, workdir)
+        self.repos = {name: GitRepo(cfg, workdir=root) for name, cfg in config.repositories.items()}
+        self.registry = RegistryHub(config.registry_for)
+        self.hosts: dict[str, CodeHost] = {}
+        self.host_errors: dict[str, str] = {}
+        for name, cfg in config.repositories.items():
+            if cfg.github is None:
+                continue
+            try:
+                self.hosts[name] = host_factory(cfg.github)
+            except ConfigError as exc:
+                self.host_errors[name] = "; ".join(exc.problems)
+
+    def close(self) -> None:
+        self.registry.close()
+
+
+def run_once(*, config_path: str, dry_run: bool = False, apps: frozenset[str] | None = None,
+             workdir: str | None = None) -> int:
+    """One pass: direct environments first (so a fresh dev bump is a candidate at once), then PRs."""
+    config = _load(config_path, apps)
+    if config is None:
         return 1
-    if apps:
-        unknown = apps - {a.name for a in config.apps}
-        if unknown:
-            print(f"unknown app(s): {', '.join(sorted(unknown))}", file=sys.stderr)
-            return 1
-    root = workdir_for(config, workdir)
-    repos = {name: GitRepo(cfg, workdir=root) for name, cfg in config.repositories.items()}
-    hub = RegistryHub(config.registry_for)
+    wired = Wired(config, workdir=workdir)
     try:
-        outcomes = promote_direct(config, registry=hub, repos=repos, dry_run=dry_run, apps=apps)
+        outcomes = promote_direct(config, registry=wired.registry, repos=wired.repos, dry_run=dry_run, apps=apps)
+        outcomes += _host_errors(wired, apps)
+        outcomes += promote_pull_requests(config, registry=wired.registry, repos=wired.repos, hosts=wired.hosts,
+                                          apps=apps, dry_run=dry_run, hosts_failed=frozenset(wired.host_errors))
     finally:
-        hub.close()
+        wired.close()
     print_summary(outcomes)
     return 1 if any(o.status == "error" for o in outcomes) else 0
+
+
+def status(*, config_path: str, apps: frozenset[str] | None = None, workdir: str | None = None) -> int:
+    """Per app × environment: what runs, what is proposed, who approved, why nothing moved. Writes nothing."""
+    config = _load(config_path, apps)
+    if config is None:
+        return 1
+    wired = Wired(config, workdir=workdir)
+    try:
+        outcomes = promote_direct(config, registry=wired.registry, repos=wired.repos, dry_run=True, apps=apps)
+        outcomes = [Outcome(o.app, o.env, o.status, o.detail, o.from_tag, o.to_tag) for o in outcomes]
+        outcomes += _host_errors(wired, apps)
+        outcomes += promote_pull_requests(config, registry=wired.registry, repos=wired.repos, hosts=wired.hosts,
+                                          apps=apps, observe=True, hosts_failed=frozenset(wired.host_errors))
+    finally:
+        wired.close()
+    for o in sorted(outcomes, key=lambda o: ([a.name for a in config.apps].index(o.app),
+                                             [e.name for e in config.environments].index(o.env))):
+        print(o.line())
+    return 1 if any(o.status == "error" for o in outcomes) else 0
+
+
+def _host_errors(wired: Wired, apps: frozenset[str] | None) -> list[Outcome]:
+    out = []
+    for app in wired.config.apps:
+        if apps is not None and app.name not in apps:
+            continue
+        problem = wired.host_errors.get(app.repository)
+        if problem:
+            for env in wired.config.environments:
+                if env.mode == "pull-request" and env.name in app.targets:
+                    out.append(Outcome(app.name, env.name, "error", problem))
+    return out
 
 
 def print_summary(outcomes: list[Outcome]) -> None:
@@ -51,5 +120,5 @@ def print_summary(outcomes: list[Outcome]) -> None:
     counts: dict[str, int] = {}
     for o in outcomes:
         counts[o.status] = counts.get(o.status, 0) + 1
-    summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "nothing to do (no direct targets)"
+    summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "nothing to do (no targets)"
     print(f"summary: {summary}")

@@ -9,8 +9,6 @@ from __future__ import annotations
 import difflib
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Literal
 
 from gitops_promoter.config.schema import AppConfig, Config, TargetConfig
 from gitops_promoter.domain.edits import read_running, write_version
@@ -19,30 +17,9 @@ from gitops_promoter.domain.policy import Policy
 from gitops_promoter.domain.tags import TagInfo
 from gitops_promoter.errors import PromoterError
 from gitops_promoter.ports import Change, Committed, DeployRepo, Registry, Unchanged
+from gitops_promoter.workflows.outcome import Outcome
 
 log = logging.getLogger(__name__)
-
-Status = Literal["bumped", "would-bump", "unchanged", "error"]
-
-
-@dataclass(frozen=True)
-class Outcome:
-    app: str
-    env: str
-    status: Status
-    detail: str
-    from_tag: str | None = None
-    to_tag: str | None = None
-    sha: str | None = None
-    diff: str | None = None
-
-    def line(self) -> str:
-        head = f"{self.app}/{self.env}: {self.status}"
-        if self.status in ("bumped", "would-bump"):
-            head += f" {self.from_tag or '(none)'} → {self.to_tag}"
-        tail = f" [{self.sha[:10]}]" if self.sha else ""
-        return f"{head}: {self.detail}{tail}"
-
 
 def promote_direct(config: Config, *, registry: Registry, repos: Mapping[str, DeployRepo], dry_run: bool = False,
                    apps: frozenset[str] | None = None) -> list[Outcome]:

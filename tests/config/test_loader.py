@@ -87,6 +87,8 @@ def test_all_errors_are_reported_at_once():
 
 
 @pytest.mark.parametrize(("old", "new", "expected"), [
+    ("    mode: direct\n", "    mode: pull-request\n",
+     "p.yaml:14:7: apps[0].targets.dev: dev promotes by pull request, but repository 'deploy' has no github section"),
     ("url: file:///tmp/deploy.git", "url: file:///tmp/deploy.git\n    credentials: {token: ghp_123}",
      "p.yaml:5:26: repositories[0].credentials.token: secrets are references: write env:NAME or file:PATH"),
     ("  dev:\n", "  qa:\n", "p.yaml:14:7: apps[0].targets.qa: no environment named 'qa' (environments: dev)"),

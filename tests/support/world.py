@@ -14,10 +14,16 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 ROLLOUT = "envs/dev/web/rollout.yaml"
 
 
+FIXTURE_IMAGE = "127.0.0.1:5000/acme/web"
+
+
 def deploy_remote(root: Path, *, image: str, tag: str = "v1.0.0") -> Path:
-    """A bare remote seeded from fixtures/repos/deploy, its dev web container at `image:tag`."""
+    """A bare remote seeded from fixtures/repos/deploy, every environment's web image renamed to
+    `image`, the dev container at `image:tag`."""
     seed = root / "seed"
     shutil.copytree(ROOT / "fixtures" / "repos" / "deploy", seed)
+    for file in seed.rglob("*.yaml"):
+        file.write_text(file.read_text().replace(FIXTURE_IMAGE, image))
     path = seed / ROLLOUT
     path.write_text(set_container_image(path.read_text(), container="web", image=f"{image}:{tag}"))
     remote = make_remote(root, seed)

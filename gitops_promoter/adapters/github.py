@@ -1,0 +1,180 @@
+"""GitHub through PyGithub: pull requests, reviews, checks, teams, merges.
+
+GitHub.com or Enterprise (`api_url`), a token or a GitHub App installation. Rate limits
+(403/429 with reset headers) and 5xx are retried with backoff by PyGithub's GithubRetry;
+what is left is mapped once into CodeHostUnavailable / CodeHostRejected.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import github
+from github import Auth, Github, GithubException, GithubRetry
+
+from gitops_promoter.config.schema import GitHubConfig
+from gitops_promoter.domain.approval import Review
+from gitops_promoter.errors import (
+    CodeHostRejected,
+    CodeHostUnavailable,
+    ConfigError,
+    HeadMoved,
+    MergeConflict,
+)
+from gitops_promoter.ports import PullRequest
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def _auth(config: GitHubConfig) -> Auth.Auth:
+    if config.app_id is not None:
+        if config.private_key is None or config.installation_id is None:
+            raise ConfigError([f"github {config.repo}: app auth needs private_key and installation_id"])
+        app = Auth.AppAuth(config.app_id, config.private_key.resolve())
+        return app.get_installation_auth(config.installation_id)
+    if config.token is None:
+        raise ConfigError([f"github {config.repo}: needs token, or app_id + installation_id + private_key"])
+    return Auth.Token(config.token.resolve())
+
+
+class GitHubHost:
+    """The CodeHost port for one repository."""
+
+    def __init__(self, config: GitHubConfig, *, retries: int = 5, backoff: float = 0.5,
+                 max_rate_limit_wait: float = 900.0, timeout: int = 15,
+                 seconds_between_requests: float = 0.25, seconds_between_writes: float = 1.0) -> None:
+        """The pacing defaults are GitHub's advice for integrations (and PyGithub's defaults)."""
+        self.config = config
+        self.repo_name = config.repo
+        retry = GithubRetry(total=retries, backoff_factor=backoff, max_rate_limit_wait=max_rate_limit_wait,
+                            status_forcelist=[429, *range(500, 600)])
+        self._gh = Github(base_url=config.api_url.rstrip("/"), auth=_auth(config), retry=retry, timeout=timeout,
+                          per_page=100, seconds_between_requests=seconds_between_requests,
+                          seconds_between_writes=seconds_between_writes)
+        self._repo: Any = None
+        self._login: str | None = None
+
+    # --- error mapping ------------------------------------------------------------------
+    def _call(self, what: str, fn: Callable[[], T]) -> T:
+        try:
+            return fn()
+        except GithubException as exc:
+            status = exc.status
+            message = exc.data.get("message") if isinstance(exc.data, dict) else str(exc.data)
+            errors = exc.data.get("errors") if isinstance(exc.data, dict) else None
+            if errors:
+                message = f"{message}: " + "; ".join(str(e.get("message") or e.get("code") or e) for e in errors)
+            detail = f"{what}: {message}"
+            if status is None or status >= 500 or status == 429 or isinstance(exc, github.RateLimitExceededException):
+                raise CodeHostUnavailable(repository=self.repo_name, status=status, detail=detail) from None
+            raise CodeHostRejected(repository=self.repo_name, status=status, detail=detail) from None
+        except (OSError, github.BadAttributeException) as exc:
+            raise CodeHostUnavailable(repository=self.repo_name, detail=f"{what}: {exc}") from None
+        except Exception as exc:  # urllib3 MaxRetryError and friends when retries are exhausted
+            if type(exc).__module__.startswith(("urllib3", "requests")):
+                raise CodeHostUnavailable(repository=self.repo_name, detail=f"{what}: {exc}") from None
+            raise
+
+    @property
+    def repo(self) -> Any:
+        if self._repo is None:
+            self._repo = self._call("get repository", lambda: self._gh.get_repo(self.repo_name))
+        return self._repo
+
+    # --- the port ----------------------------------------------------------------------------
+    def login(self) -> str:
+        """The promoter's own login: `<app-slug>[bot]` for an App (read with the App's JWT, since an
+        installation token cannot read /app), the token's user otherwise."""
+        if self._login is None:
+            if self.config.app_id is not None:
+                assert self.config.private_key is not None
+                integration = github.GithubIntegration(
+                    base_url=self.config.api_url.rstrip("/"),
+                    auth=Auth.AppAuth(self.config.app_id, self.config.private_key.resolve()))
+                self._login = self._call("get app", lambda: f"{integration.get_app().slug}[bot]")
+            else:
+                self._login = self._call("get user", lambda: str(self._gh.get_user().login))
+        return self._login
+
+    def pulls(self, *, head_branch: str, state: str) -> list[PullRequest]:
+        owner = self.repo_name.split("/")[0]
+        return self._call(f"list pulls of {head_branch}", lambda: [
+            _pull(p, full=False) for p in self.repo.get_pulls(state=state, head=f"{owner}:{head_branch}")])
+
+    def pull(self, number: int) -> PullRequest:
+        def get() -> PullRequest:
+            p = self.repo.get_pull(number)
+            closed_by = None
+            if p.state == "closed" and not p.merged:
+                issue = p.as_issue()
+                closed_by = issue.closed_by.login if issue.closed_by else None
+            return _pull(p, full=True, closed_by=closed_by)
+
+        return self._call(f"get pull #{number}", get)
+
+    def create_pull(self, *, head_branch: str, base: str, title: str, body: str,
+                    labels: tuple[str, ...]) -> PullRequest:
+        def create() -> PullRequest:
+            p = self.repo.create_pull(base=base, head=head_branch, title=title, body=body)
+            if labels:
+                p.add_to_labels(*labels)
+            return _pull(p, full=False)
+
+        return self._call(f"create pull for {head_branch}", create)
+
+    def update_pull(self, number: int, *, title: str, body: str) -> None:
+        self._call(f"update pull #{number}", lambda: self.repo.get_pull(number).edit(title=title, body=body))
+
+    def comment(self, number: int, text: str) -> None:
+        self._call(f"comment on #{number}", lambda: self.repo.get_pull(number).create_issue_comment(text))
+
+    def close_pull(self, number: int) -> None:
+        self._call(f"close pull #{number}", lambda: self.repo.get_pull(number).edit(state="closed"))
+
+    def reviews(self, number: int) -> list[Review]:
+        return self._call(f"list reviews of #{number}", lambda: [
+            Review(r.user.login if r.user else "", r.state, r.commit_id or "")
+            for r in self.repo.get_pull(number).get_reviews()])
+
+    def checks(self, sha: str) -> dict[str, str]:
+        def read() -> dict[str, str]:
+            commit = self.repo.get_commit(sha)
+            out: dict[str, str] = {}
+            for status in commit.get_combined_status().statuses:
+                out[status.context] = {"success": "success", "pending": "pending"}.get(status.state, "failure")
+            for run in commit.get_check_runs():
+                if run.status != "completed":
+                    out[run.name] = "pending"
+                else:
+                    out[run.name] = "success" if run.conclusion in ("success", "neutral", "skipped") else "failure"
+            return out
+
+        return self._call(f"read checks of {sha[:10]}", read)
+
+    def team_members(self, team: str) -> frozenset[str]:
+        org, _, slug = team.partition("/")
+        return self._call(f"list members of {team}", lambda: frozenset(
+            m.login for m in self._gh.get_organization(org).get_team_by_slug(slug).get_members()))
+
+    def merge(self, number: int, *, sha: str, method: str, title: str, message: str) -> str:
+        try:
+            status = self._call(f"merge #{number}", lambda: self.repo.get_pull(number).merge(
+                commit_title=title, commit_message=message, merge_method=method, sha=sha))
+        except CodeHostRejected as exc:
+            if exc.status == 405:
+                raise MergeConflict(repository=self.repo_name, status=405, detail=exc.detail) from None
+            if exc.status == 409:
+                raise HeadMoved(repository=self.repo_name, status=409, detail=exc.detail) from None
+            raise
+        return str(status.sha)
+
+
+def _pull(p: Any, *, full: bool, closed_by: str | None = None) -> PullRequest:
+    return PullRequest(
+        number=p.number, state=p.state, merged=bool(p.merged) if full else p.merged_at is not None,
+        head_ref=p.head.ref, head_sha=p.head.sha, base_ref=p.base.ref, title=p.title or "", body=p.body or "",
+        author=p.user.login if p.user else "", url=p.html_url or "",
+        mergeable=p.mergeable if full else None, closed_by=closed_by)

@@ -1,0 +1,107 @@
+"""Pull-request promotion: what a staging/prod PR should propose, and how it reads.
+
+A pull-request environment takes what the environment before it runs now (committed there and
+not reverted: the file is the record). One PR per app × environment lives on the branch
+`promoter/<env>/<app>`; its body carries a machine-readable marker so the promoter can rebuild
+its state from GitHub alone.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from gitops_promoter.domain.edits import Running
+from gitops_promoter.domain.policy import Policy
+from gitops_promoter.domain.tags import TagInfo
+
+_MARKER = re.compile(r"<!-- gitops-promoter (\{.*?\}) -->")
+
+
+@dataclass(frozen=True)
+class Proposal:
+    app: str
+    env: str
+    source_env: str
+    from_tag: str | None
+    tag: str
+    digest: str | None
+
+
+@dataclass(frozen=True)
+class PromotionPlan:
+    """`proposal` is what the PR should carry; None means no PR should be open, for `reason`."""
+
+    proposal: Proposal | None
+    reason: str
+
+
+def branch_name(env: str, app: str) -> str:
+    return f"promoter/{env}/{app}"
+
+
+def plan_promotion(*, app: str, env: str, source_env: str, policy: Policy, candidate: Running, running: Running,
+                   rejected: Mapping[str, str]) -> PromotionPlan:
+    """Decide what `env` should be offered, given what `source_env` runs (`candidate`)."""
+    tag = candidate.tag
+    if tag is None:
+        return PromotionPlan(None, f"{source_env} runs no tag of {app} yet")
+    if tag == running.tag and (candidate.digest is None or running.digest in (None, candidate.digest)):
+        return PromotionPlan(None, f"{env} already runs {tag}, as {source_env} does")
+    if tag in rejected:
+        return PromotionPlan(None, f"{tag} was rejected for {env}: {rejected[tag]}")
+    if running.tag is not None:
+        order = policy.compare(TagInfo(running.tag), TagInfo(tag))
+        if order is not None and order > 0:
+            return PromotionPlan(None, f"{env} runs {running.tag}, newer than {source_env}'s {tag}; "
+                                       "the promoter only moves forward")
+    return PromotionPlan(Proposal(app, env, source_env, running.tag, tag, candidate.digest),
+                         f"{source_env} runs {tag}")
+
+
+def title(p: Proposal) -> str:
+    arrow = f"{p.from_tag} → {p.tag}" if p.from_tag else p.tag
+    return f"promote({p.env}): {p.app} {arrow}"
+
+
+def marker(p: Proposal) -> str:
+    data = {"app": p.app, "env": p.env, "tag": p.tag, "digest": p.digest, "from": p.from_tag}
+    return f"<!-- gitops-promoter {json.dumps(data, sort_keys=True)} -->"
+
+
+def parse_marker(body: str | None) -> dict[str, str | None] | None:
+    """The proposal facts a promoter PR body carries, or None for any other PR."""
+    m = _MARKER.search(body or "")
+    if m is None:
+        return None
+    try:
+        data = json.loads(m.group(1))
+    except json.JSONDecodeError:
+        return None
+    return data if isinstance(data, dict) and "tag" in data else None
+
+
+def body(p: Proposal, *, rule: str, carried: Sequence[tuple[str, str]], source_commit: tuple[str, str] | None,
+         image: str) -> str:
+    """The PR description: what moves, from where, the commits it carries, and what it waits for."""
+    lines = [
+        f"The promoter proposes **{p.app}** `{p.tag}` for **{p.env}**: {p.source_env} runs it now.",
+        "",
+        "| | |", "| --- | --- |",
+        f"| app | `{p.app}` (`{image}`) |",
+        f"| from | `{p.from_tag or '(none)'}` |",
+        f"| to | `{p.tag}` |",
+        f"| digest | `{p.digest or 'unknown'}` |",
+        f"| source | {p.source_env}" + (f", commit {source_commit[0][:10]} {source_commit[1]}" if source_commit else "")
+        + " |",
+        "",
+        "Commits of the deployment repository this pull request carries:",
+        "",
+    ]
+    lines += [f"- {sha[:10]} {subject}" for sha, subject in carried] or ["- (none yet)"]
+    lines += ["", f"Merges itself when the approval rule holds: {rule}.", "",
+              "Closing this pull request without merging rejects this tag for this environment; "
+              "a newer tag will still be proposed.", "", marker(p)]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,31 @@
+"""What happened to one app × environment in one pass: the line `run` and `status` print."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Status = Literal["bumped", "would-bump", "unchanged", "error", "proposed", "updated", "rebuilt", "waiting",
+                 "merged", "closed", "would-propose", "would-close", "live"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    app: str
+    env: str
+    status: Status
+    detail: str
+    from_tag: str | None = None
+    to_tag: str | None = None
+    sha: str | None = None
+    diff: str | None = None
+    pr: int | None = None
+
+    def line(self) -> str:
+        head = f"{self.app}/{self.env}: {self.status}"
+        if self.to_tag and self.status != "unchanged":
+            head += f" {self.from_tag or '(none)'} → {self.to_tag}"
+        if self.pr is not None:
+            head += f" (#{self.pr})"
+        tail = f" [{self.sha[:10]}]" if self.sha else ""
+        return f"{head}: {self.detail}{tail}"

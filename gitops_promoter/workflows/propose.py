@@ -1,0 +1,258 @@
+"""Propose: staging and prod take what the environment before them runs, through one pull
+request per app × environment that merges itself when the O&M approval rule holds.
+
+Each pass, per app × pull-request environment:
+
+1. read what the previous environment runs (the candidate) and what this one runs;
+2. learn the rejected tags: promoter PRs a person closed without merging;
+3. plan (domain.proposal): propose the candidate, or say why not — and close an open PR that
+   no longer has a candidate, with a comment;
+4. make the PR carry the proposal: create it, or rewrite its branch and body for a newer tag;
+5. on the PR's current head, evaluate the rule (domain.approval); merge when it holds.
+   A conflict rebuilds the branch on the target branch; a moved head waits for the next pass.
+
+With `observe=True` nothing is written: the same reads and verdicts feed `status`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from gitops_promoter.config.schema import AppConfig, Config, EnvironmentConfig, TargetConfig
+from gitops_promoter.domain.approval import Rule, Verdict, evaluate, teams_of
+from gitops_promoter.domain.edits import Running, read_running, write_version
+from gitops_promoter.domain.plan import Bump, commit_message
+from gitops_promoter.domain.proposal import Proposal, body, branch_name, parse_marker, plan_promotion, title
+from gitops_promoter.errors import CodeHostRejected, CodeHostUnavailable, HeadMoved, MergeConflict, PromoterError
+from gitops_promoter.ports import Change, CodeHost, Committed, DeployRepo, PullRequest, Registry
+from gitops_promoter.workflows.outcome import Outcome
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One app × pull-request environment, with everything it needs."""
+
+    app: AppConfig
+    env: EnvironmentConfig
+    source_env: str
+    target: TargetConfig
+    source: TargetConfig
+    repo: DeployRepo
+    host: CodeHost
+    registry: Registry
+
+    @property
+    def rule(self) -> Rule:
+        return self.env.approval or Rule()
+
+
+def promote_pull_requests(config: Config, *, registry: Registry, repos: Mapping[str, DeployRepo],
+                          hosts: Mapping[str, CodeHost], apps: frozenset[str] | None = None,
+                          dry_run: bool = False, observe: bool = False,
+                          hosts_failed: frozenset[str] = frozenset()) -> list[Outcome]:
+    """`hosts_failed` names repositories whose code host could not be set up (already reported)."""
+    outcomes: list[Outcome] = []
+    chain = list(config.environments)
+    for app in config.apps:
+        if apps is not None and app.name not in apps:
+            continue
+        for before, env in zip(chain, chain[1:], strict=False):
+            if env.mode != "pull-request" or env.name not in app.targets:
+                continue
+            source = app.targets.get(before.name)
+            if source is None:
+                outcomes.append(Outcome(app.name, env.name, "error",
+                                        f"no target for {before.name}, the environment before {env.name}"))
+                continue
+            host = hosts.get(app.repository)
+            if host is None:
+                if app.repository not in hosts_failed:
+                    outcomes.append(Outcome(app.name, env.name, "error",
+                                            f"repository {app.repository} has no github section for pull requests"))
+                continue
+            step = Step(app, env, before.name, app.targets[env.name], source, repos[app.repository], host, registry)
+            outcomes.append(_guarded(step, dry_run=dry_run, observe=observe))
+    return outcomes
+
+
+def _guarded(step: Step, *, dry_run: bool, observe: bool) -> Outcome:
+    try:
+        return _one(step, dry_run=dry_run, observe=observe)
+    except PromoterError as exc:
+        log.warning("%s/%s: %s", step.app.name, step.env.name, exc)
+        return Outcome(step.app.name, step.env.name, "error", str(exc))
+    except Exception as exc:  # noqa: BLE001 - one app's bug must not stop the others
+        log.exception("%s/%s: unexpected failure", step.app.name, step.env.name)
+        return Outcome(step.app.name, step.env.name, "error", f"internal error: {type(exc).__name__}: {exc}")
+
+
+def _read(step: Step, target: TargetConfig) -> Running:
+    return read_running(step.repo.read(target.file), target.edit, source=f"{step.repo.name}:{target.file}")
+
+
+def _rejected(step: Step, prs: list[PullRequest], tag: str | None, bot: str) -> dict[str, str]:
+    """Tags a person rejected for this environment by closing a promoter PR unmerged. Only PRs for
+    the candidate tag are looked at closely (one request each), not the whole history."""
+    out: dict[str, str] = {}
+    for pr in prs:
+        facts = parse_marker(pr.body)
+        if pr.state != "closed" or pr.merged or facts is None or facts.get("tag") != tag:
+            continue
+        fresh = step.host.pull(pr.number)
+        if fresh.merged or (fresh.closed_by or "").lower() == bot.lower():
+            continue
+        out[str(tag)] = f"pull request #{pr.number} closed unmerged by {fresh.closed_by or 'someone'}"
+    return out
+
+
+def _one(step: Step, *, dry_run: bool, observe: bool) -> Outcome:
+    app, env = step.app.name, step.env.name
+    candidate = _read(step, step.source)
+    running = _read(step, step.target)
+    bot = step.host.login()
+    branch = branch_name(env, app)
+    prs = step.host.pulls(head_branch=branch, state="all")
+    open_pr = next((p for p in prs if p.state == "open"), None)
+    plan = plan_promotion(app=app, env=env, source_env=step.source_env, policy=step.app.policy, candidate=candidate,
+                          running=running, rejected=_rejected(step, prs, candidate.tag, bot))
+    if plan.proposal is None:
+        if open_pr is None:
+            return Outcome(app, env, "unchanged", plan.reason, from_tag=running.tag)
+        if observe or dry_run:
+            return Outcome(app, env, "would-close", plan.reason, from_tag=running.tag, pr=open_pr.number)
+        step.host.comment(open_pr.number, f"Closing: {plan.reason}.")
+        step.host.close_pull(open_pr.number)
+        return Outcome(app, env, "closed", plan.reason, from_tag=running.tag, pr=open_pr.number)
+    proposal = plan.proposal
+    if proposal.digest is None:
+        proposal = Proposal(proposal.app, proposal.env, proposal.source_env, proposal.from_tag, proposal.tag,
+                            step.registry.digest(step.app.image, proposal.tag))
+    change = _change(step, proposal)
+    if dry_run:
+        before, after = _dry(step, change)
+        diff = "".join(difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True),
+                                            f"a/{step.target.file}", f"b/{step.target.file}"))
+        return Outcome(app, env, "would-propose", plan.reason, proposal.from_tag, proposal.tag, diff=diff,
+                       pr=open_pr.number if open_pr else None)
+    if observe:
+        if open_pr is None:
+            return Outcome(app, env, "live", f"would open a pull request: {plan.reason}", proposal.from_tag,
+                           proposal.tag)
+        verdict = _verdict(step, step.host.pull(open_pr.number), bot)
+        return Outcome(app, env, "waiting", verdict.describe(), proposal.from_tag, proposal.tag, pr=open_pr.number)
+    return _drive(step, proposal, change, open_pr, bot)
+
+
+def _change(step: Step, p: Proposal) -> Change:
+    source = f"{step.repo.name}:{step.target.file}"
+    pin = step.target.pin_digest or step.app.policy.needs_digest
+
+    def edit(text: str) -> str:
+        return write_version(text, step.target.edit, image=step.app.image, tag=p.tag, digest=p.digest, pin=pin,
+                             source=source)
+
+    bump = Bump(p.app, p.env, p.from_tag, p.tag, p.digest, f"{p.source_env} runs {p.tag}; promoted by pull request")
+    return Change(step.target.file, edit, commit_message(bump))
+
+
+def _dry(step: Step, change: Change) -> tuple[str, str]:
+    result = step.repo.commit(change, dry_run=True)
+    assert isinstance(result, tuple)
+    return result
+
+
+def _describe(step: Step, p: Proposal, head: str) -> str:
+    source_commit = step.repo.find_commit(app=p.app, env=p.source_env, tag=p.tag)
+    subject = commit_message(Bump(p.app, p.env, p.from_tag, p.tag, p.digest, "x")).splitlines()[0]
+    return body(p, rule=step.rule.describe(), carried=[(head, subject)], source_commit=source_commit,
+                image=step.app.image)
+
+
+def _drive(step: Step, p: Proposal, change: Change, open_pr: PullRequest | None, bot: str) -> Outcome:
+    app, env, branch = p.app, p.env, branch_name(p.env, p.app)
+    facts = parse_marker(open_pr.body) if open_pr else None
+    if open_pr is not None and facts is not None and facts.get("tag") == p.tag:
+        status, detail = "waiting", ""
+        committed = step.repo.propose(change, branch=branch)
+    else:
+        committed = step.repo.propose(change, branch=branch, rebuild=True)
+        status = "updated" if open_pr else "proposed"
+    if not isinstance(committed, Committed):
+        return Outcome(app, env, "unchanged", committed.reason, p.from_tag, p.tag)
+    text = _describe(step, p, committed.sha)
+    if open_pr is None:
+        pr = _create(step, p, branch, text)
+        detail = f"opened {pr.url}"
+    else:
+        pr = open_pr
+        if status == "updated":
+            old = (facts or {}).get("tag") or "an older proposal"
+            step.host.update_pull(pr.number, title=title(p), body=text)
+            step.host.comment(pr.number, f"Superseded: {old} → {p.tag} ({p.source_env} runs {p.tag} now). "
+                                         "The branch was rebuilt; approvals on the old head no longer count.")
+            detail = f"now proposes {p.tag} instead of {old}"
+    return _maybe_merge(step, p, change, pr.number, bot, status, detail)
+
+
+def _create(step: Step, p: Proposal, branch: str, text: str) -> PullRequest:
+    try:
+        return step.host.create_pull(head_branch=branch, base=step.repo.branch, title=title(p), body=text,
+                                     labels=step.env.labels)
+    except CodeHostRejected as exc:
+        if exc.status != 422:
+            raise
+        # "A pull request already exists": adopt it instead of looping on 422.
+        existing = next((pr for pr in step.host.pulls(head_branch=branch, state="open")), None)
+        if existing is None:
+            raise
+        step.host.update_pull(existing.number, title=title(p), body=text)
+        return existing
+
+
+def _verdict(step: Step, pr: PullRequest, bot: str) -> Verdict:
+    rule = step.rule
+    members = {team: step.host.team_members(team) for team in teams_of(rule)}
+    checks = step.host.checks(pr.head_sha) if rule.checks else {}
+    return evaluate(rule, reviews=step.host.reviews(pr.number), author=pr.author, bot=bot, head_sha=pr.head_sha,
+                    team_members=members, checks=checks)
+
+
+def _maybe_merge(step: Step, p: Proposal, change: Change, number: int, bot: str, status: str,
+                 detail: str) -> Outcome:
+    app, env = p.app, p.env
+    pr = step.host.pull(number)
+    if pr.mergeable is False:
+        return _rebuild(step, p, change, number)
+    verdict = _verdict(step, pr, bot)
+    if not verdict.ok:
+        text = verdict.describe() if not detail else f"{detail}; {verdict.describe()}"
+        return Outcome(app, env, status, text, p.from_tag, p.tag, pr=number)  # type: ignore[arg-type]
+    subject, _, rest = change.message.partition("\n\n")
+    try:
+        sha = step.host.merge(number, sha=pr.head_sha, method=step.env.merge_method, title=subject, message=rest)
+    except (MergeConflict, HeadMoved, CodeHostUnavailable) as exc:
+        # A retried merge may have landed although its answer was lost (a 5xx, then 405 on the
+        # retry): ask GitHub before deciding it failed.
+        if step.host.pull(number).merged:
+            return Outcome(app, env, "merged", verdict.describe(), p.from_tag, p.tag, pr=number)
+        if isinstance(exc, MergeConflict):
+            return _rebuild(step, p, change, number)
+        if isinstance(exc, HeadMoved):
+            return Outcome(app, env, "waiting", "the head moved while merging; evaluating again next pass",
+                           p.from_tag, p.tag, pr=number)
+        raise
+    return Outcome(app, env, "merged", verdict.describe(), p.from_tag, p.tag, sha=sha, pr=number)
+
+
+def _rebuild(step: Step, p: Proposal, change: Change, number: int) -> Outcome:
+    committed = step.repo.propose(change, branch=branch_name(p.env, p.app), rebuild=True)
+    step.host.comment(number, f"The branch conflicted with {step.repo.branch}; rebuilt it on the current "
+                              f"{step.repo.branch}. Approvals on the old head no longer count.")
+    sha = committed.sha if isinstance(committed, Committed) else None
+    return Outcome(p.app, p.env, "rebuilt", "merge conflict: branch rebuilt on the target branch", p.from_tag,
+                   p.tag, sha=sha, pr=number)

@@ -1,0 +1,107 @@
+"""A pull-request world: a real bare deployment repo, the local GitHub server in front of it,
+the real GitRepo and the real PyGithub-based GitHubHost, and an in-memory registry."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from gitops_promoter.adapters.github import GitHubHost
+from gitops_promoter.adapters.gitrepo import GitRepo
+from gitops_promoter.adapters.retry import Backoff
+from gitops_promoter.config import parse_config
+from gitops_promoter.domain.tags import TagInfo
+from gitops_promoter.workflows.discover import promote_direct
+from gitops_promoter.workflows.propose import promote_pull_requests
+from tests.fakes import MemoryRegistry
+from tests.support.fake_github import FakeGitHub
+from tests.support.gitremote import HumanClone, remote_file
+from tests.support.world import deploy_remote
+
+IMAGE = "reg.local/acme/web"
+STAGING = "envs/staging/web/kustomization.yaml"
+PROD = "envs/prod/web/values.yaml"
+DEV = "envs/dev/web/rollout.yaml"
+
+
+def config_text(remote: Path, api: str, *, approval: str = "{required: 1, approvers: [alice, acme/sre]}",
+                merge_method: str = "squash") -> str:
+    return f"""\
+version: 1
+repositories:
+  - name: deploy
+    url: file://{remote}
+    author: {{name: gitops-promoter, email: promoter@acme.example}}
+    github: {{repo: acme/deploy, api_url: {api}, token: env:PROMOTER_GITHUB_TOKEN}}
+environments:
+  - {{name: dev, mode: direct}}
+  - name: staging
+    mode: pull-request
+    approval: {approval}
+    merge_method: {merge_method}
+    labels: [promotion]
+  - name: prod
+    mode: pull-request
+    approval: {{required: 2, approvers: [acme/sre]}}
+apps:
+  - name: web
+    image: {IMAGE}
+    repository: deploy
+    policy: {{strategy: semver, constraint: "^1.0"}}
+    targets:
+      dev: {{file: {DEV}, edit: {{kind: container, container: web}}}}
+      staging: {{file: {STAGING}, edit: {{kind: kustomize, name: {IMAGE}}}}}
+      prod: {{file: {PROD}, edit: {{kind: helm, key: image.tag}}}}
+"""
+
+
+@dataclass
+class World:
+    root: Path
+    remote: Path
+    github: FakeGitHub
+    registry: MemoryRegistry
+    config_text: str
+
+    @property
+    def config(self):
+        return parse_config(self.config_text, source="promoter.yaml")
+
+    def repo(self):
+        cfg = self.config.repositories["deploy"]
+        return GitRepo(cfg, workdir=self.root / "work", sleep=lambda s: None, backoff=Backoff(base=0.001))
+
+    def host(self):
+        return GitHubHost(self.config.repositories["deploy"].github, backoff=0.01, seconds_between_requests=0,
+                          seconds_between_writes=0)
+
+    def push_tag(self, tag: str) -> None:
+        self.registry.images.setdefault(IMAGE, []).append(TagInfo(tag, digest="sha256:" + tag.encode().hex()[:8] * 8))
+
+    def run(self, **kw):
+        """One pass, as `run --once` does: direct environments, then pull requests."""
+        config, repos = self.config, {"deploy": self.repo()}
+        out = promote_direct(config, registry=self.registry, repos=repos)
+        out += promote_pull_requests(config, registry=self.registry, repos=repos, hosts={"deploy": self.host()}, **kw)
+        return {f"{o.app}/{o.env}": o for o in out}
+
+    def file(self, path: str) -> str:
+        return remote_file(self.remote, path)
+
+    def human(self, name: str = "human") -> HumanClone:
+        return HumanClone(self.remote, self.root / name)
+
+    def head(self, branch: str) -> str:
+        return self.github.repo().head_sha(branch)
+
+
+@pytest.fixture
+def world(tmp_path, monkeypatch):
+    monkeypatch.setenv("PROMOTER_GITHUB_TOKEN", "bot-token")
+    remote = deploy_remote(tmp_path, image=IMAGE)
+    with FakeGitHub(tokens={"bot-token": "promoter-bot"}) as gh:
+        gh.add_repo("acme/deploy", remote)
+        gh.teams["acme/sre"] = ["carol", "dave"]
+        w = World(tmp_path, remote, gh, MemoryRegistry(), config_text(remote, gh.api))
+        w.push_tag("v1.0.0")
+        yield w

@@ -1,0 +1,521 @@
+"""A local GitHub REST server, backed by real bare git repositories, for the real PyGithub client.
+
+It implements the endpoints the promoter uses with GitHub's semantics:
+pulls (create / list / get / update / merge with 405, 409 and 422 answers as GitHub gives
+them), reviews, combined statuses and check runs, issue comments and labels, team members,
+the authenticated user, GitHub App installation tokens, `Link` pagination and rate-limit
+headers. A merge really merges in the bare repository (merge, squash or rebase).
+
+Tests drive the human side through plain methods: `review`, `set_status`, `close`,
+`merge_by_human`, `fail_next`, `rate_limit_next`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+GIT_ENV = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "GIT_CONFIG_NOSYSTEM": "1"}
+
+
+def _git(repo: Path, *args: str, env: dict[str, str] | None = None, check: bool = True) -> str:
+    result = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, env={**GIT_ENV, **(env or {})})
+    if check and result.returncode != 0:
+        raise RuntimeError(f"git {' '.join(args)}: {result.stderr}")
+    return result.stdout.strip()
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+@dataclass
+class Pull:
+    number: int
+    head: str
+    base: str
+    title: str
+    body: str
+    author: str
+    state: str = "open"
+    merged: bool = False
+    merged_by: str | None = None
+    merge_commit_sha: str | None = None
+    closed_by: str | None = None
+    labels: list[str] = field(default_factory=list)
+    comments: list[tuple[str, str]] = field(default_factory=list)  # (user, body)
+    reviews: list[dict[str, Any]] = field(default_factory=list)
+    created_at: str = field(default_factory=_now)
+
+
+@dataclass
+class Repo:
+    owner: str
+    name: str
+    path: Path  # bare repository
+    default_branch: str = "main"
+    pulls: dict[int, Pull] = field(default_factory=dict)
+    statuses: dict[str, dict[str, str]] = field(default_factory=dict)  # sha -> context -> state
+    # sha -> name -> (status, conclusion)
+    check_runs: dict[str, dict[str, tuple[str, str | None]]] = field(default_factory=dict)
+
+    def head_sha(self, branch: str) -> str | None:
+        out = _git(self.path, "rev-parse", "--verify", "-q", f"refs/heads/{branch}^{{commit}}", check=False)
+        return out or None
+
+
+class FakeGitHub:
+    """Serve `/api/v3/...` on 127.0.0.1. `tokens` maps a token to the login it authenticates."""
+
+    def __init__(self, *, tokens: dict[str, str] | None = None, app_key: Any = None, app_id: int = 0,
+                 app_login: str = "promoter-app[bot]") -> None:
+        self.tokens = dict(tokens or {})
+        self.repos: dict[str, Repo] = {}
+        self.teams: dict[str, list[str]] = {}  # "org/slug" -> members
+        self.app_key, self.app_id, self.app_login = app_key, app_id, app_login
+        self.log: list[str] = []
+        self._failures: list[tuple[int, dict[str, str], dict[str, Any]]] = []
+        self._lost: list[tuple[str, re.Pattern[str], int, int]] = []
+        self._lock = threading.RLock()
+        self._next_number = 1
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.root = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.api = f"{self.root}/api/v3"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> FakeGitHub:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    # --- the human side ------------------------------------------------------------------
+    def add_repo(self, full_name: str, path: Path, *, default_branch: str = "main") -> Repo:
+        owner, name = full_name.split("/")
+        repo = Repo(owner, name, path, default_branch)
+        self.repos[full_name] = repo
+        return repo
+
+    def repo(self, full_name: str = "") -> Repo:
+        return self.repos[full_name] if full_name else next(iter(self.repos.values()))
+
+    def review(self, number: int, user: str, state: str, *, commit_id: str | None = None,
+               repo: str = "") -> None:
+        """A review by `user`: APPROVED, CHANGES_REQUESTED, COMMENTED or DISMISSED; on the current head
+        unless `commit_id` names another."""
+        with self._lock:
+            r = self.repo(repo)
+            pull = r.pulls[number]
+            sha = commit_id or r.head_sha(pull.head)
+            pull.reviews.append({"id": len(pull.reviews) + 1, "user": user, "state": state, "commit_id": sha,
+                                 "submitted_at": _now()})
+
+    def set_status(self, sha: str, context: str, state: str, *, repo: str = "") -> None:
+        self.repo(repo).statuses.setdefault(sha, {})[context] = state
+
+    def set_check_run(self, sha: str, name: str, status: str, conclusion: str | None, *, repo: str = "") -> None:
+        self.repo(repo).check_runs.setdefault(sha, {})[name] = (status, conclusion)
+
+    def close(self, number: int, *, by: str, repo: str = "") -> None:
+        with self._lock:
+            pull = self.repo(repo).pulls[number]
+            pull.state, pull.closed_by = "closed", by
+
+    def fail_next(self, count: int, *, status: int = 502) -> None:
+        for _ in range(count):
+            self._failures.append((status, {}, {"message": "Server Error"}))
+
+    def fail_after(self, method: str, path: str, *, status: int = 502, count: int = 1) -> None:
+        """Do the next `count` requests matching `method` and the `path` regex, then answer `status`:
+        the work lands but the answer is lost, as with a gateway timeout."""
+        self._lost.append((method, re.compile(path), status, count))
+
+    def rate_limit_next(self, count: int, *, reset_in: int = 0, secondary: bool = False) -> None:
+        for _ in range(count):
+            if secondary:
+                self._failures.append((429, {"Retry-After": "0"},
+                                       {"message": "You have exceeded a secondary rate limit."}))
+            else:
+                reset = str(int(time.time()) + reset_in)
+                self._failures.append((403, {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset},
+                                       {"message": "API rate limit exceeded for user ID 1."}))
+
+    def pulls(self, repo: str = "") -> list[Pull]:
+        return list(self.repo(repo).pulls.values())
+
+    # --- JSON shapes ------------------------------------------------------------------------
+    def _user(self, login: str) -> dict[str, Any]:
+        return {"login": login, "id": abs(hash(login)) % 10**8, "type": "Bot" if login.endswith("[bot]") else "User",
+                "url": f"{self.api}/users/{login}"}
+
+    def _repo_json(self, r: Repo) -> dict[str, Any]:
+        full = f"{r.owner}/{r.name}"
+        return {"id": abs(hash(full)) % 10**8, "name": r.name, "full_name": full, "owner": self._user(r.owner),
+                "default_branch": r.default_branch, "private": True, "url": f"{self.api}/repos/{full}",
+                "html_url": f"{self.root}/{full}"}
+
+    def _mergeable(self, r: Repo, pull: Pull) -> bool | None:
+        if pull.state != "open":
+            return None
+        base, head = r.head_sha(pull.base), r.head_sha(pull.head)
+        if not base or not head:
+            return False
+        result = subprocess.run(["git", "merge-tree", "--write-tree", base, head], cwd=r.path, capture_output=True,
+                                env=GIT_ENV)
+        return result.returncode == 0
+
+    def _pull_json(self, r: Repo, pull: Pull, *, full: bool = True) -> dict[str, Any]:
+        base_url = f"{self.api}/repos/{r.owner}/{r.name}"
+        head_sha = r.head_sha(pull.head) or ""
+        out: dict[str, Any] = {
+            "id": pull.number * 1000, "number": pull.number, "state": pull.state, "title": pull.title,
+            "body": pull.body, "user": self._user(pull.author), "created_at": pull.created_at,
+            "labels": [{"name": n, "url": f"{base_url}/labels/{n}"} for n in pull.labels],
+            "head": {"ref": pull.head, "sha": head_sha, "label": f"{r.owner}:{pull.head}", "repo": self._repo_json(r)},
+            "base": {"ref": pull.base, "sha": r.head_sha(pull.base) or "", "label": f"{r.owner}:{pull.base}",
+                     "repo": self._repo_json(r)},
+            "url": f"{base_url}/pulls/{pull.number}", "issue_url": f"{base_url}/issues/{pull.number}",
+            "html_url": f"{self.root}/{r.owner}/{r.name}/pull/{pull.number}",
+            "merged_at": _now() if pull.merged else None, "merge_commit_sha": pull.merge_commit_sha,
+        }
+        if full:
+            mergeable = self._mergeable(r, pull)
+            out.update({"merged": pull.merged, "mergeable": mergeable,
+                        "mergeable_state": {True: "clean", False: "dirty", None: "unknown"}[mergeable],
+                        "merged_by": self._user(pull.merged_by) if pull.merged_by else None})
+        return out
+
+    def _issue_json(self, r: Repo, pull: Pull) -> dict[str, Any]:
+        base_url = f"{self.api}/repos/{r.owner}/{r.name}"
+        return {"id": pull.number * 1000 + 1, "number": pull.number, "state": pull.state, "title": pull.title,
+                "body": pull.body, "user": self._user(pull.author),
+                "closed_by": self._user(pull.closed_by) if pull.closed_by else None,
+                "labels": [{"name": n} for n in pull.labels], "url": f"{base_url}/issues/{pull.number}",
+                "pull_request": {"url": f"{base_url}/pulls/{pull.number}"}}
+
+    # --- merging for real ------------------------------------------------------------------
+    def _merge(self, r: Repo, pull: Pull, *, method: str, title: str, message: str, by: str) -> str:
+        base, head = r.head_sha(pull.base), r.head_sha(pull.head)
+        assert base and head
+        text = title + ("\n\n" + message if message else "")
+        env = {"GIT_AUTHOR_NAME": by, "GIT_AUTHOR_EMAIL": f"{by}@users.noreply.github.com",
+               "GIT_COMMITTER_NAME": "GitHub", "GIT_COMMITTER_EMAIL": "noreply@github.com"}
+        if method == "rebase":
+            with tempfile.TemporaryDirectory() as tmp:
+                _git(Path(tmp), "clone", "-q", str(r.path), "w")
+                work = Path(tmp) / "w"
+                _git(work, "checkout", "-q", "-B", "pr", head)
+                _git(work, "rebase", "-q", base, env=env)
+                new = _git(work, "rev-parse", "HEAD")
+                _git(work, "push", "-q", "origin", f"{new}:refs/heads/{pull.base}")
+            return new
+        tree = _git(r.path, "merge-tree", "--write-tree", base, head).splitlines()[0]
+        parents = ["-p", base] + (["-p", head] if method == "merge" else [])
+        msg_file = r.path / "FAKE_GITHUB_MSG"
+        msg_file.write_text(text + "\n")
+        new = _git(r.path, "commit-tree", tree, *parents, "-F", str(msg_file), env=env)
+        _git(r.path, "update-ref", f"refs/heads/{pull.base}", new, base)
+        return new
+
+    # --- HTTP -------------------------------------------------------------------------------
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        gh = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802
+                self.route()
+
+            def do_POST(self) -> None:  # noqa: N802
+                self.route()
+
+            def do_PATCH(self) -> None:  # noqa: N802
+                self.route()
+
+            def do_PUT(self) -> None:  # noqa: N802
+                self.route()
+
+            def do_DELETE(self) -> None:  # noqa: N802
+                self.route()
+
+            # responses
+            def reply(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+                for i, (method, pattern, lost_status, count) in enumerate(gh._lost):
+                    if method == self.command and pattern.search(self.path) and status < 400:
+                        gh._lost[i] = (method, pattern, lost_status, count - 1)
+                        if count <= 1:
+                            gh._lost.pop(i)
+                        status, body, headers = lost_status, {"message": "Server Error"}, {}
+                        break
+                data = b"" if body is None else json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                self.send_header("X-RateLimit-Limit", "5000")
+                self.send_header("X-RateLimit-Used", "1")
+                self.send_header("X-RateLimit-Resource", "core")
+                if "X-RateLimit-Remaining" not in (headers or {}):
+                    self.send_header("X-RateLimit-Remaining", "4999")
+                    self.send_header("X-RateLimit-Reset", str(int(time.time()) + 3600))
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def fail(self, status: int, message: str, errors: list[dict[str, Any]] | None = None) -> None:
+                body: dict[str, Any] = {"message": message, "documentation_url": "https://docs.github.com/rest"}
+                if errors:
+                    body["errors"] = errors
+                self.reply(status, body)
+
+            def page(self, items: list[Any], query: dict[str, list[str]]) -> None:
+                per_page = int((query.get("per_page") or ["30"])[0])
+                number = int((query.get("page") or ["1"])[0])
+                chunk = items[(number - 1) * per_page: number * per_page]
+                headers = {}
+                last = max(1, -(-len(items) // per_page))
+                if number < last:
+                    url = urlsplit(self.path)
+                    rest = {k: v[0] for k, v in query.items() if k != "page"}
+                    qs = "&".join(f"{k}={v}" for k, v in rest.items())
+                    base = f"{gh.root}{url.path}?{qs}&" if qs else f"{gh.root}{url.path}?"
+                    headers["Link"] = f'<{base}page={number + 1}>; rel="next", <{base}page={last}>; rel="last"'
+                self.reply(200, chunk, headers)
+
+            def body(self) -> dict[str, Any]:
+                n = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(n) if n else b""
+                return json.loads(raw) if raw else {}
+
+            def login(self) -> str | None:
+                auth = self.headers.get("Authorization", "")
+                scheme, _, token = auth.partition(" ")
+                if scheme.lower() in ("token", "bearer"):
+                    return gh.tokens.get(token)
+                return None
+
+            def route(self) -> None:
+                url = urlsplit(self.path)
+                query = parse_qs(url.query)
+                path = url.path.removeprefix("/api/v3")
+                gh.log.append(f"{self.command} {path}")
+                payload = self.body() if self.command in ("POST", "PATCH", "PUT") else {}
+                with gh._lock:
+                    if gh._failures:
+                        status, headers, body = gh._failures.pop(0)
+                        return self.reply(status, body, headers)
+                    m = re.match(r"^/app/installations/(\d+)/access_tokens$", path)
+                    if m and self.command == "POST":
+                        return self.installation_token(int(m.group(1)))
+                    if path == "/app" and self.command == "GET":
+                        if self.app_claims() is None:
+                            return self.fail(401, "A JSON web token could not be decoded")
+                        slug = gh.app_login.removesuffix("[bot]")
+                        return self.reply(200, {"id": gh.app_id, "slug": slug, "name": slug,
+                                                "owner": gh._user("acme")})
+                    user = self.login()
+                    if user is None:
+                        return self.fail(401, "Bad credentials")
+                    return self.dispatch(path, query, payload, user)
+
+            def app_claims(self) -> dict[str, Any] | None:
+                import jwt
+
+                if gh.app_key is None:
+                    return None
+                auth = self.headers.get("Authorization", "")
+                try:
+                    claims = jwt.decode(auth.removeprefix("Bearer "), gh.app_key.public_key(), algorithms=["RS256"])
+                except Exception:  # noqa: BLE001
+                    return None
+                return claims if str(claims.get("iss")) == str(gh.app_id) else None
+
+            def installation_token(self, installation: int) -> None:
+                if self.app_claims() is None:
+                    return self.fail(401, "A JSON web token could not be decoded")
+                token = f"ghs_installation_{installation}_{len(gh.tokens)}"
+                gh.tokens[token] = gh.app_login
+                expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
+                self.reply(201, {"token": token, "expires_at": expires, "permissions": {}})
+
+            def dispatch(self, path: str, query: dict[str, list[str]], payload: dict[str, Any], user: str) -> None:
+                cmd = self.command
+                if path == "/user" and cmd == "GET":
+                    return self.reply(200, gh._user(user))
+                m = re.match(r"^/orgs/([^/]+)$", path)
+                if m and cmd == "GET":
+                    return self.reply(200, {"login": m.group(1), "id": abs(hash(m.group(1))) % 10**8,
+                                            "url": f"{gh.api}/orgs/{m.group(1)}"})
+                m = re.match(r"^/orgs/([^/]+)/teams/([^/]+)$", path)
+                if m and cmd == "GET":
+                    if f"{m.group(1)}/{m.group(2)}" not in gh.teams:
+                        return self.fail(404, "Not Found")
+                    return self.reply(200, {"id": abs(hash(path)) % 10**8, "slug": m.group(2), "name": m.group(2),
+                                            "url": f"{gh.api}/orgs/{m.group(1)}/teams/{m.group(2)}"})
+                m = re.match(r"^/orgs/([^/]+)/teams/([^/]+)/members$", path)
+                if m:
+                    members = gh.teams.get(f"{m.group(1)}/{m.group(2)}")
+                    if members is None:
+                        return self.fail(404, "Not Found")
+                    return self.page([gh._user(u) for u in members], query)
+                m = re.match(r"^/repos/([^/]+)/([^/]+)(/.*)?$", path)
+                if not m or f"{m.group(1)}/{m.group(2)}" not in gh.repos:
+                    return self.fail(404, "Not Found")
+                r = gh.repos[f"{m.group(1)}/{m.group(2)}"]
+                rest = m.group(3) or ""
+                if rest == "" and cmd == "GET":
+                    return self.reply(200, gh._repo_json(r))
+                if rest == "/pulls" and cmd == "GET":
+                    return self.list_pulls(r, query)
+                if rest == "/pulls" and cmd == "POST":
+                    return self.create_pull(r, payload, user)
+                m = re.match(r"^/pulls/(\d+)(/.*)?$", rest)
+                if m:
+                    pull = r.pulls.get(int(m.group(1)))
+                    if pull is None:
+                        return self.fail(404, "Not Found")
+                    return self.pull_route(r, pull, m.group(2) or "", query, payload, user)
+                m = re.match(r"^/issues/(\d+)(/.*)?$", rest)
+                if m:
+                    pull = r.pulls.get(int(m.group(1)))
+                    if pull is None:
+                        return self.fail(404, "Not Found")
+                    return self.issue_route(r, pull, m.group(2) or "", query, payload, user)
+                m = re.match(r"^/commits/([0-9a-f]{40})(/status|/check-runs)?$", rest)
+                if m and cmd == "GET":
+                    return self.commit_route(r, m.group(1), m.group(2) or "", query)
+                return self.fail(404, "Not Found")
+
+            def list_pulls(self, r: Repo, query: dict[str, list[str]]) -> None:
+                state = (query.get("state") or ["open"])[0]
+                head = (query.get("head") or [""])[0]
+                base = (query.get("base") or [""])[0]
+                items = []
+                for pull in sorted(r.pulls.values(), key=lambda p: -p.number):
+                    if state != "all" and pull.state != state:
+                        continue
+                    if head and f"{r.owner}:{pull.head}" != head:
+                        continue
+                    if base and pull.base != base:
+                        continue
+                    items.append(gh._pull_json(r, pull, full=False))
+                self.page(items, query)
+
+            def create_pull(self, r: Repo, payload: dict[str, Any], user: str) -> None:
+                head, base = str(payload.get("head", "")), str(payload.get("base", ""))
+                head_ref = head.split(":", 1)[1] if ":" in head else head
+                if not payload.get("title"):
+                    return self.fail(422, "Validation Failed", [{"resource": "PullRequest", "field": "title",
+                                                                  "code": "missing_field"}])
+                if r.head_sha(head_ref) is None or r.head_sha(base) is None:
+                    return self.fail(422, "Validation Failed", [{"resource": "PullRequest", "field": "head",
+                                                                  "code": "invalid"}])
+                for p in r.pulls.values():
+                    if p.state == "open" and p.head == head_ref and p.base == base:
+                        return self.fail(422, "Validation Failed", [{
+                            "resource": "PullRequest", "code": "custom",
+                            "message": f"A pull request already exists for {r.owner}:{head_ref}."}])
+                if not _git(r.path, "rev-list", f"{base}..{head_ref}"):
+                    return self.fail(422, "Validation Failed", [{
+                        "resource": "PullRequest", "code": "custom",
+                        "message": f"No commits between {base} and {head_ref}"}])
+                pull = Pull(gh._next_number, head_ref, base, str(payload["title"]), str(payload.get("body") or ""),
+                            user)
+                gh._next_number += 1
+                r.pulls[pull.number] = pull
+                self.reply(201, gh._pull_json(r, pull))
+
+            def pull_route(self, r: Repo, pull: Pull, rest: str, query: dict[str, list[str]],
+                           payload: dict[str, Any], user: str) -> None:
+                cmd = self.command
+                if rest == "" and cmd == "GET":
+                    return self.reply(200, gh._pull_json(r, pull))
+                if rest == "" and cmd == "PATCH":
+                    if "title" in payload:
+                        pull.title = str(payload["title"])
+                    if "body" in payload:
+                        pull.body = str(payload["body"])
+                    if payload.get("state") == "closed" and pull.state == "open":
+                        pull.state, pull.closed_by = "closed", user
+                    elif payload.get("state") == "open" and pull.state == "closed" and not pull.merged:
+                        pull.state, pull.closed_by = "open", None
+                    return self.reply(200, gh._pull_json(r, pull))
+                if rest == "/reviews" and cmd == "GET":
+                    items = [{"id": rv["id"], "user": gh._user(rv["user"]), "state": rv["state"],
+                              "commit_id": rv["commit_id"], "submitted_at": rv["submitted_at"], "body": ""}
+                             for rv in pull.reviews]
+                    return self.page(items, query)
+                if rest == "/merge" and cmd == "PUT":
+                    return self.merge(r, pull, payload, user)
+                return self.fail(404, "Not Found")
+
+            def merge(self, r: Repo, pull: Pull, payload: dict[str, Any], user: str) -> None:
+                if pull.state != "open":
+                    return self.fail(405, "Pull Request is not mergeable")
+                if payload.get("sha") and payload["sha"] != r.head_sha(pull.head):
+                    return self.fail(409, "Head branch was modified. Review and try the merge again.")
+                method = str(payload.get("merge_method") or "merge")
+                if method not in ("merge", "squash", "rebase"):
+                    return self.fail(422, "Validation Failed", [{"field": "merge_method", "code": "invalid"}])
+                if not gh._mergeable(r, pull):
+                    return self.fail(405, "Pull Request is not mergeable")
+                title = str(payload.get("commit_title") or f"Merge pull request #{pull.number} from {pull.head}")
+                sha = gh._merge(r, pull, method=method, title=title, message=str(payload.get("commit_message") or ""),
+                                by=user)
+                pull.state, pull.merged, pull.merged_by, pull.merge_commit_sha = "closed", True, user, sha
+                self.reply(200, {"sha": sha, "merged": True, "message": "Pull Request successfully merged"})
+
+            def issue_route(self, r: Repo, pull: Pull, rest: str, query: dict[str, list[str]],
+                            payload: dict[str, Any], user: str) -> None:
+                cmd = self.command
+                if rest == "" and cmd == "GET":
+                    return self.reply(200, gh._issue_json(r, pull))
+                if rest == "/comments" and cmd == "POST":
+                    pull.comments.append((user, str(payload.get("body") or "")))
+                    n = len(pull.comments)
+                    return self.reply(201, {"id": pull.number * 10000 + n, "body": pull.comments[-1][1],
+                                            "user": gh._user(user),
+                                            "url": f"{gh.api}/repos/{r.owner}/{r.name}/issues/comments/{n}"})
+                if rest == "/comments" and cmd == "GET":
+                    items = [{"id": pull.number * 10000 + i, "body": b, "user": gh._user(u)}
+                             for i, (u, b) in enumerate(pull.comments, 1)]
+                    return self.page(items, query)
+                if rest == "/labels" and cmd == "POST":
+                    names = payload.get("labels") if isinstance(payload, dict) else payload
+                    for name in names or []:
+                        if name not in pull.labels:
+                            pull.labels.append(str(name))
+                    return self.reply(200, [{"name": n} for n in pull.labels])
+                return self.fail(404, "Not Found")
+
+            def commit_route(self, r: Repo, sha: str, rest: str, query: dict[str, list[str]]) -> None:
+                url = f"{gh.api}/repos/{r.owner}/{r.name}/commits/{sha}"
+                if rest == "":
+                    return self.reply(200, {"sha": sha, "url": url, "commit": {"message": ""}})
+                if rest == "/status":
+                    statuses = [{"context": c, "state": s} for c, s in r.statuses.get(sha, {}).items()]
+                    states = {s["state"] for s in statuses}
+                    overall = ("failure" if states & {"failure", "error"} else
+                               "pending" if "pending" in states or not statuses else "success")
+                    return self.reply(200, {"state": overall, "sha": sha, "statuses": statuses,
+                                            "total_count": len(statuses), "url": f"{url}/status"})
+                runs = [{"id": i, "name": n, "status": st, "conclusion": co, "head_sha": sha}
+                        for i, (n, (st, co)) in enumerate(r.check_runs.get(sha, {}).items(), 1)]
+                return self.reply(200, {"total_count": len(runs), "check_runs": runs})
+
+        return Handler
