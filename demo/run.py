@@ -2,19 +2,23 @@
 
 Starts Debian's docker-registry on 127.0.0.1, makes a local deployment repository from
 fixtures/repos/deploy, pushes two image tags, runs `gitops-promoter run --once`, and shows
-the commit it made. Everything listens on 127.0.0.1 and is stopped at the end.
+the commit it made to dev. Then staging: no GitHub is reachable here, so the local GitHub
+stand-in from tests/support serves the pull request; the demo plays O&M (a non-approver, then
+alice approves) and the promoter merges. Everything listens on 127.0.0.1 and stops at the end.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from tests.support.fake_github import FakeGitHub
 from tests.support.registry import Pusher, RegistryServer
-from tests.support.world import ROLLOUT, config_text, deploy_remote
+from tests.support.world import ROLLOUT, STAGING, config_text, deploy_remote
 
 
 def step(text: str) -> None:
@@ -38,6 +42,8 @@ def main() -> int:
     promoter = str(Path(sys.executable).parent / "gitops-promoter")
     work = Path(tempfile.mkdtemp(prefix="promoter-demo-"))
     registry = RegistryServer()
+    github = FakeGitHub(tokens={"demo-token": "promoter-bot"})
+    os.environ["PROMOTER_GITHUB_TOKEN"] = "demo-token"
     try:
         step("Start a real OCI registry (Debian docker-registry) on 127.0.0.1")
         registry.start()
@@ -58,31 +64,51 @@ def main() -> int:
 
         step("Write the O&M config and check it")
         config = work / "promoter.yaml"
+        github.__enter__()
+        github.add_repo("acme/deploy", remote)
+        github.teams["acme/sre"] = ["carol", "dave"]
+        print(f"local GitHub stand-in on {github.api} (serves acme/deploy from the bare remote)")
         config.write_text(config_text(registry_host=registry.host, registry_url=registry.url, remote=remote,
-                                      image=image, author_email="promoter@demo.local", workdir="repos"))
+                                      image=image, github_api=github.api, author_email="promoter@demo.local",
+                                      workdir="repos", pacing=False))
         print(config.read_text())
         sh(promoter, "check-config", str(config), cwd=work)
 
         step("Dry run: what would the promoter commit?")
         sh(promoter, "run", "--once", "--dry-run", "--config", str(config), cwd=work)
 
-        step("Run the promoter once")
+        step("Run the promoter once: dev is bumped, and staging gets a pull request")
         sh(promoter, "run", "--once", "--config", str(config), cwd=work)
 
-        step("The commit on the remote: subject, trailers and a one-line diff")
+        step("The dev commit on the remote: subject, trailers and a one-line diff")
         sh("git", "--no-pager", "log", "-1", "--format=commit %H%nAuthor: %an <%ae>%n%n%B", "main", cwd=remote)
         sh("git", "--no-pager", "diff", "main~1", "main", cwd=remote)
 
-        step("Run again: nothing new, nothing committed")
+        step("The staging pull request")
+        pr = github.pulls()[0]
+        print(f"#{pr.number} {pr.title}  [{pr.head} → {pr.base}, labels: {', '.join(pr.labels)}]\n")
+        print(pr.body)
+
+        step("O&M review: mallory (not an approver) approves; the promoter waits")
+        github.review(pr.number, "mallory", "APPROVED")
+        sh(promoter, "status", "--config", str(config), cwd=work)
+
+        step("alice (an approver) approves the current head; the promoter merges")
+        github.review(pr.number, "alice", "APPROVED")
         sh(promoter, "run", "--once", "--config", str(config), cwd=work)
+        sh("git", "--no-pager", "diff", "main~1", "main", "--", STAGING, cwd=remote)
+
+        step("Run again: dev and staging are current; prod waits for two acme/sre approvals")
+        sh(promoter, "status", "--config", str(config), cwd=work)
         sh("git", "--no-pager", "log", "--oneline", "main", cwd=remote)
         print("\ndemo: done")
         return 0
     finally:
         step("Stop everything")
         registry.stop()
+        github.__exit__(None, None, None)
         shutil.rmtree(work, ignore_errors=True)
-        print("registry stopped, temporary files removed")
+        print("registry and GitHub stand-in stopped, temporary files removed")
 
 
 if __name__ == "__main__":

@@ -45,15 +45,18 @@ class GitHubHost:
 
     def __init__(self, config: GitHubConfig, *, retries: int = 5, backoff: float = 0.5,
                  max_rate_limit_wait: float = 900.0, timeout: int = 15,
-                 seconds_between_requests: float = 0.25, seconds_between_writes: float = 1.0) -> None:
-        """The pacing defaults are GitHub's advice for integrations (and PyGithub's defaults)."""
+                 seconds_between_requests: float | None = None, seconds_between_writes: float | None = None) -> None:
+        """Pacing comes from the config (GitHub's advice for integrations by default)."""
         self.config = config
         self.repo_name = config.repo
         retry = GithubRetry(total=retries, backoff_factor=backoff, max_rate_limit_wait=max_rate_limit_wait,
                             status_forcelist=[429, *range(500, 600)])
         self._gh = Github(base_url=config.api_url.rstrip("/"), auth=_auth(config), retry=retry, timeout=timeout,
-                          per_page=100, seconds_between_requests=seconds_between_requests,
-                          seconds_between_writes=seconds_between_writes)
+                          per_page=100,
+                          seconds_between_requests=config.seconds_between_requests
+                          if seconds_between_requests is None else seconds_between_requests,
+                          seconds_between_writes=config.seconds_between_writes
+                          if seconds_between_writes is None else seconds_between_writes)
         self._repo: Any = None
         self._login: str | None = None
 

@@ -78,6 +78,13 @@ def _secret(c: Cursor) -> SecretRef | None:
     return SecretRef(scheme, target, c.where)  # type: ignore[arg-type]
 
 
+def _seconds(c: Cursor | None, default: float) -> float:
+    if c is None:
+        return default
+    value = c.duration()
+    return default if value is None else value
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, CommentedMap | dict):
         return {str(k): _plain(v) for k, v in value.items()}
@@ -193,7 +200,8 @@ class _Builder:
                                 github=github)
 
     def github(self, c: Cursor) -> GitHubConfig | None:
-        m = c.mapping(("repo", "api_url", "token", "app_id", "installation_id", "private_key"), required=("repo",))
+        m = c.mapping(("repo", "api_url", "token", "app_id", "installation_id", "private_key",
+                       "seconds_between_requests", "seconds_between_writes"), required=("repo",))
         repo = m["repo"].str() if "repo" in m else None
         if repo is None:
             return None
@@ -206,7 +214,9 @@ class _Builder:
             repo=repo, api_url=((m["api_url"].str() if "api_url" in m else None) or "https://api.github.com"),
             token=_secret(m["token"]) if "token" in m else None, app_id=app_id,
             installation_id=m["installation_id"].int(minimum=1) if "installation_id" in m else None,
-            private_key=_secret(m["private_key"]) if "private_key" in m else None)
+            private_key=_secret(m["private_key"]) if "private_key" in m else None,
+            seconds_between_requests=_seconds(m.get("seconds_between_requests"), 0.25),
+            seconds_between_writes=_seconds(m.get("seconds_between_writes"), 1.0))
 
     # --- clusters / prometheus / server / state (validated in shape now) --------------
     def cluster(self, c: Cursor) -> ClusterConfig | None:

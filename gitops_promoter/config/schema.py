@@ -63,6 +63,8 @@ class GitHubConfig:
     app_id: int | None = None
     installation_id: int | None = None
     private_key: SecretRef | None = None
+    seconds_between_requests: float = 0.25  # GitHub's pacing advice for integrations
+    seconds_between_writes: float = 1.0
 
 
 @dataclass(frozen=True)

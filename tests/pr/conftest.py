@@ -16,43 +16,9 @@ from gitops_promoter.workflows.propose import promote_pull_requests
 from tests.fakes import MemoryRegistry
 from tests.support.fake_github import FakeGitHub
 from tests.support.gitremote import HumanClone, remote_file
-from tests.support.world import deploy_remote
+from tests.support.world import config_text, deploy_remote
 
 IMAGE = "reg.local/acme/web"
-STAGING = "envs/staging/web/kustomization.yaml"
-PROD = "envs/prod/web/values.yaml"
-DEV = "envs/dev/web/rollout.yaml"
-
-
-def config_text(remote: Path, api: str, *, approval: str = "{required: 1, approvers: [alice, acme/sre]}",
-                merge_method: str = "squash") -> str:
-    return f"""\
-version: 1
-repositories:
-  - name: deploy
-    url: file://{remote}
-    author: {{name: gitops-promoter, email: promoter@acme.example}}
-    github: {{repo: acme/deploy, api_url: {api}, token: env:PROMOTER_GITHUB_TOKEN}}
-environments:
-  - {{name: dev, mode: direct}}
-  - name: staging
-    mode: pull-request
-    approval: {approval}
-    merge_method: {merge_method}
-    labels: [promotion]
-  - name: prod
-    mode: pull-request
-    approval: {{required: 2, approvers: [acme/sre]}}
-apps:
-  - name: web
-    image: {IMAGE}
-    repository: deploy
-    policy: {{strategy: semver, constraint: "^1.0"}}
-    targets:
-      dev: {{file: {DEV}, edit: {{kind: container, container: web}}}}
-      staging: {{file: {STAGING}, edit: {{kind: kustomize, name: {IMAGE}}}}}
-      prod: {{file: {PROD}, edit: {{kind: helm, key: image.tag}}}}
-"""
 
 
 @dataclass
@@ -102,6 +68,7 @@ def world(tmp_path, monkeypatch):
     with FakeGitHub(tokens={"bot-token": "promoter-bot"}) as gh:
         gh.add_repo("acme/deploy", remote)
         gh.teams["acme/sre"] = ["carol", "dave"]
-        w = World(tmp_path, remote, gh, MemoryRegistry(), config_text(remote, gh.api))
+        w = World(tmp_path, remote, gh, MemoryRegistry(),
+                  config_text(remote=remote, image=IMAGE, github_api=gh.api, pacing=False))
         w.push_tag("v1.0.0")
         yield w

@@ -2,8 +2,8 @@
 
 from gitops_promoter.domain.plan import parse_trailers
 from gitops_promoter.domain.proposal import parse_marker
-from tests.pr.conftest import STAGING
 from tests.support.gitremote import git
+from tests.support.world import STAGING
 
 
 def test_dev_commit_opens_a_staging_pr_merged_only_at_the_valid_approval(world):

@@ -31,24 +31,47 @@ def deploy_remote(root: Path, *, image: str, tag: str = "v1.0.0") -> Path:
     return remote
 
 
-def config_text(*, registry_host: str, registry_url: str, remote: Path, image: str,
-                author_email: str = "promoter@acme.example", workdir: str = "work") -> str:
+STAGING = "envs/staging/web/kustomization.yaml"
+PROD = "envs/prod/web/values.yaml"
+
+
+def config_text(*, remote: Path, image: str, registry_host: str | None = None, registry_url: str | None = None,
+                github_api: str | None = None, author_email: str = "promoter@acme.example", workdir: str = "work",
+                approval: str = "{required: 1, approvers: [alice, acme/sre]}", merge_method: str = "squash",
+                pacing: bool = True) -> str:
+    """The O&M file for the world: dev direct; with `github_api`, staging and prod by pull request."""
+    registries = f"registries:\n  - prefix: {registry_host}\n    api_url: {registry_url}\n" if registry_host else ""
+    github = ""
+    pr_envs = ""
+    pr_targets = ""
+    if github_api:
+        speed = "" if pacing else ", seconds_between_requests: 0, seconds_between_writes: 0"
+        github = f"    github: {{repo: acme/deploy, api_url: {github_api}, token: env:PROMOTER_GITHUB_TOKEN{speed}}}\n"
+        pr_envs = f"""\
+  - name: staging
+    mode: pull-request
+    approval: {approval}
+    merge_method: {merge_method}
+    labels: [promotion]
+  - name: prod
+    mode: pull-request
+    approval: {{required: 2, approvers: [acme/sre]}}
+"""
+        pr_targets = f"""\
+      staging: {{file: {STAGING}, edit: {{kind: kustomize, name: {image}}}}}
+      prod: {{file: {PROD}, edit: {{kind: helm, key: image.tag}}}}
+"""
     return f"""\
 version: 1
-registries:
-  - prefix: {registry_host}
-    api_url: {registry_url}
-repositories:
+{registries}repositories:
   - name: deploy
     url: file://{remote}
     branch: main
     author: {{name: gitops-promoter, email: {author_email}}}
-environments:
+{github}environments:
   - name: dev
     mode: direct
-  - name: staging
-    mode: pull-request
-apps:
+{pr_envs}apps:
   - name: web
     image: {image}
     repository: deploy
@@ -57,6 +80,6 @@ apps:
       dev:
         file: {ROLLOUT}
         edit: {{kind: container, container: web}}
-state:
+{pr_targets}state:
   workdir: {workdir}
 """
