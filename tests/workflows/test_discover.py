@@ -12,7 +12,7 @@ from tests.fakes import MemoryRegistry, MemoryRepo
 CONFIG = """\
 version: 1
 repositories:
-  - {name: deploy, url: file:///unused.git}
+  - {name: deploy, url: file:///unused.git, github: {repo: acme/deploy, token: env:UNUSED}}
 environments:
   - {name: dev, mode: direct}
   - {name: staging, mode: pull-request}
