@@ -95,7 +95,7 @@ def status(*, config_path: str, apps: frozenset[str] | None = None, workdir: str
         wired.close()
     for o in sorted(outcomes, key=lambda o: ([a.name for a in config.apps].index(o.app),
                                              [e.name for e in config.environments].index(o.env))):
-        print(o.line())
+        print(o.status_line())
     return 1 if any(o.status == "error" for o in outcomes) else 0
 
 

@@ -29,3 +29,10 @@ class Outcome:
             head += f" (#{self.pr})"
         tail = f" [{self.sha[:10]}]" if self.sha else ""
         return f"{head}: {self.detail}{tail}"
+
+    def status_line(self) -> str:
+        """The `status` view: what runs now first, then what is moving and why."""
+        live = self.from_tag or "(none)"
+        move = f" → {self.to_tag}" if self.to_tag and self.to_tag != self.from_tag else ""
+        pr = f" (#{self.pr})" if self.pr is not None else ""
+        return f"{self.app}/{self.env}: live {live}; {self.status}{move}{pr}: {self.detail}"

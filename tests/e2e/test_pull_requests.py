@@ -46,10 +46,10 @@ def test_dev_to_staging_to_prod_through_the_cli(world):
     status = cli("status", "--config", "promoter.yaml", cwd=cwd)
     assert status.returncode == 0, status.stderr
     assert status.stdout.splitlines() == [
-        "web/dev: unchanged: already at v1.1.0, the newest tag under semver lenient ^1.0",
-        "web/staging: waiting v1.0.0 → v1.1.0 (#1): waiting: no valid approval yet; 1 more approval needed from "
-        "alice, acme/sre",
-        "web/prod: unchanged: prod already runs v1.0.0, as staging does",
+        "web/dev: live v1.1.0; unchanged: already at v1.1.0, the newest tag under semver lenient ^1.0",
+        "web/staging: live v1.0.0; waiting → v1.1.0 (#1): waiting: no valid approval yet; 1 more approval needed "
+        "from alice, acme/sre",
+        "web/prod: live v1.0.0; unchanged: prod already runs v1.0.0, as staging does",
     ]
 
     gh.review(1, "carol", "APPROVED")

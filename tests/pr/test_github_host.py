@@ -101,3 +101,14 @@ apps:
     assert info.value.problems == [
         "c.yaml:11:7: apps[0].targets.staging: staging promotes by pull request, but repository 'deploy' has no "
         "github section"]
+
+
+def test_reviews_follow_link_pagination(gh):
+    host = token_host(gh)
+    pr = host.create_pull(head_branch="feature", base="main", title="t", body="b", labels=())
+    for i in range(105):
+        gh.review(pr.number, f"user{i}", "COMMENTED")
+    gh.review(pr.number, "alice", "APPROVED")
+    reviews = host.reviews(pr.number)
+    assert len(reviews) == 106 and reviews[-1].user == "alice"
+    assert sum(1 for line in gh.log if line.endswith(f"/pulls/{pr.number}/reviews")) == 2  # two pages of 100
