@@ -176,27 +176,21 @@ def _describe(step: Step, p: Proposal, head: str) -> str:
 def _drive(step: Step, p: Proposal, change: Change, open_pr: PullRequest | None, bot: str) -> Outcome:
     app, env, branch = p.app, p.env, branch_name(p.env, p.app)
     facts = parse_marker(open_pr.body) if open_pr else None
-    if open_pr is not None and facts is not None and facts.get("tag") == p.tag:
-        status, detail = "waiting", ""
-        committed = step.repo.propose(change, branch=branch)
-    else:
-        committed = step.repo.propose(change, branch=branch, rebuild=True)
-        status = "updated" if open_pr else "proposed"
+    same = open_pr is not None and facts is not None and facts.get("tag") == p.tag
+    # A PR that already proposes this tag keeps its head (and so its approvals) when it carries it.
+    committed = step.repo.propose(change, branch=branch, rebuild=not same)
     if not isinstance(committed, Committed):
         return Outcome(app, env, "unchanged", committed.reason, p.from_tag, p.tag)
-    text = _describe(step, p, committed.sha)
     if open_pr is None:
-        pr = _create(step, p, branch, text)
-        detail = f"opened {pr.url}"
-    else:
-        pr = open_pr
-        if status == "updated":
-            old = (facts or {}).get("tag") or "an older proposal"
-            step.host.update_pull(pr.number, title=title(p), body=text)
-            step.host.comment(pr.number, f"Superseded: {old} → {p.tag} ({p.source_env} runs {p.tag} now). "
-                                         "The branch was rebuilt; approvals on the old head no longer count.")
-            detail = f"now proposes {p.tag} instead of {old}"
-    return _maybe_merge(step, p, change, pr.number, bot, status, detail)
+        pr = _create(step, p, branch, _describe(step, p, committed.sha))
+        return _maybe_merge(step, p, change, pr.number, bot, "proposed", f"opened {pr.url}")
+    if same:
+        return _maybe_merge(step, p, change, open_pr.number, bot, "waiting", "")
+    old = (facts or {}).get("tag") or "an older proposal"
+    step.host.update_pull(open_pr.number, title=title(p), body=_describe(step, p, committed.sha))
+    step.host.comment(open_pr.number, f"Superseded: {old} → {p.tag} ({p.source_env} runs {p.tag} now). "
+                                      "The branch was rebuilt; approvals on the old head no longer count.")
+    return _maybe_merge(step, p, change, open_pr.number, bot, "updated", f"now proposes {p.tag} instead of {old}")
 
 
 def _create(step: Step, p: Proposal, branch: str, text: str) -> PullRequest:
@@ -229,6 +223,9 @@ def _maybe_merge(step: Step, p: Proposal, change: Change, number: int, bot: str,
     if pr.mergeable is False:
         return _rebuild(step, p, change, number)
     verdict = _verdict(step, pr, bot)
+    if verdict.ok and pr.mergeable is None:
+        return Outcome(app, env, "waiting", "approved; GitHub is still computing whether it merges cleanly",
+                       p.from_tag, p.tag, pr=number)
     if not verdict.ok:
         text = verdict.describe() if not detail else f"{detail}; {verdict.describe()}"
         return Outcome(app, env, status, text, p.from_tag, p.tag, pr=number)  # type: ignore[arg-type]

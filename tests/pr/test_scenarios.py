@@ -202,3 +202,13 @@ def test_a_stale_pr_listing_does_not_loop_on_422(world):
     assert (out.status, out.pr) == ("proposed", 1), out
     assert len(world.github.pulls()) == 1
     assert parse_marker(world.github.pulls()[0].body)["tag"] == "v1.2.0"
+
+
+def test_merge_waits_while_github_computes_mergeability(world):
+    world.push_tag("v1.1.0")
+    world.run()
+    world.github.review(1, "alice", "APPROVED")
+    world.github.mergeable_pending = 1
+    out = world.run()["web/staging"]
+    assert (out.status, out.detail) == ("waiting", "approved; GitHub is still computing whether it merges cleanly")
+    assert world.run()["web/staging"].status == "merged"

@@ -85,6 +85,7 @@ class FakeGitHub:
         self.log: list[str] = []
         self._failures: list[tuple[int, dict[str, str], dict[str, Any]]] = []
         self._lost: list[tuple[str, re.Pattern[str], int, int]] = []
+        self.mergeable_pending = 0  # answer mergeable: null (still computing) this many times
         self._lock = threading.RLock()
         self._next_number = 1
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -167,6 +168,9 @@ class FakeGitHub:
 
     def _mergeable(self, r: Repo, pull: Pull) -> bool | None:
         if pull.state != "open":
+            return None
+        if self.mergeable_pending > 0:
+            self.mergeable_pending -= 1
             return None
         base, head = r.head_sha(pull.base), r.head_sha(pull.head)
         if not base or not head:
