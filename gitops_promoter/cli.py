@@ -48,6 +48,12 @@ def _parser() -> argparse.ArgumentParser:
     si.add_argument("--in-place", action="store_true", help="rewrite the file instead of printing it")
     si.set_defaults(func=cmd_set_image)
 
+    analysis = sub.add_parser("analysis", help="analysis tools").add_subparsers(dest="analysis_command",
+                                                                              required=True)
+    ev = analysis.add_parser("evaluate", help='read {"metric": {...}, "measurements": [...]} on stdin, print '
+                                              '{"phase": ..., "measurements": [...]}')
+    ev.set_defaults(func=cmd_analysis_evaluate)
+
     run = sub.add_parser("run", help="promote: list tags, pick, commit and push")
     run.add_argument("--config", required=True)
     run.add_argument("--once", action="store_true", required=True,
@@ -114,6 +120,31 @@ def _tag(raw: Any) -> Any:
     if created:
         when = datetime.fromisoformat(str(created).replace("Z", "+00:00"))
     return TagInfo(raw["name"], created=when, digest=raw.get("digest"))
+
+
+def cmd_analysis_evaluate(args: argparse.Namespace) -> int:
+    from gitops_promoter.domain.analysis import Measurement, assess_metric, metric_from, parse_value
+    from gitops_promoter.domain.expr import ExprError
+
+    try:
+        data = json.load(sys.stdin)
+        if not isinstance(data, dict):
+            raise ValueError("input must be a JSON object with metric and measurements")
+        metric = metric_from(dict(data.get("metric") or {}))
+        measurements = []
+        for raw in data.get("measurements") or []:
+            if not isinstance(raw, dict) or not ({"value", "error"} & set(raw)):
+                raise ValueError(f'each measurement is {{"value": ...}} or {{"error": "..."}}, not {raw!r}')
+            if "error" in raw and raw["error"] is not None:
+                measurements.append(Measurement(error=str(raw["error"])))
+            else:
+                measurements.append(Measurement(value=parse_value(raw.get("value"))))
+        verdict = assess_metric(metric, measurements)
+    except (ValueError, ExprError) as exc:
+        print(json.dumps({"phase": None, "error": str(exc)}))
+        return 2
+    print(json.dumps({"phase": verdict.phase, "measurements": [a.phase for a in verdict.measurements]}))
+    return 0
 
 
 def cmd_set_image(args: argparse.Namespace) -> int:

@@ -126,3 +126,26 @@ def test_edit_set_image_in_place_and_stdout(tmp_path):
     assert missing.returncode == 1
     assert missing.stderr.strip() == (
         f"{target}: container 'nope' not found (containers in the file: envoy, migrate, web)")
+
+
+def test_analysis_evaluate_cli(tmp_path):
+    def evaluate(payload):
+        r = subprocess.run([sys.executable, "-m", "gitops_promoter.cli", "analysis", "evaluate"], input=payload,
+                           capture_output=True, text=True, cwd=tmp_path)
+        return r.returncode, r.stdout.strip()
+
+    metric = '"metric": {"successCondition": "result[0] >= 0.95", "interval": "30s", "count": 3, "failureLimit": 1}'
+    assert evaluate('{' + metric + ', "measurements": [{"value": [0.97]}, {"value": ["NaN"]}, {"error": "down"}, '
+                    '{"value": [0.9]}, {"value": [0.99]}]}') == (
+        0, '{"phase": "Successful", "measurements": ["Successful", "Error", "Error", "Failed", "Successful"]}')
+    assert evaluate('{' + metric + ', "measurements": [{"value": [0.97]}]}') == (
+        0, '{"phase": "Running", "measurements": ["Successful"]}')
+    # An empty vector is an Error measurement (retried: Running), never a pass ...
+    assert evaluate('{"metric": {"successCondition": "all(result, {# >= 0.95})"}, "measurements": [{"value": []}]}') \
+        == (0, '{"phase": "Running", "measurements": ["Error"]}')
+    # ... unless emptyResult: evaluate asks for Argo's behaviour.
+    assert evaluate('{"metric": {"successCondition": "all(result, {# >= 0.95})", "emptyResult": "evaluate"}, '
+                    '"measurements": [{"value": []}]}') == (
+        0, '{"phase": "Successful", "measurements": ["Successful"]}')
+    code, out = evaluate('{"metric": {"successCondition": "result >="}, "measurements": []}')
+    assert code == 2 and '"phase": null' in out and "unexpected" in out
