@@ -6,7 +6,7 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,14 @@ def _parser() -> argparse.ArgumentParser:
     si.add_argument("--image", required=True, help="full reference: name[:tag][@digest]")
     si.add_argument("--in-place", action="store_true", help="rewrite the file instead of printing it")
     si.set_defaults(func=cmd_set_image)
+    sp = edit.add_parser("set-pause", help="make a canary pause step timed or indefinite (byte-preserving)")
+    sp.add_argument("file")
+    sp.add_argument("--step", type=int, required=True, help="index in spec.strategy.canary.steps")
+    how = sp.add_mutually_exclusive_group(required=True)
+    how.add_argument("--duration", help="e.g. 10s: the step becomes pause: {duration: 10s}")
+    how.add_argument("--indefinite", action="store_true", help="the step becomes pause: {} (a gate)")
+    sp.add_argument("--in-place", action="store_true", help="rewrite the file instead of printing it")
+    sp.set_defaults(func=cmd_set_pause)
 
     analysis = sub.add_parser("analysis", help="analysis tools").add_subparsers(dest="analysis_command",
                                                                               required=True)
@@ -147,27 +155,42 @@ def cmd_analysis_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_set_image(args: argparse.Namespace) -> int:
-    from gitops_promoter.domain.edits import set_container_image
-
-    path = Path(args.file)
+def _edit_file(path: Path, edit: Callable[[str], str], *, in_place: bool) -> int:
+    """Read, edit and print (or rewrite) a file; errors name the file and exit 1, no traceback."""
     try:
         with open(path, encoding="utf-8", newline="") as fh:
             text = fh.read()
-        out = set_container_image(text, container=args.container, image=args.image, source=str(path))
+        out = edit(text)
     except OSError as exc:
         print(f"{path}: {exc.strerror}", file=sys.stderr)
         return 1
     except (EditError, ValueError) as exc:
         print(str(exc) if str(exc).startswith(str(path)) else f"{path}: {exc}", file=sys.stderr)
         return 1
-    if args.in_place:
+    if in_place:
         if out != text:
             with open(path, "w", encoding="utf-8", newline="") as fh:
                 fh.write(out)
     else:
         sys.stdout.write(out)
     return 0
+
+
+def cmd_set_image(args: argparse.Namespace) -> int:
+    from gitops_promoter.domain.edits import set_container_image
+
+    path = Path(args.file)
+    return _edit_file(path, lambda text: set_container_image(text, container=args.container, image=args.image,
+                                                             source=str(path)), in_place=args.in_place)
+
+
+def cmd_set_pause(args: argparse.Namespace) -> int:
+    from gitops_promoter.domain.rollout import set_pause
+
+    path = Path(args.file)
+    duration = None if args.indefinite else args.duration
+    return _edit_file(path, lambda text: set_pause(text, step=args.step, duration=duration, source=str(path)),
+                      in_place=args.in_place)
 
 
 def cmd_run(args: argparse.Namespace) -> int:

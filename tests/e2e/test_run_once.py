@@ -149,3 +149,17 @@ def test_analysis_evaluate_cli(tmp_path):
         0, '{"phase": "Successful", "measurements": ["Successful"]}')
     code, out = evaluate('{"metric": {"successCondition": "result >="}, "measurements": []}')
     assert code == 2 and '"phase": null' in out and "unexpected" in out
+
+
+def test_edit_set_pause_cli(tmp_path):
+    target = tmp_path / "rollout.yaml"
+    shutil.copy(FIXTURES / "repos" / "deploy" / ROLLOUT, target)
+    before = target.read_text()
+    out = cli("edit", "set-pause", str(target), "--step", "1", "--duration", "10s", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == before.replace("- pause: {}              # gate 1",
+                                        "- pause: {duration: 10s}              # gate 1")
+    cli("edit", "set-pause", str(target), "--step", "3", "--indefinite", "--in-place", cwd=tmp_path)
+    assert target.read_text() == before.replace("pause: {duration: 30s}", "pause: {}")
+    bad = cli("edit", "set-pause", str(target), "--step", "0", "--indefinite", cwd=tmp_path)
+    assert bad.returncode == 1 and "step 0 is a setWeight step, not a pause" in bad.stderr

@@ -1,0 +1,112 @@
+"""Argo Rollouts canary steps in git: find the gates, and turn a pause into a timed or an
+indefinite one with a byte-preserving edit.
+
+A *gate* is an indefinite pause step (`pause: {}`, or `pause:` with no duration). A passed gate
+becomes `pause: {duration: 10s}`; after the rollout completes the promoter re-arms it to
+`pause: {}`. Flow (`pause: {}`, `pause: { duration: 60 }`) and block styles are both edited in
+place; comments on the line stay.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode
+
+from gitops_promoter.domain.yamltext import Spot, compose_documents, get, get_path, items, render
+from gitops_promoter.errors import EditError
+
+_DURATION = re.compile(r"^\d+(?:ms|s|m|h)?$")
+
+
+@dataclass(frozen=True)
+class Step:
+    index: int
+    kind: str  # setWeight | pause | analysis | experiment | ...
+    duration: str | None = None  # pauses only; None means indefinite
+
+    @property
+    def is_gate(self) -> bool:
+        return self.kind == "pause" and self.duration is None
+
+
+def _rollout_steps(text: str, source: str) -> list[Node]:
+    for doc in compose_documents(text, source=source):
+        if isinstance(doc, MappingNode) and getattr(get(doc, "kind"), "value", None) == "Rollout":
+            steps = get_path(doc, ("spec", "strategy", "canary", "steps"))
+            if steps is None:
+                raise EditError(f"{source}: the Rollout has no spec.strategy.canary.steps")
+            return list(items(steps))
+    raise EditError(f"{source}: no Argo Rollout (kind: Rollout) in the file")
+
+
+def _pause_duration(value: Node | None) -> str | None:
+    if isinstance(value, MappingNode):
+        d = get(value, "duration")
+        return str(d.value) if isinstance(d, ScalarNode) and d.value not in ("", None) else None
+    return None
+
+
+def canary_steps(text: str, *, source: str = "<input>") -> list[Step]:
+    out = []
+    for i, step in enumerate(_rollout_steps(text, source)):
+        if not isinstance(step, MappingNode) or not step.value:
+            out.append(Step(i, "unknown"))
+            continue
+        key = step.value[0][0]
+        kind = str(key.value)
+        out.append(Step(i, kind, _pause_duration(step.value[0][1]) if kind == "pause" else None))
+    return out
+
+
+def gates(text: str, *, source: str = "<input>") -> list[int]:
+    """Indices of the indefinite pause steps."""
+    return [s.index for s in canary_steps(text, source=source) if s.is_gate]
+
+
+def set_pause(text: str, *, step: int, duration: str | None, source: str = "<input>") -> str:
+    """Make step `step` a timed pause (`duration`, e.g. "10s") or an indefinite one (None)."""
+    if duration is not None and not _DURATION.match(duration):
+        raise EditError(f"duration must look like 10s, 5m, 1h or 60, not {duration!r}")
+    steps = _rollout_steps(text, source)
+    if not 0 <= step < len(steps):
+        raise EditError(f"{source}: step {step} does not exist (the canary has {len(steps)} steps, 0-{len(steps) - 1})")
+    node = steps[step]
+    pause_key = next((k for k, _ in node.value if isinstance(k, ScalarNode) and k.value == "pause"), None) \
+        if isinstance(node, MappingNode) else None
+    if pause_key is None:
+        kind = node.value[0][0].value if isinstance(node, MappingNode) and node.value else "unknown"
+        raise EditError(f"{source}:{node.start_mark.line + 1}:{node.start_mark.column + 1}: step {step} is a "
+                        f"{kind} step, not a pause")
+    value = get(node, "pause")
+    assert value is not None
+    current = _pause_duration(value)
+    if current == duration:
+        return text
+    if isinstance(value, MappingNode):
+        d = get(value, "duration")
+        if duration is not None and isinstance(d, ScalarNode):
+            # `{duration: 60}` or a block `duration: 60`: change the value only.
+            spot = Spot.of(d)
+            return text[: spot.start] + render(duration, d.style) + text[spot.end :]
+        if value.flow_style or not value.value:
+            new = "{}" if duration is None else f"{{duration: {duration}}}"
+            return text[: value.start_mark.index] + new + text[value.end_mark.index :]
+    # A block mapping turned indefinite, or `pause:` with no value: rewrite from the key's colon.
+    colon = text.index(":", pause_key.end_mark.index)
+    if isinstance(value, MappingNode):
+        end = _end_of_value(text, value)
+    elif isinstance(value, ScalarNode) and value.value in ("", None) and value.start_mark.index >= \
+            value.end_mark.index:
+        end = colon + 1  # `pause:` with nothing after it
+    else:
+        end = value.end_mark.index  # `pause: null` or `pause: ~`
+    new = ": {}" if duration is None else f": {{duration: {duration}}}"
+    return text[:colon] + new + text[end:]
+
+
+def _end_of_value(text: str, node: MappingNode) -> int:
+    """Where a block mapping's last value ends (before its line's comment and newline)."""
+    last = node.value[-1][1]
+    return int(last.end_mark.index)
