@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-DEBS := git:git docker-registry:docker-registry
+DEBS := git:git docker-registry:docker-registry prometheus:prometheus
 
 .PHONY: test demo bench lint debs venv clean
 

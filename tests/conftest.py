@@ -52,3 +52,21 @@ def unique(request):
     import re
 
     return re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:60]
+
+
+@pytest.fixture(scope="session")
+def exporter():
+    from tests.support.exporter import Exporter
+
+    with Exporter() as e:
+        yield e
+
+
+@pytest.fixture(scope="session")
+def prometheus(exporter):
+    """Debian's Prometheus, started once per test session, scraping the exporter every second."""
+    from tests.support.prom import PrometheusServer
+
+    server = PrometheusServer(target=f"127.0.0.1:{exporter.port}").start()
+    yield server
+    server.cleanup()
