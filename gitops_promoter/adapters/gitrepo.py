@@ -20,6 +20,7 @@ import git
 
 from gitops_promoter.adapters.retry import Backoff
 from gitops_promoter.config.schema import RepositoryConfig
+from gitops_promoter.domain.history import Commit
 from gitops_promoter.domain.plan import parse_trailers
 from gitops_promoter.errors import ConfigError, GitRejected, GitUnavailable, PromoterError
 from gitops_promoter.ports import Change, Committed, Unchanged
@@ -267,6 +268,63 @@ class GitRepo:
             if sha and (t.get("Promoter-App"), t.get("Promoter-Env"), t.get("Promoter-Tag")) == (app, env, tag):
                 return sha, subject
         return None
+
+    def history(self, *, app: str, limit: int = 500) -> list[Commit]:
+        """Commits that mention `app` in trailers, plus every revert, newest first (after a fetch)."""
+        self.sync()
+        out = self._git("log", "-n", str(limit), "--format=%H%x1f%s%x1f%B%x1e", "-F",
+                        f"--grep=Promoter-App: {app}", "--grep=This reverts commit", self._tracking)
+        commits = []
+        for record in out.split("\x1e"):
+            sha, _, rest = record.strip().partition("\x1f")
+            subject, _, message = rest.partition("\x1f")
+            if sha:
+                commits.append(Commit(sha, subject, message))
+        return commits
+
+    def contains(self, ancestor: str, descendant: str) -> bool:
+        """Whether `descendant` includes `ancestor` (False when either is unknown here)."""
+        assert self._repo is not None or self.sync()
+        try:
+            self._git("merge-base", "--is-ancestor", ancestor, descendant)
+            return True
+        except (GitRejected, GitUnavailable):
+            return False
+
+    def revert(self, commits: list[str], *, message: str) -> Committed:
+        """One commit on the branch head that undoes `commits` (given newest first), like `git revert`
+        of each in turn: a three-way reverse patch, so later unrelated edits survive. A revert that
+        does not apply cleanly is a GitRejected, never a forced overwrite."""
+        for attempt in range(1, self.max_attempts + 1):
+            head = self.sync()
+            scratch = self.path / "promoter"
+            scratch.mkdir(exist_ok=True)
+            index = {"GIT_INDEX_FILE": str(scratch / "revert-index")}
+            self._git("read-tree", head, env=index)
+            for sha in commits:
+                patch = scratch / "revert.patch"
+                diff: bytes = self._repo.git.execute(  # type: ignore[union-attr]
+                    ["git", "diff", "--binary", f"{sha}^", sha], env=self.env(), stdout_as_string=False,
+                    strip_newline_in_stdout=False)
+                patch.write_bytes(diff)
+                try:
+                    self._git("apply", "--cached", "-R", "-3", str(patch), env=index)
+                except (GitRejected, GitUnavailable) as exc:
+                    raise GitRejected(repository=self.name,
+                                      detail=f"cannot revert {sha[:10]} cleanly on {self.branch}: {exc}") from None
+            tree = self._git("write-tree", env=index)
+            (scratch / "message").write_text(message, encoding="utf-8")
+            name, email = self.config.author_name, self.config.author_email
+            commit = self._git("commit-tree", tree, "-p", head, "-F", str(scratch / "message"),
+                               env={"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email,
+                                    "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email})
+            try:
+                self._retrying("push", lambda commit=commit: self._git(  # type: ignore[misc]
+                    "push", "--porcelain", "origin", f"{commit}:refs/heads/{self.branch}"))
+            except _PushRace:
+                continue
+            return Committed(sha=commit, attempts=attempt)
+        raise GitUnavailable(repository=self.name, detail="revert: push kept losing races")
 
     def head_message(self) -> str:
         return self._git("log", "-1", "--format=%B", self._tracking)

@@ -171,3 +171,34 @@ def test_https_wrong_token_is_rejected_not_retried(remote, tmp_path, monkeypatch
         with pytest.raises(GitRejected, match="Authentication failed"):
             repo.read(ROLLOUT)
         assert len(server.requests) <= 2
+
+
+def test_revert_undoes_the_release_and_keeps_later_human_edits(remote, tmp_path):
+    repo = repo_for(remote, tmp_path)
+    first = repo.commit(Change(ROLLOUT, bump, MSG)).sha
+    second = repo.commit(Change(ROLLOUT, lambda t: t.replace("- pause: {}              # gate 1",
+                                                             "- pause: {duration: 10s}              # gate 1"),
+                                "advance\n\nPromoter-App: web\nPromoter-Env: dev\nPromoter-Action: advance\n"
+                                "Promoter-Step: 1\n")).sha
+    human = HumanClone(remote, tmp_path / "human")
+    text = (human.path / ROLLOUT).read_text().replace("replicas: 4", "replicas: 6")
+    human.commit(ROLLOUT, text, "scale")
+    result = repo.revert([second, first], message="revert(dev): web v1.1.0\n\nPromoter-App: web\nPromoter-Env: dev\n"
+                                                  "Promoter-Action: revert\n")
+    final = remote_file(remote, ROLLOUT)
+    assert "web:v1.0.0" in final and "- pause: {}              # gate 1" in final and "replicas: 6" in final
+    assert remote_log(remote)[0] == "revert(dev): web v1.1.0"
+    assert result.sha == git("rev-parse", "main", cwd=remote)
+    history = repo.history(app="web")
+    assert [c.trailers.get("Promoter-Action") for c in history] == ["revert", "advance", "bump"]
+    assert repo.contains(first, result.sha) and not repo.contains(result.sha, first)
+
+
+def test_revert_that_conflicts_is_rejected_not_forced(remote, tmp_path):
+    repo = repo_for(remote, tmp_path)
+    first = repo.commit(Change(ROLLOUT, bump, MSG)).sha
+    human = HumanClone(remote, tmp_path / "human")
+    human.commit(ROLLOUT, (human.path / ROLLOUT).read_text().replace("web:v1.1.0", "web:v9.9.9"), "human pin")
+    with pytest.raises(GitRejected, match="cannot revert"):
+        repo.revert([first], message="revert\n")
+    assert "web:v9.9.9" in remote_file(remote, ROLLOUT)

@@ -1,0 +1,100 @@
+"""State of a release, rebuilt from git history alone (commit trailers and revert messages)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from gitops_promoter.domain.plan import parse_trailers
+
+_REVERTS = re.compile(r"This reverts commit ([0-9a-f]{7,40})")
+
+
+@dataclass(frozen=True)
+class Commit:
+    sha: str
+    subject: str
+    message: str
+
+    @property
+    def trailers(self) -> dict[str, str]:
+        return parse_trailers(self.message)
+
+    @property
+    def reverts(self) -> tuple[str, ...]:
+        """Commits this one says it reverts (`git revert` writes "This reverts commit <sha>.")."""
+        return tuple(_REVERTS.findall(self.message))
+
+
+@dataclass(frozen=True)
+class Release:
+    """The promoter's latest live bump of an app in an environment, with its gate advances."""
+
+    tag: str
+    digest: str | None
+    bump: str  # sha
+    advances: tuple[tuple[str, int], ...]  # (sha, step), oldest first
+    rearmed: bool
+
+    @property
+    def commits(self) -> tuple[str, ...]:
+        """The release's commits, newest first (the order a revert undoes them)."""
+        return tuple(sha for sha, _ in reversed(self.advances)) + (self.bump,)
+
+    @property
+    def advanced_steps(self) -> tuple[int, ...]:
+        return tuple(step for _, step in self.advances)
+
+
+def _mine(c: Commit, app: str, env: str) -> bool:
+    t = c.trailers
+    return t.get("Promoter-App") == app and t.get("Promoter-Env") == env
+
+
+def _matches(short: str, sha: str) -> bool:
+    return sha.startswith(short) or short.startswith(sha)
+
+
+def rejected_tags(history: Sequence[Commit], *, app: str, env: str) -> dict[str, str]:
+    """Tags rolled back in this environment, by the promoter (`Promoter-Action: revert`) or by a
+    person's `git revert` of a promoter bump; each with the reason a person reads."""
+    bumps = {c.sha: c for c in history if _mine(c, app, env) and c.trailers.get("Promoter-Action") == "bump"}
+    out: dict[str, str] = {}
+    for c in history:
+        t = c.trailers
+        if _mine(c, app, env) and t.get("Promoter-Action") == "revert" and t.get("Promoter-Tag"):
+            out.setdefault(t["Promoter-Tag"], f"reverted by the promoter in {c.sha[:10]} ({c.subject})")
+            continue
+        for short in c.reverts:
+            bump = next((b for sha, b in bumps.items() if _matches(short, sha)), None)
+            if bump is not None and bump.trailers.get("Promoter-Tag"):
+                out.setdefault(bump.trailers["Promoter-Tag"], f"reverted in {c.sha[:10]} ({c.subject})")
+    return out
+
+
+def current_release(history: Sequence[Commit], *, app: str, env: str) -> Release | None:
+    """The newest promoter bump of `app` in `env` that no later commit reverted (newest-first input)."""
+    reverted: set[str] = set()
+    for c in history:
+        reverted.update(c.reverts)
+    advances: list[tuple[str, int]] = []
+    rearmed = False
+    for c in history:  # newest first
+        if not _mine(c, app, env):
+            continue
+        t = c.trailers
+        action = t.get("Promoter-Action")
+        if any(_matches(r, c.sha) for r in reverted):
+            if action == "bump":
+                return None  # the newest bump was rolled back: no live release of the promoter's
+            continue
+        if action == "revert":
+            return None
+        if action == "rearm":
+            rearmed = True
+        elif action == "advance" and t.get("Promoter-Step", "").isdigit():
+            advances.append((c.sha, int(t["Promoter-Step"])))
+        elif action == "bump" and t.get("Promoter-Tag"):
+            return Release(t["Promoter-Tag"], t.get("Promoter-Digest"), c.sha, tuple(reversed(advances)), rearmed)
+    return None

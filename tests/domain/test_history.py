@@ -1,0 +1,61 @@
+"""Release state and rejected tags, rebuilt from commit trailers."""
+
+from gitops_promoter.domain.history import Commit, current_release, rejected_tags
+
+
+def c(sha, subject, **trailers):
+    body = "\n".join(f"{k.replace('_', '-')}: {v}" for k, v in trailers.items())
+    return Commit(sha * 40 if len(sha) == 1 else sha, subject, f"{subject}\n\n{body}\n" if body else subject)
+
+
+def bump(sha, tag, env="dev"):
+    return c(sha, f"promote({env}): web → {tag}", Promoter_App="web", Promoter_Env=env, Promoter_Action="bump",
+             Promoter_Tag=tag)
+
+
+def advance(sha, step):
+    return c(sha, f"advance(dev): web step {step}", Promoter_App="web", Promoter_Env="dev",
+             Promoter_Action="advance", Promoter_Step=str(step), Promoter_Tag="v2")
+
+
+def test_release_with_advances_newest_first_for_revert():
+    history = [advance("c", 5), c("h", "human edit"), advance("b", 1), bump("a", "v2"), bump("0", "v1")]
+    release = current_release(history, app="web", env="dev")
+    assert release.tag == "v2" and release.advanced_steps == (1, 5)
+    assert release.commits == ("c" * 40, "b" * 40, "a" * 40)
+
+
+def test_other_apps_and_envs_do_not_count():
+    history = [bump("b", "v9", env="staging"), bump("a", "v2")]
+    assert current_release(history, app="web", env="dev").tag == "v2"
+    assert current_release(history, app="api", env="dev") is None
+
+
+def test_a_human_revert_rejects_the_tag_and_ends_the_release():
+    history = [Commit("d" * 40, 'Revert "promote(dev): web → v2"',
+                      'Revert "promote(dev): web → v2"\n\nThis reverts commit aaaaaaaaaaaa.\n'), bump("a", "v2")]
+    assert current_release(history, app="web", env="dev") is None
+    assert rejected_tags(history, app="web", env="dev") == {
+        "v2": 'reverted in dddddddddd (Revert "promote(dev): web → v2")'}
+
+
+def test_the_promoters_revert_rejects_the_tag():
+    revert = c("r", "revert(dev): web v2", Promoter_App="web", Promoter_Env="dev", Promoter_Action="revert",
+               Promoter_Tag="v2")
+    history = [revert, advance("b", 1), bump("a", "v2")]
+    assert current_release(history, app="web", env="dev") is None
+    assert rejected_tags(history, app="web", env="dev") == {
+        "v2": "reverted by the promoter in rrrrrrrrrr (revert(dev): web v2)"}
+
+
+def test_a_newer_bump_after_a_revert_is_live():
+    revert = c("r", "revert", Promoter_App="web", Promoter_Env="dev", Promoter_Action="revert", Promoter_Tag="v2")
+    history = [bump("n", "v3"), revert, bump("a", "v2")]
+    assert current_release(history, app="web", env="dev").tag == "v3"
+    assert rejected_tags(history, app="web", env="dev") == {"v2": "reverted by the promoter in rrrrrrrrrr (revert)"}
+
+
+def test_rearm_is_recorded():
+    rearm = c("e", "rearm", Promoter_App="web", Promoter_Env="dev", Promoter_Action="rearm", Promoter_Tag="v2")
+    release = current_release([rearm, advance("b", 1), bump("a", "v2")], app="web", env="dev")
+    assert release.rearmed and release.advanced_steps == (1,)
