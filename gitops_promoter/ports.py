@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Protocol
 
 from gitops_promoter.domain.approval import Review
+from gitops_promoter.domain.history import Commit
 
 
 class Registry(Protocol):
@@ -60,6 +61,16 @@ class DeployRepo(Protocol):
     def propose(self, change: Change, *, branch: str) -> Committed | Unchanged:
         """Commit `change` on the head of the repository's branch and point the promoter-owned
         `branch` at it (replacing what it held). Unchanged when the edit changes nothing."""
+        ...
+
+    def history(self, *, app: str, limit: int = 500) -> list[Commit]:
+        """Commits whose trailers name `app`, and every revert, newest first."""
+        ...
+
+    def contains(self, ancestor: str, descendant: str) -> bool: ...
+
+    def revert(self, commits: list[str], *, message: str) -> Committed:
+        """One commit that undoes `commits` (newest first) on the branch head, pushed."""
         ...
 
     def find_commit(self, *, app: str, env: str, tag: str) -> tuple[str, str] | None:

@@ -45,6 +45,13 @@ class MemoryRepo:
     name: str
     files: dict[str, str]
     commits: list[tuple[str, str]] = field(default_factory=list)  # (path, message)
+    branch: str = "main"
+
+    def history(self, *, app, limit=500):
+        from gitops_promoter.domain.history import Commit
+
+        out = [Commit(f"{i + 1:x}".ljust(40, "0"), m.splitlines()[0], m) for i, (_, m) in enumerate(self.commits)]
+        return [c for c in reversed(out) if f"Promoter-App: {app}" in c.message or c.reverts][:limit]
 
     def read(self, path):
         if path not in self.files:

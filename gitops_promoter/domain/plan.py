@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -31,9 +32,19 @@ class NoChange:
 
 
 def plan_bump(*, app: str, env: str, policy: Policy, running: Running, candidates: list[TagInfo],
-              rejected: frozenset[str] = frozenset()) -> Bump | NoChange:
-    """Pick the tag this environment should run next, or say why nothing changes."""
-    pick = policy.select(t for t in candidates if t.name not in rejected)
+              rejected: Mapping[str, str] | frozenset[str] = frozenset()) -> Bump | NoChange:
+    """Pick the tag this environment should run next, or say why nothing changes. Rejected tags
+    (rolled back here) are never proposed again; a newer tag still is."""
+    result = _plan(app, env, policy, running, [t for t in candidates if t.name not in rejected])
+    skipped = sorted(t.name for t in candidates if t.name in rejected and t.name != running.tag)
+    if isinstance(result, NoChange) and skipped and isinstance(rejected, Mapping):
+        why = "; ".join(f"{tag} {rejected[tag]}" for tag in skipped[-3:])
+        return NoChange(app, env, f"{result.reason}; rejected here: {why}")
+    return result
+
+
+def _plan(app: str, env: str, policy: Policy, running: Running, candidates: list[TagInfo]) -> Bump | NoChange:
+    pick = policy.select(candidates)
     if pick is None:
         seen = len(candidates)
         return NoChange(app, env, f"no tag matches the policy ({policy.describe()}; {seen} tags seen)")

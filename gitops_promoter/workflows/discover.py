@@ -12,6 +12,7 @@ from collections.abc import Mapping
 
 from gitops_promoter.config.schema import AppConfig, Config, TargetConfig
 from gitops_promoter.domain.edits import read_running, write_version
+from gitops_promoter.domain.history import rejected_tags
 from gitops_promoter.domain.plan import Bump, NoChange, commit_message, plan_bump
 from gitops_promoter.domain.policy import Policy
 from gitops_promoter.domain.tags import TagInfo
@@ -65,7 +66,8 @@ def _promote(app: AppConfig, target: TargetConfig, *, registry: Registry, repo: 
     policy = app.policy
     tags = gather_tags(registry, app.image, policy)
     running = read_running(repo.read(target.file), target.edit, source=source)
-    plan = plan_bump(app=app.name, env=target.env, policy=policy, running=running, candidates=tags)
+    rejected = rejected_tags(repo.history(app=app.name), app=app.name, env=target.env)
+    plan = plan_bump(app=app.name, env=target.env, policy=policy, running=running, candidates=tags, rejected=rejected)
     if isinstance(plan, NoChange):
         return Outcome(app.name, target.env, "unchanged", plan.reason, from_tag=running.tag)
     digest = plan.digest or registry.digest(app.image, plan.tag)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from gitops_promoter.config.schema import AppConfig, Config, EnvironmentConfig, TargetConfig
 from gitops_promoter.domain.approval import Rule, Verdict, evaluate, teams_of
 from gitops_promoter.domain.edits import Running, read_running, write_version
+from gitops_promoter.domain.history import rejected_tags
 from gitops_promoter.domain.plan import Bump, commit_message
 from gitops_promoter.domain.proposal import Proposal, body, branch_name, parse_marker, plan_promotion, title
 from gitops_promoter.errors import CodeHostRejected, CodeHostUnavailable, HeadMoved, MergeConflict, PromoterError
@@ -118,8 +119,10 @@ def _one(step: Step, *, dry_run: bool, observe: bool) -> Outcome:
     branch = branch_name(env, app)
     prs = step.host.pulls(head_branch=branch, state="all")
     open_pr = next((p for p in prs if p.state == "open"), None)
+    rejected = rejected_tags(step.repo.history(app=app), app=app, env=env)
+    rejected.update(_rejected(step, prs, candidate.tag, bot))
     plan = plan_promotion(app=app, env=env, source_env=step.source_env, policy=step.app.policy, candidate=candidate,
-                          running=running, rejected=_rejected(step, prs, candidate.tag, bot))
+                          running=running, rejected=rejected)
     if plan.proposal is None:
         if open_pr is None:
             return Outcome(app, env, "unchanged", plan.reason, from_tag=running.tag)

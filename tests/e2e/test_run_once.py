@@ -163,3 +163,21 @@ def test_edit_set_pause_cli(tmp_path):
     assert target.read_text() == before.replace("pause: {duration: 30s}", "pause: {}")
     bad = cli("edit", "set-pause", str(target), "--step", "0", "--indefinite", cwd=tmp_path)
     assert bad.returncode == 1 and "step 0 is a setWeight step, not a pause" in bad.stderr
+
+
+def test_a_human_git_revert_rejects_that_tag(world):
+    world["push"].image(world["repo"], "v1.1.0")
+    assert cli("run", "--once", "--config", str(world["config"]), cwd=world["cwd"]).returncode == 0
+    human = tmp_clone = world["cwd"] / "human"
+    git("clone", "-q", str(world["remote"]), str(tmp_clone), cwd=world["cwd"])
+    git("revert", "--no-edit", "HEAD", cwd=human)
+    git("push", "-q", "origin", "HEAD:main", cwd=human)
+    again = cli("run", "--once", "--config", str(world["config"]), cwd=world["cwd"])
+    assert again.returncode == 0, again.stderr
+    line = again.stdout.splitlines()[0]
+    assert line.startswith("web/dev: unchanged: already at v1.0.0, the newest tag under semver lenient ^1.0; "
+                           "rejected here: v1.1.0 reverted in ")
+    assert "web:v1.0.0" in remote_file(world["remote"], ROLLOUT)
+    world["push"].image(world["repo"], "v1.2.0")  # a newer tag is still promoted
+    newer = cli("run", "--once", "--config", str(world["config"]), cwd=world["cwd"])
+    assert newer.stdout.splitlines()[0].startswith("web/dev: bumped v1.0.0 → v1.2.0")
