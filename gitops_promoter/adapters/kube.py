@@ -1,0 +1,163 @@
+"""Observing Argo CD Applications and Argo Rollouts through the kubernetes client.
+
+The promoter only reads workloads; the one write it makes is Argo CD's documented refresh
+annotation on an Application, so Argo CD looks at git right after a push. Waiting for a Rollout
+uses watches from the last resourceVersion, reconnecting when a stream ends, and falls back to
+polling when watching fails.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import urllib3
+from kubernetes import client, config, watch
+from kubernetes.client.exceptions import ApiException
+
+from gitops_promoter.config.schema import ClusterConfig
+from gitops_promoter.domain.canary import PAUSE_REASON, RolloutView
+from gitops_promoter.errors import PermanentError, PromoterError, TransientError
+
+log = logging.getLogger(__name__)
+
+ARGO = ("argoproj.io", "v1alpha1")
+
+
+class ClusterError(PromoterError):
+    def __init__(self, *, cluster: str, detail: str) -> None:
+        self.cluster, self.detail = cluster, detail
+        super().__init__(f"cluster {cluster}: {detail}")
+
+
+class ClusterUnavailable(ClusterError, TransientError):
+    pass
+
+
+class ClusterRejected(ClusterError, PermanentError):
+    pass
+
+
+@dataclass(frozen=True)
+class AppView:
+    revision: str | None
+    sync: str | None
+    health: str | None
+
+
+def _split(ref: str) -> tuple[str, str]:
+    namespace, _, name = ref.partition("/")
+    return namespace, name
+
+
+def rollout_view(obj: dict[str, Any]) -> RolloutView:
+    status = obj.get("status") or {}
+    meta = obj.get("metadata") or {}
+    containers = (((obj.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []
+    conditions = status.get("pauseConditions") or []
+    index = status.get("currentStepIndex")
+    return RolloutView(
+        phase=status.get("phase"), step_index=int(index) if index is not None else None,
+        paused_at_step=any(c.get("reason") == PAUSE_REASON for c in conditions),
+        aborted=bool(status.get("abort")), generation=int(meta.get("generation") or 0),
+        observed_generation=int(status.get("observedGeneration") or 0),
+        images=tuple(str(c.get("image", "")) for c in containers), message=str(status.get("message") or ""))
+
+
+class KubeCluster:
+    def __init__(self, cfg: ClusterConfig, *, api_client: client.ApiClient | None = None, retries: int = 3,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.name = cfg.name
+        if api_client is None:
+            if cfg.in_cluster:
+                config.load_incluster_config()
+                api_client = client.ApiClient()
+            else:
+                assert cfg.kubeconfig is not None
+                path = cfg.kubeconfig.target if cfg.kubeconfig.scheme == "file" else None
+                if path is None:
+                    raise ClusterRejected(cluster=cfg.name, detail="kubeconfig must be a file:PATH reference")
+                api_client = config.new_client_from_config(config_file=path, context=cfg.context)
+        self.api = client.CustomObjectsApi(api_client)
+        self._retries = retries
+        self._sleep = sleep
+
+    def _call(self, what: str, fn: Callable[[], Any]) -> Any:
+        for attempt in range(self._retries + 1):
+            try:
+                return fn()
+            except ApiException as exc:
+                if exc.status is not None and exc.status < 500 and exc.status != 429:
+                    raise ClusterRejected(cluster=self.name, detail=f"{what}: HTTP {exc.status} {exc.reason}") \
+                        from None
+                detail = f"{what}: HTTP {exc.status} {exc.reason}"
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                detail = f"{what}: {type(exc).__name__}: {exc}"
+            if attempt == self._retries:
+                raise ClusterUnavailable(cluster=self.name, detail=detail)
+            self._sleep(min(5.0, 0.2 * 2**attempt))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def application(self, ref: str) -> AppView:
+        ns, name = _split(ref)
+        obj = self._call(f"get application {ref}", lambda: self.api.get_namespaced_custom_object(
+            *ARGO, ns, "applications", name))
+        status = obj.get("status") or {}
+        sync = status.get("sync") or {}
+        return AppView(sync.get("revision"), sync.get("status"), (status.get("health") or {}).get("status"))
+
+    def rollout(self, ref: str) -> RolloutView:
+        ns, name = _split(ref)
+        return rollout_view(self._call(f"get rollout {ref}", lambda: self.api.get_namespaced_custom_object(
+            *ARGO, ns, "rollouts", name)))
+
+    def refresh(self, ref: str) -> None:
+        """Ask Argo CD to look at git now (argocd.argoproj.io/refresh: normal)."""
+        ns, name = _split(ref)
+        body = {"metadata": {"annotations": {"argocd.argoproj.io/refresh": "normal"}}}
+        self._call(f"refresh application {ref}", lambda: self.api.patch_namespaced_custom_object(
+            *ARGO, ns, "applications", name, body))
+
+    def wait_rollout(self, ref: str, until: Callable[[RolloutView], bool], *, timeout: float,
+                     clock: Callable[[], float] = time.monotonic) -> RolloutView | None:
+        """The Rollout's view once `until` holds, or None after `timeout`. Watches from the last
+        resourceVersion and reconnects; polls when the watch itself fails."""
+        ns, name = _split(ref)
+        deadline = clock() + timeout
+        obj = self._call(f"get rollout {ref}", lambda: self.api.get_namespaced_custom_object(
+            *ARGO, ns, "rollouts", name))
+        view = rollout_view(obj)
+        if until(view):
+            return view
+        version = obj["metadata"].get("resourceVersion")
+        while clock() < deadline:
+            remaining = max(1, int(deadline - clock()))
+            try:
+                stream = watch.Watch().stream(
+                    self.api.list_namespaced_custom_object, *ARGO, ns, "rollouts",
+                    field_selector=f"metadata.name={name}", resource_version=version, timeout_seconds=remaining)
+                for event in stream:
+                    item = event["object"]
+                    if event.get("type") == "ERROR":
+                        version = None  # 410 Gone: start again from a fresh read
+                        break
+                    version = item["metadata"].get("resourceVersion", version)
+                    view = rollout_view(item)
+                    if until(view):
+                        return view
+                    if clock() >= deadline:
+                        return None
+            except (ApiException, urllib3.exceptions.HTTPError, OSError) as exc:
+                log.warning("cluster %s: watch of %s failed (%s); polling", self.name, ref, exc)
+                self._sleep(1.0)
+            # Reconnect point: re-read, then watch on from that resourceVersion.
+            obj = self._call(f"get rollout {ref}", lambda: self.api.get_namespaced_custom_object(
+                *ARGO, ns, "rollouts", name))
+            version = obj["metadata"].get("resourceVersion")
+            view = rollout_view(obj)
+            if until(view):
+                return view
+        return None

@@ -1,0 +1,71 @@
+"""What the canary driver does next for one release, from what git and the cluster say.
+
+Pure: the workflow gathers the facts (the release from git trailers, the canary steps in git,
+whether Argo CD runs the release commit, the Rollout's status) and acts on the decision:
+analyse a gate, advance it, revert the release, re-arm the gates, or wait — always with a reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from gitops_promoter.domain.history import Release
+from gitops_promoter.domain.rollout import Step
+
+PAUSE_REASON = "CanaryPauseStep"
+
+
+@dataclass(frozen=True)
+class RolloutView:
+    """The Argo Rollout's status, as the cluster reports it."""
+
+    phase: str | None  # Progressing | Paused | Healthy | Degraded
+    step_index: int | None
+    paused_at_step: bool  # pauseConditions holds a CanaryPauseStep
+    aborted: bool
+    generation: int
+    observed_generation: int
+    images: tuple[str, ...]
+    message: str = ""
+
+    def runs(self, tag: str) -> bool:
+        return any(image.split("@")[0].rsplit(":", 1)[-1] == tag for image in self.images)
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: str  # wait | analyse | revert | rearm | done
+    reason: str
+    step: int | None = None
+    steps: tuple[int, ...] = ()
+
+
+def decide(*, release: Release | None, steps: Sequence[Step], synced: bool, rollout: RolloutView,
+           gate_duration: str) -> Decision:
+    if release is None:
+        return Decision("done", "no release of the promoter's is in progress here")
+    if rollout.aborted or rollout.phase == "Degraded":
+        why = f": {rollout.message}" if rollout.message else ""
+        return Decision("revert", f"the Rollout aborted ({rollout.phase or 'abort'}){why}; git must say what runs")
+    if not synced:
+        return Decision("wait", "Argo CD does not run the release commit yet")
+    if rollout.observed_generation < rollout.generation:
+        return Decision("wait", "the Rollout controller has not observed the latest spec yet")
+    if not rollout.runs(release.tag):
+        return Decision("wait", f"the Rollout does not run {release.tag} yet")
+    if rollout.phase == "Healthy" and (rollout.step_index is None or rollout.step_index >= len(steps)):
+        advanced = tuple(s for s in dict.fromkeys(release.advanced_steps)
+                         if s < len(steps) and steps[s].kind == "pause" and steps[s].duration == gate_duration)
+        if advanced and not release.rearmed:
+            return Decision("rearm", f"{release.tag} completed; re-arm gates {', '.join(map(str, advanced))}",
+                            steps=advanced)
+        return Decision("done", f"{release.tag} completed")
+    index = rollout.step_index
+    if rollout.paused_at_step and index is not None and index < len(steps):
+        step = steps[index]
+        if step.is_gate:
+            return Decision("analyse", f"the canary waits at gate {index}", step=index)
+        return Decision("wait", f"gate {index} is advanced in git; waiting for the Rollout to resume")
+    where = f"step {index}" if index is not None else "an unknown step"
+    return Decision("wait", f"the canary is at {where} ({rollout.phase or 'unknown phase'})")
