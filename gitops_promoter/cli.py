@@ -71,6 +71,15 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--workdir", help="where working clones live (default: state.workdir)")
     run.set_defaults(func=cmd_run)
 
+    for verb, text in (("promote", "advance the gate the canary waits at, without analysis (a person decides)"),
+                       ("rollback", "revert the release in git now (a person decides)")):
+        decide = sub.add_parser(verb, help=text)
+        decide.add_argument("app")
+        decide.add_argument("env")
+        decide.add_argument("--config", required=True)
+        decide.add_argument("--workdir", help="where working clones live (default: state.workdir)")
+        decide.set_defaults(func=cmd_decide, force=verb)
+
     st = sub.add_parser("status", help="per app × environment: what runs, open PRs and approvals, why nothing moved")
     st.add_argument("--config", required=True)
     st.add_argument("--app", action="append", help="only this app (repeatable)")
@@ -198,6 +207,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     return run_once(config_path=args.config, dry_run=args.dry_run,
                     apps=frozenset(args.app) if args.app else None, workdir=args.workdir)
+
+
+def cmd_decide(args: argparse.Namespace) -> int:
+    from gitops_promoter.runtime.wiring import decide_canary
+
+    return decide_canary(config_path=args.config, app=args.app, env=args.env, force=args.force,
+                         workdir=args.workdir)
 
 
 def cmd_status(args: argparse.Namespace) -> int:

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from gitops_promoter.domain.analysis import Measurement
 from gitops_promoter.domain.approval import Review
+from gitops_promoter.domain.canary import RolloutView
 from gitops_promoter.domain.history import Commit
 
 
@@ -127,3 +129,28 @@ class CodeHost(Protocol):
     def merge(self, number: int, *, sha: str, method: str, title: str, message: str) -> str:
         """Merge if the head is still `sha`; return the merge commit. Raises MergeConflict / HeadMoved."""
         ...
+
+
+class Metrics(Protocol):
+    """Where analysis queries go (Prometheus)."""
+
+    def query(self, promql: str) -> Measurement:
+        """One measurement: the result, or an error. Never raises for the service being down."""
+        ...
+
+
+class Cluster(Protocol):
+    """Where Argo CD Applications and Rollouts are observed."""
+
+    def application(self, ref: str) -> AppView: ...
+
+    def rollout(self, ref: str) -> RolloutView: ...
+
+    def refresh(self, ref: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class AppView:
+    revision: str | None
+    sync: str | None
+    health: str | None

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import urllib3
@@ -21,6 +20,7 @@ from kubernetes.client.exceptions import ApiException
 from gitops_promoter.config.schema import ClusterConfig
 from gitops_promoter.domain.canary import PAUSE_REASON, RolloutView
 from gitops_promoter.errors import PermanentError, PromoterError, TransientError
+from gitops_promoter.ports import AppView
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +39,6 @@ class ClusterUnavailable(ClusterError, TransientError):
 
 class ClusterRejected(ClusterError, PermanentError):
     pass
-
-
-@dataclass(frozen=True)
-class AppView:
-    revision: str | None
-    sync: str | None
-    health: str | None
 
 
 def _split(ref: str) -> tuple[str, str]:

@@ -13,8 +13,10 @@ from ruamel.yaml.error import MarkedYAMLError
 
 from gitops_promoter.config.reader import Cursor, Problems
 from gitops_promoter.config.schema import (
+    AnalysisConfig,
     AppConfig,
     ApprovalRule,
+    CanaryConfig,
     ClusterConfig,
     Config,
     EnvironmentConfig,
@@ -27,10 +29,11 @@ from gitops_promoter.config.schema import (
     StateConfig,
     TargetConfig,
 )
+from gitops_promoter.domain.analysis import Metric, metric_from
 from gitops_promoter.domain.edits import ContainerEdit, Edit, HelmEdit, KustomizeEdit, MarkerEdit
 from gitops_promoter.domain.imageref import ImageRef
 from gitops_promoter.domain.policy import Policy
-from gitops_promoter.errors import ConfigError, PolicyError
+from gitops_promoter.errors import ConfigError, PolicyError, PromoterError
 
 TOP = ("version", "registries", "repositories", "clusters", "prometheus", "environments", "apps", "server",
        "state")
@@ -311,7 +314,7 @@ class _Builder:
                     targets[env] = target
                 if modes.get(env) == "pull-request" and repo in repos and repos[repo].github is None:
                     tc.error(f"{env} promotes by pull request, but repository {repo!r} has no github section")
-        canary = self.canary(m["canary"], prometheus) if "canary" in m else {}
+        canary = self.canary(m["canary"], prometheus) if "canary" in m else None
         if None in (name, image, repo, policy):
             return None
         return AppConfig(name=name, image=image, repository=repo, policy=policy,  # type: ignore[arg-type]
@@ -340,7 +343,8 @@ class _Builder:
             return None
 
     def target(self, env: str, c: Cursor, app: str, clusters: dict[str, ClusterConfig]) -> TargetConfig | None:
-        m = c.mapping(("file", "edit", "pin_digest", "cluster", "application", "rollout"), required=("file", "edit"))
+        m = c.mapping(("file", "edit", "pin_digest", "cluster", "application", "rollout", "rollout_file"),
+                      required=("file", "edit"))
         file = m["file"].str() if "file" in m else None
         if file is not None and (file.startswith("/") or ".." in Path(file).parts):
             m["file"].error(f"must be a path inside the repository, not {file!r}")
@@ -356,7 +360,8 @@ class _Builder:
         return TargetConfig(env=env, file=file, edit=edit,
                             pin_digest=bool(m["pin_digest"].bool()) if "pin_digest" in m else False,
                             cluster=cluster, application=m["application"].str() if "application" in m else None,
-                            rollout=m["rollout"].str() if "rollout" in m else None)
+                            rollout=m["rollout"].str() if "rollout" in m else None,
+                            rollout_file=m["rollout_file"].str() if "rollout_file" in m else None)
 
     def edit(self, c: Cursor, app: str) -> Edit | None:
         m = c.mapping(("kind", "container", "name", "key", "digest_key", "marker"), required=("kind",))
@@ -383,31 +388,48 @@ class _Builder:
             return HelmEdit(value, m["digest_key"].str() if "digest_key" in m else None) if value else None
         return MarkerEdit((m["marker"].str() if "marker" in m else None) or app)
 
-    def canary(self, c: Cursor, prometheus: dict[str, PrometheusConfig]) -> dict[str, Any]:
-        m = c.mapping(("gate_duration", "analysis", "gates"))
+    def canary(self, c: Cursor, prometheus: dict[str, PrometheusConfig]) -> CanaryConfig | None:
+        m = c.mapping(("gate_duration", "analysis"))
+        gate = "10s"
         if "gate_duration" in m:
-            m["gate_duration"].duration()
-        if "analysis" in m:
-            a = m["analysis"].mapping(("prometheus", "args", "metrics", "template"))
-            if "prometheus" in a:
-                ref = a["prometheus"].str()
-                if ref is not None and ref not in prometheus:
-                    known = ", ".join(prometheus) or "none"
-                    a["prometheus"].error(f"no prometheus named {ref!r} (prometheus: {known})")
-            if "args" in a:
-                for _, v in a["args"].items():
-                    v.str()
-            if "metrics" in a:
-                for metric in a["metrics"].sequence():
-                    mm = metric.mapping(METRIC_KEYS, required=("name", "query"))
-                    for key in ("interval", "initialDelay"):
-                        if key in mm:
-                            mm[key].duration()
-                    for key in ("count", "failureLimit", "inconclusiveLimit", "consecutiveErrorLimit"):
-                        if key in mm:
-                            mm[key].int(minimum=0)
-                    if "emptyResult" in mm:
-                        mm["emptyResult"].choice(("error", "evaluate"))
-            if ("metrics" in a) == ("template" in a):
-                m["analysis"].error("give either metrics or template")
-        return _plain(c.value) if isinstance(c.value, CommentedMap) else {}
+            text = m["gate_duration"].str()
+            if text is not None and not re.fullmatch(r"\d+(ms|s|m|h)?", text):
+                m["gate_duration"].error(f"must be a duration such as 10s, not {text!r}")
+            gate = text or gate
+        analysis = self.analysis(m["analysis"], prometheus) if "analysis" in m else None
+        return CanaryConfig(gate_duration=gate, analysis=analysis)
+
+    def analysis(self, c: Cursor, prometheus: dict[str, PrometheusConfig]) -> AnalysisConfig | None:
+        a = c.mapping(("prometheus", "args", "metrics", "template"), required=("prometheus",))
+        ref = a["prometheus"].str() if "prometheus" in a else None
+        if ref is not None and ref not in prometheus:
+            known = ", ".join(prometheus) or "none"
+            a["prometheus"].error(f"no prometheus named {ref!r} (prometheus: {known})")
+        args: dict[str, str] = {}
+        if "args" in a:
+            for key, v in a["args"].items():
+                value = v.str(allow_empty=True)
+                if value is not None:
+                    args[key] = value
+        metrics: list[Metric] = []
+        if "metrics" in a:
+            for metric in a["metrics"].sequence():
+                mm = metric.mapping(METRIC_KEYS, required=("name", "query"))
+                if not mm:
+                    continue
+                try:
+                    built = metric_from(_plain(metric.value))
+                except (ValueError, PromoterError) as exc:
+                    metric.error(str(exc))
+                    continue
+                if not built.success_condition and not built.failure_condition:
+                    metric.error("needs successCondition or failureCondition (a metric with neither always passes)")
+                if built.interval is not None and built.count is None:
+                    metric.error("with interval, give count too: a gate must end")
+                metrics.append(built)
+        template = a["template"].str() if "template" in a else None
+        if ("metrics" in a) == ("template" in a):
+            c.error("give either metrics or template")
+        if ref is None:
+            return None
+        return AnalysisConfig(prometheus=ref, args=args, metrics=tuple(metrics), template=template)

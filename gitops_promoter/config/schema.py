@@ -6,8 +6,9 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
+from gitops_promoter.domain.analysis import Metric
 from gitops_promoter.domain.approval import Rule as ApprovalRule
 from gitops_promoter.domain.edits import Edit
 from gitops_promoter.domain.imageref import ImageRef
@@ -97,6 +98,28 @@ class TargetConfig:
     cluster: str | None = None
     application: str | None = None
     rollout: str | None = None
+    rollout_file: str | None = None  # where the Rollout's steps are, when `file` is not the Rollout
+
+    @property
+    def steps_file(self) -> str:
+        return self.rollout_file or self.file
+
+
+@dataclass(frozen=True)
+class AnalysisConfig:
+    """What a gate measures: inline metrics, or an AnalysisTemplate file in the deployment repo
+    (`{env}` in the path is the environment's name)."""
+
+    prometheus: str
+    args: Mapping[str, str]
+    metrics: tuple[Metric, ...] = ()
+    template: str | None = None
+
+
+@dataclass(frozen=True)
+class CanaryConfig:
+    gate_duration: str = "10s"
+    analysis: AnalysisConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -106,7 +129,7 @@ class AppConfig:
     repository: str
     policy: Policy
     targets: Mapping[str, TargetConfig]
-    canary: Mapping[str, Any] = field(default_factory=dict)
+    canary: CanaryConfig | None = None
 
 
 @dataclass(frozen=True)

@@ -250,3 +250,31 @@ def parse_duration(value: Any, key: str = "duration") -> float:
     if not isinstance(value, str) or not re.fullmatch(r"(\d+(\.\d+)?(ms|s|m|h))+", value.strip()):
         raise ValueError(f"{key} must be a duration such as 30s, 5m or 1h, not {value!r}")
     return sum(float(n) * units[u] for n, _, u in re.findall(r"(\d+(\.\d+)?)(ms|s|m|h)", value))
+
+
+def metrics_from_template(text: str, *, source: str) -> tuple[list[Metric], dict[str, str]]:
+    """The Prometheus metrics and the argument defaults of an Argo AnalysisTemplate document."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        docs = [d for d in YAML(typ="safe").load_all(text) if isinstance(d, dict)]
+    except YAMLError as exc:
+        raise ValueError(f"{source}: not valid YAML: {exc}") from None
+    template = next((d for d in docs if d.get("kind") in ("AnalysisTemplate", "ClusterAnalysisTemplate")), None)
+    if template is None:
+        raise ValueError(f"{source}: no AnalysisTemplate in the file")
+    spec = template.get("spec") or {}
+    defaults = {str(a["name"]): str(a["value"]) for a in spec.get("args") or [] if "value" in a}
+    metrics = []
+    for raw in spec.get("metrics") or []:
+        provider = (raw.get("provider") or {})
+        if "prometheus" not in provider:
+            raise ValueError(f"{source}: metric {raw.get('name')!r} uses provider "
+                             f"{', '.join(provider) or 'none'}; the promoter runs prometheus metrics only")
+        fields = {k: v for k, v in raw.items() if k in _METRIC_KEYS}
+        fields["query"] = provider["prometheus"].get("query", "")
+        metrics.append(metric_from(fields))
+    if not metrics:
+        raise ValueError(f"{source}: the AnalysisTemplate has no metrics")
+    return metrics, defaults

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from gitops_promoter.adapters.github import GitHubHost
 from gitops_promoter.adapters.gitrepo import GitRepo
+from gitops_promoter.adapters.kube import KubeCluster
+from gitops_promoter.adapters.prometheus import PrometheusMetrics
 from gitops_promoter.adapters.registry import RegistryHub
 from gitops_promoter.config import load_config
 from gitops_promoter.config.schema import Config
 from gitops_promoter.errors import ConfigError
-from gitops_promoter.ports import CodeHost
+from gitops_promoter.ports import Cluster, CodeHost, Metrics
+from gitops_promoter.workflows.canary import drive_canaries
 from gitops_promoter.workflows.discover import promote_direct
 from gitops_promoter.workflows.outcome import Outcome
 from gitops_promoter.workflows.propose import promote_pull_requests
+
+log = logging.getLogger(__name__)
 
 
 def workdir_for(config: Config, override: str | None) -> Path:
@@ -42,13 +48,26 @@ class Wired:
     """The adapters for one config: registries, deployment repos and code hosts."""
 
     def __init__(self, config: Config, *, workdir: str | None = None,
-                 host_factory: Callable[..., CodeHost] = GitHubHost) -> None:
+                 host_factory: Callable[..., CodeHost] = GitHubHost,
+                 cluster_factory: Callable[..., Cluster] = KubeCluster) -> None:
         self.config = config
         root = workdir_for(config, workdir)
         self.repos = {name: GitRepo(cfg, workdir=root) for name, cfg in config.repositories.items()}
         self.registry = RegistryHub(config.registry_for)
         self.hosts: dict[str, CodeHost] = {}
         self.host_errors: dict[str, str] = {}
+        self.clusters: dict[str, Cluster] = {}
+        for name, cluster_cfg in config.clusters.items():
+            try:
+                self.clusters[name] = cluster_factory(cluster_cfg)
+            except Exception as exc:  # noqa: BLE001 - kubernetes' config loader raises its own types
+                log.warning("cluster %s cannot be used: %s", name, exc)
+        self.metrics: dict[str, Metrics] = {}
+        for name, prom_cfg in config.prometheus.items():
+            try:
+                self.metrics[name] = PrometheusMetrics(prom_cfg)
+            except ConfigError as exc:
+                log.warning("prometheus %s: %s", name, "; ".join(exc.problems))
         for name, cfg in config.repositories.items():
             if cfg.github is None:
                 continue
@@ -70,11 +89,35 @@ def run_once(*, config_path: str, dry_run: bool = False, apps: frozenset[str] | 
     wired = Wired(config, workdir=workdir)
     try:
         outcomes = promote_direct(config, registry=wired.registry, repos=wired.repos, dry_run=dry_run, apps=apps)
+        if not dry_run:
+            outcomes += drive_canaries(config, repos=wired.repos, clusters=wired.clusters, metrics=wired.metrics,
+                                       apps=apps)
         outcomes += _host_errors(wired, apps)
         outcomes += promote_pull_requests(config, registry=wired.registry, repos=wired.repos, hosts=wired.hosts,
                                           apps=apps, dry_run=dry_run, hosts_failed=frozenset(wired.host_errors))
     finally:
         wired.close()
+    print_summary(outcomes)
+    return 1 if any(o.status == "error" for o in outcomes) else 0
+
+
+def decide_canary(*, config_path: str, app: str, env: str, force: str, workdir: str | None = None) -> int:
+    """`promote` / `rollback`: a person decides the canary of one app in one environment."""
+    config = _load(config_path, frozenset({app}))
+    if config is None:
+        return 1
+    if env not in {e.name for e in config.environments}:
+        print(f"unknown environment: {env}", file=sys.stderr)
+        return 1
+    wired = Wired(config, workdir=workdir)
+    try:
+        outcomes = drive_canaries(config, repos=wired.repos, clusters=wired.clusters, metrics=wired.metrics,
+                                  apps=frozenset({app}), envs=frozenset({env}), force=force)
+    finally:
+        wired.close()
+    if not outcomes:
+        print(f"{app}/{env}: no canary is configured (targets.{env}.rollout, cluster and canary)", file=sys.stderr)
+        return 1
     print_summary(outcomes)
     return 1 if any(o.status == "error" for o in outcomes) else 0
 

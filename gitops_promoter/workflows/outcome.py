@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 Status = Literal["bumped", "would-bump", "unchanged", "error", "proposed", "updated", "rebuilt", "waiting",
-                 "merged", "closed", "would-propose", "would-close", "live"]
+                 "merged", "closed", "would-propose", "would-close", "live", "advanced", "reverted", "rearmed",
+                 "inconclusive"]
 
 
 @dataclass(frozen=True)

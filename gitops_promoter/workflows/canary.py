@@ -1,0 +1,211 @@
+"""Canary: move an Argo Rollouts canary forward or back by committing to git only.
+
+Per app × environment with a Rollout, a cluster and a `canary` config, each pass:
+
+1. rebuild the release from git trailers (the latest live bump and its gate advances);
+2. read the canary steps in git and what the cluster runs (Argo CD's revision, the Rollout);
+3. decide (domain.canary) and act:
+   * at a gate (`pause: {}`): run the analysis; pass → one commit turns that step into
+     `pause: {duration: <gate_duration>}` (`Promoter-Action: advance`, `Promoter-Step`); fail →
+     one commit that reverts the release's commits, newest first (`Promoter-Action: revert`);
+     inconclusive or error → wait, and say so (a person decides with `promote` / `rollback`);
+   * the Rollout aborted on its own → revert in git too, so git says what runs again;
+   * the Rollout completed → one commit re-arms the advanced gates (`Promoter-Action: rearm`).
+
+Argo CD syncs; the promoter never patches workloads (it only asks Argo CD to refresh).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from gitops_promoter.config.schema import AnalysisConfig, AppConfig, CanaryConfig, Config, TargetConfig
+from gitops_promoter.domain.analysis import Metric, MetricVerdict, gate_phase, metrics_from_template
+from gitops_promoter.domain.canary import Decision, decide
+from gitops_promoter.domain.history import Release, current_release
+from gitops_promoter.domain.rollout import canary_steps, set_pause
+from gitops_promoter.errors import PromoterError
+from gitops_promoter.ports import Change, Cluster, Committed, DeployRepo, Metrics
+from gitops_promoter.workflows.analysis import run_analysis
+from gitops_promoter.workflows.outcome import Outcome
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Canary:
+    app: AppConfig
+    env: str
+    target: TargetConfig
+    canary: CanaryConfig
+    repo: DeployRepo
+    cluster: Cluster
+    metrics: Metrics | None
+
+
+def drive_canaries(config: Config, *, repos: Mapping[str, DeployRepo], clusters: Mapping[str, Cluster],
+                   metrics: Mapping[str, Metrics], apps: frozenset[str] | None = None,
+                   envs: frozenset[str] | None = None, force: str | None = None,
+                   sleep: Callable[[float], None] = time.sleep,
+                   clock: Callable[[], float] = time.monotonic) -> list[Outcome]:
+    """`force`: "promote" advances the gate the canary waits at without analysis; "rollback"
+    reverts the release — a person's decision, e.g. after an inconclusive analysis."""
+    out: list[Outcome] = []
+    for app in config.apps:
+        if app.canary is None or (apps is not None and app.name not in apps):
+            continue
+        for env in config.environments:
+            target = app.targets.get(env.name)
+            if target is None or not target.rollout or not target.cluster or (envs and env.name not in envs):
+                continue
+            cluster = clusters.get(target.cluster)
+            if cluster is None:
+                out.append(Outcome(app.name, env.name, "error", f"cluster {target.cluster} is not reachable"))
+                continue
+            analysis = app.canary.analysis
+            c = Canary(app, env.name, target, app.canary, repos[app.repository], cluster,
+                       metrics.get(analysis.prometheus) if analysis else None)
+            try:
+                out.append(_one(c, force=force, sleep=sleep, clock=clock))
+            except PromoterError as exc:
+                log.warning("%s/%s: %s", app.name, env.name, exc)
+                out.append(Outcome(app.name, env.name, "error", str(exc)))
+            except Exception as exc:  # noqa: BLE001 - one app's bug must not stop the others
+                log.exception("%s/%s: unexpected failure", app.name, env.name)
+                out.append(Outcome(app.name, env.name, "error", f"internal error: {type(exc).__name__}: {exc}"))
+    return out
+
+
+def _one(c: Canary, *, force: str | None, sleep: Callable[[float], None], clock: Callable[[], float]) -> Outcome:
+    name, env = c.app.name, c.env
+    release = current_release(c.repo.history(app=name), app=name, env=env)
+    source = f"{c.repo.name}:{c.target.steps_file}"
+    steps = canary_steps(c.repo.read(c.target.steps_file), source=source)
+    synced = False
+    if release is not None and c.target.application:
+        revision = c.cluster.application(c.target.application).revision
+        synced = bool(revision) and c.repo.contains(release.bump, str(revision))
+    elif release is not None:
+        synced = True  # no Application to ask: trust the Rollout's image
+    view = c.cluster.rollout(str(c.target.rollout))
+    decision = decide(release=release, steps=steps, synced=synced, rollout=view,
+                      gate_duration=c.canary.gate_duration)
+    if force == "rollback":
+        if release is None:
+            return Outcome(name, env, "unchanged", "nothing to roll back: no release of the promoter's here")
+        decision = Decision("revert", "rolled back by a person (gitops-promoter rollback)")
+    tag = release.tag if release else None
+    if decision.action == "analyse" and force == "promote":
+        return _advance(c, release, decision, "advanced by a person (gitops-promoter promote)", [])
+    if force == "promote":
+        return Outcome(name, env, "unchanged", f"nothing to promote: {decision.reason}", from_tag=tag)
+    if decision.action == "analyse":
+        verdicts = _analyse(c, decision, sleep=sleep, clock=clock)
+        phase = gate_phase(verdicts)
+        summary = "; ".join(v.describe() for v in verdicts)
+        if phase == "Successful":
+            return _advance(c, release, decision, f"analysis passed at gate {decision.step}", verdicts)
+        if phase == "Failed":
+            failed = ", ".join(v.metric for v in verdicts if v.phase == "Failed")
+            return _revert(c, release, f"canary analysis failed at gate {decision.step} ({failed})", verdicts)
+        return Outcome(name, env, "inconclusive", f"gate {decision.step}: {phase}: {summary}; decide with "
+                       f"`gitops-promoter promote {name} {env}` or `gitops-promoter rollback {name} {env}`",
+                       to_tag=tag)
+    if decision.action == "revert":
+        return _revert(c, release, decision.reason, [])
+    if decision.action == "rearm":
+        return _rearm(c, release, decision)
+    status = "waiting" if decision.action == "wait" else "unchanged"
+    return Outcome(name, env, status, decision.reason, to_tag=tag)  # type: ignore[arg-type]
+
+
+def _analysis_metrics(c: Canary) -> tuple[AnalysisConfig, list[Metric], dict[str, str]]:
+    analysis = c.canary.analysis
+    if analysis is None or c.metrics is None:
+        raise PromoterError(f"{c.app.name}: canary.analysis is not configured; a gate never passes without one")
+    if analysis.template:
+        path = analysis.template.replace("{env}", c.env)
+        try:
+            metrics, defaults = metrics_from_template(c.repo.read(path), source=f"{c.repo.name}:{path}")
+        except ValueError as exc:
+            raise PromoterError(str(exc)) from None
+        return analysis, metrics, {**defaults, **analysis.args}
+    return analysis, list(analysis.metrics), dict(analysis.args)
+
+
+def _analyse(c: Canary, decision: Decision, *, sleep: Callable[[float], None],
+             clock: Callable[[], float]) -> list[MetricVerdict]:
+    _, metrics, args = _analysis_metrics(c)
+    assert c.metrics is not None
+    log.info("%s/%s: analysing gate %s with %d metric(s)", c.app.name, c.env, decision.step, len(metrics))
+    return run_analysis(metrics, args=args, prometheus=c.metrics, sleep=sleep, clock=clock)
+
+
+def _message(subject: str, body: list[str], *, app: str, env: str, action: str, tag: str,
+             extra: Mapping[str, str] | None = None) -> str:
+    trailers = {"Promoter-App": app, "Promoter-Env": env, "Promoter-Action": action, "Promoter-Tag": tag,
+                **(extra or {})}
+    text = subject + "\n\n" + "\n".join(body).strip() + "\n\n" if body else subject + "\n\n"
+    return text + "\n".join(f"{k}: {v}" for k, v in trailers.items()) + "\n"
+
+
+def _refresh(c: Canary) -> None:
+    if c.target.application:
+        try:
+            c.cluster.refresh(c.target.application)
+        except PromoterError as exc:  # Argo CD will still sync on its own poll
+            log.warning("%s/%s: could not ask Argo CD to refresh: %s", c.app.name, c.env, exc)
+
+
+def _advance(c: Canary, release: Release | None, decision: Decision, why: str,
+             verdicts: list[MetricVerdict]) -> Outcome:
+    assert release is not None and decision.step is not None
+    step, gate = decision.step, c.canary.gate_duration
+    source = f"{c.repo.name}:{c.target.steps_file}"
+    body = [f"{why[0].upper()}{why[1:]}: step {step} becomes pause: {{duration: {gate}}}."]
+    body += [v.describe() for v in verdicts]
+    message = _message(f"advance({c.env}): {c.app.name} {release.tag} gate {step}", body, app=c.app.name,
+                       env=c.env, action="advance", tag=release.tag, extra={"Promoter-Step": str(step)})
+    change = Change(c.target.steps_file, lambda t: set_pause(t, step=step, duration=gate, source=source), message)
+    result = c.repo.commit(change)
+    _refresh(c)
+    sha = result.sha if isinstance(result, Committed) else None
+    return Outcome(c.app.name, c.env, "advanced", f"gate {step}: {why}", to_tag=release.tag, sha=sha)
+
+
+def _revert(c: Canary, release: Release | None, why: str, verdicts: list[MetricVerdict]) -> Outcome:
+    assert release is not None
+    body = [f"{why[0].upper()}{why[1:]}."]
+    for v in verdicts:
+        body.append(v.describe())
+        body += [f"  - {a.phase}: {a.reason}" for a in v.measurements]
+    body.append("")
+    body += [f"This reverts commit {sha}." for sha in release.commits]
+    extra = {"Promoter-Digest": release.digest} if release.digest else {}
+    message = _message(f"revert({c.env}): {c.app.name} {release.tag}", body, app=c.app.name, env=c.env,
+                       action="revert", tag=release.tag, extra=extra)
+    result = c.repo.revert(list(release.commits), message=message)
+    _refresh(c)
+    return Outcome(c.app.name, c.env, "reverted", f"{release.tag}: {why}; {release.tag} is rejected for {c.env}",
+                   to_tag=release.tag, sha=result.sha)
+
+
+def _rearm(c: Canary, release: Release | None, decision: Decision) -> Outcome:
+    assert release is not None
+    source = f"{c.repo.name}:{c.target.steps_file}"
+
+    def edit(text: str) -> str:
+        for step in decision.steps:
+            text = set_pause(text, step=step, duration=None, source=source)
+        return text
+
+    gates = ", ".join(map(str, decision.steps))
+    message = _message(f"rearm({c.env}): {c.app.name} gates {gates}",
+                       [f"{release.tag} completed; gates {gates} are pause: {{}} again for the next release."],
+                       app=c.app.name, env=c.env, action="rearm", tag=release.tag)
+    result = c.repo.commit(Change(c.target.steps_file, edit, message))
+    sha = result.sha if isinstance(result, Committed) else None
+    return Outcome(c.app.name, c.env, "rearmed", decision.reason, to_tag=release.tag, sha=sha)
