@@ -14,6 +14,7 @@ from typing import Any
 
 import requests
 from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
+from urllib3.util.retry import Retry
 
 from gitops_promoter.adapters.retry import Backoff
 from gitops_promoter.config.schema import PrometheusConfig
@@ -39,8 +40,9 @@ class PrometheusMetrics:
                 auth = (config.username.resolve(), config.password.resolve())
         except ConfigError as exc:
             raise ConfigError([f"prometheus {config.name}: {p}" for p in exc.problems]) from None
+        # No urllib3-level retries (they sleep on the real clock): this adapter retries with backoff.
         self._prom = PrometheusConnect(url=self.url, headers=headers, auth=auth, timeout=timeout,
-                                       disable_ssl=False)
+                                       disable_ssl=False, retry=Retry(total=0, raise_on_status=False))
         self._retries = retries
         self._sleep = sleep
         self._backoff = backoff or Backoff(base=0.5, cap=5.0)

@@ -66,6 +66,8 @@ def decide(*, release: Release | None, steps: Sequence[Step], synced: bool, roll
         step = steps[index]
         if step.is_gate:
             return Decision("analyse", f"the canary waits at gate {index}", step=index)
-        return Decision("wait", f"gate {index} is advanced in git; waiting for the Rollout to resume")
+        if index in release.advanced_steps:
+            return Decision("wait", f"gate {index} is advanced in git; waiting for the Rollout to resume")
+        return Decision("wait", f"the canary pauses at step {index} for {step.duration}")
     where = f"step {index}" if index is not None else "an unknown step"
     return Decision("wait", f"the canary is at {where} ({rollout.phase or 'unknown phase'})")

@@ -83,7 +83,13 @@ class FakeKube:
         obj["metadata"]["resourceVersion"] = str(self.rv)
         obj["metadata"].setdefault("namespace", key[1])
         obj["metadata"].setdefault("uid", f"uid-{key[2]}-{self.rv}")
-        obj["metadata"]["generation"] = int(obj["metadata"].get("generation", 0)) + (event == "MODIFIED")
+        previous = self.objects.get(key)
+        generation = int((previous or obj)["metadata"].get("generation", 0) or 0)
+        if previous is None:
+            generation = max(generation, 1)
+        elif previous.get("spec") != obj.get("spec"):
+            generation += 1  # as the apiserver does: only spec changes move the generation
+        obj["metadata"]["generation"] = generation
         self.objects[key] = obj
         self.events.append((self.rv, event, kind, copy.deepcopy(obj)))
         self._cond.notify_all()

@@ -58,6 +58,13 @@ class PrometheusServer:
                 self.proc.kill()
             self.proc = None
 
+    def kill(self) -> None:
+        """SIGKILL, as an OOM kill or a node loss would."""
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+            self.proc = None
+
     def wait_for(self, query: str, *, timeout: float = 20.0) -> None:
         """Until `query` returns a non-empty instant vector (rate() needs two scrapes)."""
         deadline = time.monotonic() + timeout

@@ -1,0 +1,130 @@
+"""A canary world: real git, real Prometheus scraping the test exporter, the fake kube-apiserver
+with Argo CD and Argo Rollouts simulators, the real adapters, an in-memory registry."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from gitops_promoter.adapters.gitrepo import GitRepo
+from gitops_promoter.adapters.kube import KubeCluster
+from gitops_promoter.adapters.prometheus import PrometheusMetrics
+from gitops_promoter.adapters.retry import Backoff
+from gitops_promoter.config import parse_config
+from gitops_promoter.domain.tags import TagInfo
+from gitops_promoter.workflows.canary import drive_canaries
+from gitops_promoter.workflows.discover import promote_direct
+from tests.fakes import MemoryRegistry
+from tests.support.argo_sim import ArgoCD, Rollouts
+from tests.support.fake_kube import FakeKube
+from tests.support.gitremote import remote_file
+from tests.support.world import ROLLOUT, deploy_remote
+
+IMAGE = "reg.local/acme/web"
+APP, RO = "argocd/web-dev", "shop/web"
+
+
+def config_text(remote: Path, kubeconfig: Path, prom_url: str, service: str) -> str:
+    return f"""\
+version: 1
+repositories:
+  - {{name: deploy, url: "file://{remote}", author: {{name: gitops-promoter, email: promoter@acme.example}}}}
+clusters:
+  - {{name: dev, kubeconfig: "file:{kubeconfig}"}}
+prometheus:
+  - {{name: main, url: "{prom_url}"}}
+environments:
+  - {{name: dev, mode: direct}}
+apps:
+  - name: web
+    image: {IMAGE}
+    repository: deploy
+    policy: {{strategy: semver, constraint: "^1.0"}}
+    targets:
+      dev:
+        file: {ROLLOUT}
+        edit: {{kind: container, container: web}}
+        cluster: dev
+        application: {APP}
+        rollout: {RO}
+    canary:
+      gate_duration: 10s
+      analysis:
+        prometheus: main
+        args: {{service-name: {service}}}
+        metrics:
+          - name: success-rate
+            interval: 1s
+            count: 3
+            successCondition: result[0] >= 0.95
+            query: |
+              sum(rate(http_requests_total{{service="{{{{args.service-name}}}}",code!~"5.."}}[1m]))
+              /
+              sum(rate(http_requests_total{{service="{{{{args.service-name}}}}"}}[1m]))
+"""
+
+
+@dataclass
+class World:
+    root: Path
+    remote: Path
+    kube: FakeKube
+    argocd: ArgoCD
+    rollouts: Rollouts
+    registry: MemoryRegistry
+    config_text: str
+    prometheus_url: str
+
+    @property
+    def config(self):
+        return parse_config(self.config_text, source="promoter.yaml")
+
+    def repo(self):
+        return GitRepo(self.config.repositories["deploy"], workdir=self.root / "work", sleep=lambda s: None,
+                       backoff=Backoff(base=0.001))
+
+    def cluster(self):
+        return KubeCluster(self.config.clusters["dev"], sleep=lambda s: None)
+
+    def run(self, *, metrics=None, force=None):
+        config, repos = self.config, {"deploy": self.repo()}
+        out = [] if force else promote_direct(config, registry=self.registry, repos=repos)
+        prom = metrics or PrometheusMetrics(config.prometheus["main"], sleep=lambda s: None)
+        out += drive_canaries(config, repos=repos, clusters={"dev": self.cluster()}, metrics={"main": prom},
+                              force=force)
+        found = {}
+        for o in out:  # discover's outcome first, then the canary's
+            found.setdefault(f"{o.app}/{o.env}/{o.status}", o)
+        return found
+
+    def cluster_catches_up(self, seconds: float = 0.0):
+        """Argo CD syncs the head; the Rollouts controller reconciles (and time passes)."""
+        self.argocd.sync(APP)
+        return self.rollouts.tick(RO, seconds)["status"]
+
+    def file(self) -> str:
+        return remote_file(self.remote, ROLLOUT)
+
+
+@pytest.fixture
+def world(tmp_path, prometheus, exporter, unique):
+    service = f"{unique}-canary"
+    exporter.set(service, 0.0)
+    remote = deploy_remote(tmp_path, image=IMAGE)
+    with FakeKube() as kube:
+        kubeconfig = tmp_path / "kubeconfig"
+        kubeconfig.write_text(
+            "apiVersion: v1\nkind: Config\n"
+            f"clusters: [{{name: t, cluster: {{server: '{kube.url}'}}}}]\n"
+            "users: [{name: t, user: {token: t}}]\ncontexts: [{name: t, context: {cluster: t, user: t}}]\n"
+            "current-context: t\n")
+        argocd = ArgoCD(kube, remote)
+        argocd.add(APP, ROLLOUT)
+        w = World(tmp_path, remote, kube, argocd, Rollouts(kube), MemoryRegistry(),
+                  config_text(remote, kubeconfig, prometheus.url, service), prometheus.url)
+        w.registry.images[IMAGE] = [TagInfo("v1.0.0", digest="sha256:" + "1" * 64)]
+        w.cluster_catches_up()  # v1.0.0 is live and stable
+        prometheus.wait_for(f'http_requests_total{{service="{service}"}}')
+        w.service = service
+        w.exporter = exporter
+        yield w

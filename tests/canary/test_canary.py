@@ -1,0 +1,130 @@
+"""The canary driver end to end: a good tag walks every gate and re-arms; a bad tag fails at the
+first gate and is reverted; Prometheus dying during analysis never advances; Argo aborting is
+mirrored in git."""
+
+import time
+
+from gitops_promoter.adapters.prometheus import PrometheusMetrics
+from gitops_promoter.config.schema import PrometheusConfig
+from gitops_promoter.domain.rollout import gates
+from gitops_promoter.domain.tags import TagInfo
+from tests.canary.conftest import IMAGE, RO
+from tests.support.gitremote import git, remote_log
+from tests.support.prom import PrometheusServer
+
+
+def release(world, tag="v1.1.0"):
+    world.registry.images[IMAGE].append(TagInfo(tag, digest="sha256:" + "2" * 64))
+    out = world.run()
+    assert "web/dev/bumped" in out, out
+    assert out["web/dev/waiting"].detail == "Argo CD does not run the release commit yet"
+    status = world.cluster_catches_up()
+    assert (status["phase"], status["currentStepIndex"]) == ("Paused", 1)
+
+
+def test_good_tag_walks_every_gate_and_rearms(world):
+    original = world.file()
+    release(world)
+    out = world.run()
+    assert "web/dev/advanced" in out, {k: v.detail for k, v in out.items()}
+    advanced = out["web/dev/advanced"]
+    assert advanced.detail == "gate 1: analysis passed at gate 1"
+    assert gates(world.file()) == [5]
+    trailers = git("log", "-1", "--format=%(trailers)", "main", cwd=world.remote).splitlines()
+    assert trailers == ["Promoter-App: web", "Promoter-Env: dev", "Promoter-Action: advance", "Promoter-Tag: v1.1.0",
+                        "Promoter-Step: 1"]
+    assert world.kube.get("argoproj.io/v1alpha1/applications", "argocd", "web-dev")["metadata"]["annotations"] == {
+        "argocd.argoproj.io/refresh": "normal"}
+
+    status = world.cluster_catches_up(10)  # the 10s pause passes, then the 30s one waits
+    assert status["currentStepIndex"] == 3
+    assert world.run()["web/dev/waiting"].detail == "the canary pauses at step 3 for 30s"
+    status = world.cluster_catches_up(30)
+    assert (status["phase"], status["currentStepIndex"]) == ("Paused", 5)
+    assert "web/dev/advanced" in world.run()
+    status = world.cluster_catches_up(10)
+    assert status["phase"] == "Healthy"
+
+    rearmed = world.run()["web/dev/rearmed"]
+    assert rearmed.detail == "v1.1.0 completed; re-arm gates 1, 5"
+    assert world.file() == original.replace("web:v1.0.0", "web:v1.1.0")  # only the image moved, for good
+    assert [line.split(":")[0] for line in remote_log(world.remote)[:4]] == [
+        "rearm(dev)", "advance(dev)", "advance(dev)", "promote(dev)"]
+    assert set(world.run()) == {"web/dev/unchanged"}  # discover and canary: nothing more to do
+
+
+def test_bad_tag_fails_at_the_first_gate_and_is_reverted(world):
+    world.exporter.set(world.service, 0.4)
+    time.sleep(2)  # a few scrapes with errors
+    release(world)
+    out = world.run()
+    reverted = out["web/dev/reverted"]
+    assert reverted.detail.startswith("v1.1.0: canary analysis failed at gate 1 (success-rate); v1.1.0 is rejected")
+    assert "web:v1.0.0" in world.file() and gates(world.file()) == [1, 5]
+    message = git("log", "-1", "--format=%B", "main", cwd=world.remote)
+    assert message.startswith("revert(dev): web v1.1.0\n\nCanary analysis failed at gate 1 (success-rate).\n"
+                              "success-rate: Failed (failed (1) > failureLimit (0)")
+    assert "This reverts commit " in message and "Promoter-Action: revert" in message
+    status = world.cluster_catches_up()
+    assert (status["phase"], status["currentPodHash"]) == ("Healthy", status["stableRS"])
+    again = world.run()
+    assert again["web/dev/unchanged"].detail.startswith(
+        "already at v1.0.0, the newest tag under semver lenient ^1.0; rejected here: v1.1.0 reverted by the promoter")
+
+
+def test_prometheus_killed_during_analysis_never_advances(world, exporter):
+    own = PrometheusServer(target=f"127.0.0.1:{exporter.port}").start()
+    try:
+        own.wait_for(f'http_requests_total{{service="{world.service}"}}')
+        time.sleep(2.5)  # enough scrapes for rate()
+        release(world)
+        prom = PrometheusMetrics(PrometheusConfig("main", own.url), sleep=lambda s: None, timeout=2)
+        calls = {"n": 0}
+
+        class DiesAfterOne:
+            def query(self, promql):
+                calls["n"] += 1
+                if calls["n"] == 2:
+                    own.kill()  # killed in the middle of the gate's analysis
+                return prom.query(promql)
+
+        before = world.file()
+        out = world.run(metrics=DiesAfterOne())
+        inconclusive = out["web/dev/inconclusive"]
+        assert inconclusive.detail.startswith("gate 1: Error: success-rate: Error (consecutiveErrors (5) > "
+                                              "consecutiveErrorLimit (4)")
+        assert "gitops-promoter promote web dev" in inconclusive.detail
+        assert world.file() == before  # no advance, no revert
+    finally:
+        own.cleanup()
+
+
+def test_a_person_decides_after_an_inconclusive_gate(world):
+    release(world)
+    out = world.run(force="promote")
+    assert out["web/dev/advanced"].detail == "gate 1: advanced by a person (gitops-promoter promote)"
+    out = world.run(force="rollback")
+    assert out["web/dev/reverted"].detail.startswith("v1.1.0: rolled back by a person")
+    assert "web:v1.0.0" in world.file() and gates(world.file()) == [1, 5]
+
+
+def test_rollout_aborted_in_cluster_is_reverted_in_git(world):
+    release(world)
+    world.rollouts.abort(RO, "AnalysisRun web-abc failed")
+    out = world.run()
+    assert out["web/dev/reverted"].detail.startswith(
+        "v1.1.0: the Rollout aborted (Degraded): AnalysisRun web-abc failed; git must say what runs")
+    assert "web:v1.0.0" in world.file()
+
+
+def test_a_human_revert_of_the_bump_is_respected(world):
+    release(world)
+    human = world.root / "human"
+    git("clone", "-q", str(world.remote), str(human), cwd=world.root)
+    git("revert", "--no-edit", "HEAD", cwd=human)
+    git("push", "-q", "origin", "HEAD:main", cwd=human)
+    out = world.run()
+    assert out["web/dev/unchanged"].detail.startswith("already at v1.0.0")
+    assert "rejected here: v1.1.0 reverted in" in out["web/dev/unchanged"].detail
+    assert out["web/dev/unchanged"] is not None
+    assert gates(world.file()) == [1, 5]
