@@ -71,3 +71,15 @@ def decide(*, release: Release | None, steps: Sequence[Step], synced: bool, roll
         return Decision("wait", f"the canary pauses at step {index} for {step.duration}")
     where = f"step {index}" if index is not None else "an unknown step"
     return Decision("wait", f"the canary is at {where} ({rollout.phase or 'unknown phase'})")
+
+
+def unhealthy(view: RolloutView, *, tag: str, steps: int) -> str | None:
+    """Why the Rollout is not (yet) healthy on `tag` — all its steps walked, gates passed — or None."""
+    if view.aborted or view.phase == "Degraded":
+        return f"the Rollout aborted ({view.message or view.phase})"
+    if not view.runs(tag):
+        return f"the Rollout does not run {tag}"
+    if view.phase != "Healthy" or (view.step_index is not None and view.step_index < steps):
+        where = f"step {view.step_index}" if view.step_index is not None else "an unknown step"
+        return f"its canary is at {where} ({view.phase or 'unknown phase'})"
+    return None

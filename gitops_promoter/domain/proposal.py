@@ -36,6 +36,7 @@ class PromotionPlan:
 
     proposal: Proposal | None
     reason: str
+    keep_open: bool = False  # the candidate may still qualify (e.g. its canary is running): do not close a PR
 
 
 def branch_name(env: str, app: str) -> str:
@@ -43,8 +44,10 @@ def branch_name(env: str, app: str) -> str:
 
 
 def plan_promotion(*, app: str, env: str, source_env: str, policy: Policy, candidate: Running, running: Running,
-                   rejected: Mapping[str, str]) -> PromotionPlan:
-    """Decide what `env` should be offered, given what `source_env` runs (`candidate`)."""
+                   rejected: Mapping[str, str], source_unhealthy: str | None = None) -> PromotionPlan:
+    """Decide what `env` should be offered, given what `source_env` runs (`candidate`).
+    `source_unhealthy` says why the source environment is not healthy on it yet (its canary has not
+    completed); a candidate is only what runs there *and* completed there."""
     tag = candidate.tag
     if tag is None:
         return PromotionPlan(None, f"{source_env} runs no tag of {app} yet")
@@ -52,6 +55,8 @@ def plan_promotion(*, app: str, env: str, source_env: str, policy: Policy, candi
         return PromotionPlan(None, f"{env} already runs {tag}, as {source_env} does")
     if tag in rejected:
         return PromotionPlan(None, f"{tag} was rejected for {env}: {rejected[tag]}")
+    if source_unhealthy:
+        return PromotionPlan(None, f"{source_env} is not healthy on {tag} yet: {source_unhealthy}", keep_open=True)
     if running.tag is not None:
         order = policy.compare(TagInfo(running.tag), TagInfo(tag))
         if order is not None and order > 0:

@@ -94,7 +94,8 @@ def run_once(*, config_path: str, dry_run: bool = False, apps: frozenset[str] | 
                                        apps=apps)
         outcomes += _host_errors(wired, apps)
         outcomes += promote_pull_requests(config, registry=wired.registry, repos=wired.repos, hosts=wired.hosts,
-                                          apps=apps, dry_run=dry_run, hosts_failed=frozenset(wired.host_errors))
+                                          apps=apps, dry_run=dry_run, hosts_failed=frozenset(wired.host_errors),
+                                          clusters=wired.clusters)
     finally:
         wired.close()
     print_summary(outcomes)
@@ -133,7 +134,8 @@ def status(*, config_path: str, apps: frozenset[str] | None = None, workdir: str
         outcomes = [Outcome(o.app, o.env, o.status, o.detail, o.from_tag, o.to_tag) for o in outcomes]
         outcomes += _host_errors(wired, apps)
         outcomes += promote_pull_requests(config, registry=wired.registry, repos=wired.repos, hosts=wired.hosts,
-                                          apps=apps, observe=True, hosts_failed=frozenset(wired.host_errors))
+                                          apps=apps, observe=True, hosts_failed=frozenset(wired.host_errors),
+                                          clusters=wired.clusters)
     finally:
         wired.close()
     for o in sorted(outcomes, key=lambda o: ([a.name for a in config.apps].index(o.app),

@@ -23,12 +23,14 @@ from dataclasses import dataclass
 
 from gitops_promoter.config.schema import AppConfig, Config, EnvironmentConfig, TargetConfig
 from gitops_promoter.domain.approval import Rule, Verdict, evaluate, teams_of
+from gitops_promoter.domain.canary import unhealthy
 from gitops_promoter.domain.edits import Running, read_running, write_version
 from gitops_promoter.domain.history import rejected_tags
 from gitops_promoter.domain.plan import Bump, commit_message
 from gitops_promoter.domain.proposal import Proposal, body, branch_name, parse_marker, plan_promotion, title
+from gitops_promoter.domain.rollout import canary_steps
 from gitops_promoter.errors import CodeHostRejected, CodeHostUnavailable, HeadMoved, MergeConflict, PromoterError
-from gitops_promoter.ports import Change, CodeHost, Committed, DeployRepo, PullRequest, Registry
+from gitops_promoter.ports import Change, Cluster, CodeHost, Committed, DeployRepo, PullRequest, Registry
 from gitops_promoter.workflows.outcome import Outcome
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,7 @@ class Step:
     repo: DeployRepo
     host: CodeHost
     registry: Registry
+    clusters: Mapping[str, Cluster]
 
     @property
     def rule(self) -> Rule:
@@ -55,7 +58,8 @@ class Step:
 def promote_pull_requests(config: Config, *, registry: Registry, repos: Mapping[str, DeployRepo],
                           hosts: Mapping[str, CodeHost], apps: frozenset[str] | None = None,
                           dry_run: bool = False, observe: bool = False,
-                          hosts_failed: frozenset[str] = frozenset()) -> list[Outcome]:
+                          hosts_failed: frozenset[str] = frozenset(),
+                          clusters: Mapping[str, Cluster] | None = None) -> list[Outcome]:
     """`hosts_failed` names repositories whose code host could not be set up (already reported)."""
     outcomes: list[Outcome] = []
     chain = list(config.environments)
@@ -76,7 +80,8 @@ def promote_pull_requests(config: Config, *, registry: Registry, repos: Mapping[
                     outcomes.append(Outcome(app.name, env.name, "error",
                                             f"repository {app.repository} has no github section for pull requests"))
                 continue
-            step = Step(app, env, before.name, app.targets[env.name], source, repos[app.repository], host, registry)
+            step = Step(app, env, before.name, app.targets[env.name], source, repos[app.repository], host, registry,
+                        clusters or {})
             outcomes.append(_guarded(step, dry_run=dry_run, observe=observe))
     return outcomes
 
@@ -94,6 +99,23 @@ def _guarded(step: Step, *, dry_run: bool, observe: bool) -> Outcome:
 
 def _read(step: Step, target: TargetConfig) -> Running:
     return read_running(step.repo.read(target.file), target.edit, source=f"{step.repo.name}:{target.file}")
+
+
+def _source_unhealthy(step: Step, candidate: Running) -> str | None:
+    """With a canary in the source environment, its Rollout must have completed on the candidate.
+    A cluster that cannot be asked is a reason to wait: missing data is never a pass."""
+    src = step.source
+    if step.app.canary is None or not src.rollout or not src.cluster or candidate.tag is None:
+        return None
+    cluster = step.clusters.get(src.cluster)
+    if cluster is None:
+        return f"cluster {src.cluster} cannot be observed"
+    try:
+        view = cluster.rollout(src.rollout)
+    except PromoterError as exc:
+        return f"cannot read the Rollout: {exc}"
+    steps = canary_steps(step.repo.read(src.steps_file), source=f"{step.repo.name}:{src.steps_file}")
+    return unhealthy(view, tag=candidate.tag, steps=len(steps))
 
 
 def _rejected(step: Step, prs: list[PullRequest], tag: str | None, bot: str) -> dict[str, str]:
@@ -122,10 +144,12 @@ def _one(step: Step, *, dry_run: bool, observe: bool) -> Outcome:
     rejected = rejected_tags(step.repo.history(app=app), app=app, env=env)
     rejected.update(_rejected(step, prs, candidate.tag, bot))
     plan = plan_promotion(app=app, env=env, source_env=step.source_env, policy=step.app.policy, candidate=candidate,
-                          running=running, rejected=rejected)
+                          running=running, rejected=rejected, source_unhealthy=_source_unhealthy(step, candidate))
     if plan.proposal is None:
         if open_pr is None:
             return Outcome(app, env, "unchanged", plan.reason, from_tag=running.tag)
+        if plan.keep_open:
+            return Outcome(app, env, "waiting", plan.reason, from_tag=running.tag, pr=open_pr.number)
         if observe or dry_run:
             return Outcome(app, env, "would-close", plan.reason, from_tag=running.tag, pr=open_pr.number)
         step.host.comment(open_pr.number, f"Closing: {plan.reason}.")

@@ -128,3 +128,43 @@ def test_a_human_revert_of_the_bump_is_respected(world):
     assert "rejected here: v1.1.0 reverted in" in out["web/dev/unchanged"].detail
     assert out["web/dev/unchanged"] is not None
     assert gates(world.file()) == [1, 5]
+
+
+def test_staging_takes_only_what_completed_its_canary_in_dev(world, monkeypatch):
+    from gitops_promoter.adapters.github import GitHubHost
+    from gitops_promoter.workflows.propose import promote_pull_requests
+    from tests.support.fake_github import FakeGitHub
+    from tests.support.world import STAGING
+
+    monkeypatch.setenv("PROMOTER_GITHUB_TOKEN", "bot-token")
+    with FakeGitHub(tokens={"bot-token": "promoter-bot"}) as gh:
+        gh.add_repo("acme/deploy", world.remote)
+        world.config_text = world.config_text.replace(
+            "author: {name: gitops-promoter, email: promoter@acme.example}}",
+            "author: {name: gitops-promoter, email: promoter@acme.example}, "
+            f"github: {{repo: acme/deploy, api_url: {gh.api}, token: env:PROMOTER_GITHUB_TOKEN, "
+            "seconds_between_requests: 0, seconds_between_writes: 0}}").replace(
+            "  - {name: dev, mode: direct}\n",
+            "  - {name: dev, mode: direct}\n  - {name: staging, mode: pull-request}\n").replace(
+            "    canary:\n",
+            f"      staging: {{file: {STAGING}, edit: {{kind: kustomize, name: {IMAGE}}}}}\n    canary:\n")
+
+        def staging():
+            config, repos = world.config, {"deploy": world.repo()}
+            host = GitHubHost(config.repositories["deploy"].github, seconds_between_requests=0,
+                              seconds_between_writes=0)
+            return promote_pull_requests(config, registry=world.registry, repos=repos, hosts={"deploy": host},
+                                         clusters={"dev": world.cluster()})[0]
+
+        release(world)
+        waiting = staging()
+        assert (waiting.status, waiting.detail) == (
+            "unchanged", "dev is not healthy on v1.1.0 yet: its canary is at step 1 (Paused)")
+        assert gh.pulls() == []
+        world.run()  # gate 1 passes
+        world.cluster_catches_up(10)
+        world.cluster_catches_up(30)
+        world.run()  # gate 5 passes
+        assert world.cluster_catches_up(10)["phase"] == "Healthy"
+        proposed = staging()
+        assert (proposed.status, proposed.to_tag) == ("proposed", "v1.1.0")

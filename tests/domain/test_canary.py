@@ -53,3 +53,16 @@ def test_a_human_edit_of_a_pause_is_not_rearmed():
     d = decide(release=release, steps=steps, synced=True, rollout=view(phase="Healthy", step=2, paused=False),
                gate_duration="10s")
     assert d.action == "done"
+
+
+@pytest.mark.parametrize(("rollout", "expected"), [
+    pytest.param(view(phase="Healthy", step=6, paused=False), None, id="completed"),
+    pytest.param(view(), "its canary is at step 1 (Paused)", id="at-a-gate"),
+    pytest.param(view(phase="Healthy", step=6, paused=False, images=("reg/web:v1",)), "the Rollout does not run v2",
+                 id="other-tag"),
+    pytest.param(view(phase="Degraded", aborted=True, message="boom"), "the Rollout aborted (boom)", id="aborted"),
+])
+def test_unhealthy(rollout, expected):
+    from gitops_promoter.domain.canary import unhealthy
+
+    assert unhealthy(rollout, tag="v2", steps=6) == expected
