@@ -2,7 +2,8 @@
 
 1. Bump commit+push on a generated 50,000-commit / 5,000-file repository: the persistent
    working clone (what the promoter does) versus a fresh clone per bump (the baseline).
-   Targets: persistent median < 300 ms and >= 20x faster than fresh.
+   Targets: persistent median < 300 ms and >= 20x faster than fresh. On the same repository,
+   a failing analysis verdict → the release's revert pushed: target < 1 s.
 2. Tag picking over 100,000 tags with the semver policy (filters, lenient parsing, the
    constraint), against a baseline of only parsing the same tags with the `semver` library
    and taking the maximum. Target: at most 2x the baseline.
@@ -30,7 +31,9 @@ import semver
 from bench.bigrepo import generate
 from gitops_promoter.adapters.gitrepo import GitRepo
 from gitops_promoter.config.schema import RepositoryConfig
+from gitops_promoter.domain.analysis import Measurement, Metric, assess_metric
 from gitops_promoter.domain.edits import ContainerEdit, write_version
+from gitops_promoter.domain.history import current_release
 from gitops_promoter.domain.policy import Policy
 from gitops_promoter.domain.tags import TagInfo
 from gitops_promoter.ports import Change, Committed
@@ -51,7 +54,24 @@ def _bump(n: int) -> Change:
         return write_version(text, ContainerEdit("web"), image=IMAGE, tag=f"v1.{n}.0", digest=None, pin=False,
                              source=ROLLOUT_PATH)
 
-    return Change(ROLLOUT_PATH, edit, f"promote(dev): web → v1.{n}.0\n\nPromoter-App: web\nPromoter-Action: bump\n")
+    return Change(ROLLOUT_PATH, edit, f"promote(dev): web → v1.{n}.0\n\nPromoter-App: web\nPromoter-Env: dev\n"
+                                      f"Promoter-Action: bump\nPromoter-Tag: v1.{n}.0\n")
+
+
+def _failing_verdict_to_revert(repo: GitRepo) -> float:
+    """Seconds from a failing measurement to the revert pushed: assess, rebuild the release from
+    git history, one revert commit, push — the canary driver's path."""
+    t = time.perf_counter()
+    metric = Metric("success-rate", success_condition="result[0] >= 0.95")
+    verdict = assess_metric(metric, [Measurement([0.41])])
+    assert verdict.phase == "Failed"
+    release = current_release(repo.history(app="web"), app="web", env="dev")
+    assert release is not None
+    message = (f"revert(dev): web {release.tag}\n\n{verdict.describe()}\n\n"
+               + "".join(f"This reverts commit {sha}.\n" for sha in release.commits)
+               + f"\nPromoter-App: web\nPromoter-Env: dev\nPromoter-Action: revert\nPromoter-Tag: {release.tag}\n")
+    repo.revert(list(release.commits), message=message)
+    return time.perf_counter() - t
 
 
 def _repo(url: str, workdir: Path) -> GitRepo:
@@ -74,6 +94,11 @@ def bench_write(tmp: Path) -> dict[str, object]:
         result = persistent.commit(_bump(n))
         times.append(time.perf_counter() - t)
         assert isinstance(result, Committed), result
+    revert_times = []
+    for n in range(PERSISTENT_BUMPS + 100, PERSISTENT_BUMPS + 105):
+        assert isinstance(persistent.commit(_bump(n)), Committed)
+        revert_times.append(_failing_verdict_to_revert(persistent))
+    revert_median = statistics.median(revert_times)
     fresh_times = []
     for n in range(PERSISTENT_BUMPS + 1, PERSISTENT_BUMPS + FRESH_BUMPS + 1):
         where = tmp / f"fresh-{n}"
@@ -84,7 +109,7 @@ def bench_write(tmp: Path) -> dict[str, object]:
         shutil.rmtree(where)
     count = subprocess.run(["git", "rev-list", "--count", "main"], cwd=bare, capture_output=True, text=True,
                            check=True).stdout.strip()
-    assert int(count) == COMMITS + PERSISTENT_BUMPS + FRESH_BUMPS
+    assert int(count) == COMMITS + PERSISTENT_BUMPS + FRESH_BUMPS + 2 * len(revert_times)
     p50, f50 = statistics.median(times), statistics.median(fresh_times)
     return {
         "repo": {"commits": COMMITS, "files": FILES},
@@ -93,8 +118,12 @@ def bench_write(tmp: Path) -> dict[str, object]:
                           "max": round(max(times) * 1000, 1), "runs": len(times)},
         "fresh_clone_ms": {"median": round(f50 * 1000, 1), "runs": len(fresh_times)},
         "speedup": round(f50 / p50, 1),
-        "targets": {"persistent_median_ms_below": 300, "speedup_at_least": 20},
-        "pass": p50 < 0.300 and f50 / p50 >= 20,
+        "failing_verdict_to_revert_pushed_ms": {"median": round(revert_median * 1000, 1),
+                                                "max": round(max(revert_times) * 1000, 1),
+                                                "runs": len(revert_times),
+                                                "ratio_vs_fresh_clone": round(revert_median / f50, 3)},
+        "targets": {"persistent_median_ms_below": 300, "speedup_at_least": 20, "revert_max_ms_below": 1000},
+        "pass": p50 < 0.300 and f50 / p50 >= 20 and max(revert_times) < 1.0,
     }
 
 
@@ -161,6 +190,9 @@ def main() -> int:
         write = bench_write(Path(tmp))
     print(f"  persistent median {write['persistent_ms']['median']} ms, fresh clone median "  # type: ignore[index]
           f"{write['fresh_clone_ms']['median']} ms → {write['speedup']}x faster")  # type: ignore[index]
+    rv = write["failing_verdict_to_revert_pushed_ms"]
+    print(f"  failing verdict → revert pushed: median {rv['median']} ms, max {rv['max']} ms "  # type: ignore[index]
+          f"(target < 1000 ms; {rv['ratio_vs_fresh_clone']}x a fresh clone)")  # type: ignore[index]
     result = {
         "when": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
