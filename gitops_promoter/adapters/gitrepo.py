@@ -48,6 +48,8 @@ class GitRepo:
         self._backoff = backoff or Backoff(base=0.2, cap=5.0)
         self._repo: git.Repo | None = None
         self._env: dict[str, str] | None = None
+        self._history: list[Commit] = []
+        self._history_head: str | None = None
 
     # --- credentials ---------------------------------------------------------------
     def env(self) -> dict[str, str]:
@@ -270,10 +272,25 @@ class GitRepo:
         return None
 
     def history(self, *, app: str, limit: int = 500) -> list[Commit]:
-        """Commits that mention `app` in trailers, plus every revert, newest first (after a fetch)."""
-        self.sync()
-        out = self._git("log", "-n", str(limit), "--format=%H%x1f%s%x1f%B%x1e", "-F",
-                        f"--grep=Promoter-App: {app}", "--grep=This reverts commit", self._tracking)
+        """Commits that mention `app` in trailers, plus every revert, newest first (after a fetch).
+
+        All promoter commits and reverts of the branch are read once and kept per head; when the
+        head moves forward only the new commits are read, so a pass over many apps scans the
+        history once, not once per app."""
+        head = self.sync()
+        if self._history_head != head:
+            known = self._history_head
+            if known is not None and self.contains(known, head):
+                self._history = self._log(f"{known}..{head}") + self._history
+            else:
+                self._history = self._log(head)
+            self._history_head = head
+        needle = f"Promoter-App: {app}"
+        return [c for c in self._history if needle in c.message or c.reverts][:limit]
+
+    def _log(self, revisions: str) -> list[Commit]:
+        out = self._git("log", "-n", "20000", "--format=%H%x1f%s%x1f%B%x1e", "-F",
+                        "--grep=Promoter-App: ", "--grep=This reverts commit", revisions)
         commits = []
         for record in out.split("\x1e"):
             sha, _, rest = record.strip().partition("\x1f")

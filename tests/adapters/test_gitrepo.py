@@ -202,3 +202,16 @@ def test_revert_that_conflicts_is_rejected_not_forced(remote, tmp_path):
     with pytest.raises(GitRejected, match="cannot revert"):
         repo.revert([first], message="revert\n")
     assert "web:v9.9.9" in remote_file(remote, ROLLOUT)
+
+
+def test_history_is_read_once_and_then_only_what_is_new(remote, tmp_path):
+    repo = repo_for(remote, tmp_path)
+    assert repo.history(app="web") == []
+    repo.commit(Change(ROLLOUT, bump, MSG))
+    human = HumanClone(remote, tmp_path / "human")
+    git("revert", "--no-edit", "HEAD", cwd=human.path)
+    git("push", "-q", "origin", "HEAD:main", cwd=human.path)
+    history = repo.history(app="web")
+    assert [c.subject for c in history] == ['Revert "promote(dev): web v1.0.0 → v1.1.0"',
+                                            "promote(dev): web v1.0.0 → v1.1.0"]
+    assert repo.history(app="api") == history[:1]  # reverts are everyone's business
