@@ -134,6 +134,10 @@ class GitHubHost:
     def comment(self, number: int, text: str) -> None:
         self._call(f"comment on #{number}", lambda: self.repo.get_pull(number).create_issue_comment(text))
 
+    def comments(self, number: int) -> list[str]:
+        return self._call(f"list comments of #{number}", lambda: [
+            c.body or "" for c in self.repo.get_pull(number).get_issue_comments()])
+
     def close_pull(self, number: int) -> None:
         self._call(f"close pull #{number}", lambda: self.repo.get_pull(number).edit(state="closed"))
 

@@ -91,7 +91,7 @@ def run_once(*, config_path: str, dry_run: bool = False, apps: frozenset[str] | 
         outcomes = promote_direct(config, registry=wired.registry, repos=wired.repos, dry_run=dry_run, apps=apps)
         if not dry_run:
             outcomes += drive_canaries(config, repos=wired.repos, clusters=wired.clusters, metrics=wired.metrics,
-                                       apps=apps)
+                                       apps=apps, hosts=wired.hosts)
         outcomes += _host_errors(wired, apps)
         outcomes += promote_pull_requests(config, registry=wired.registry, repos=wired.repos, hosts=wired.hosts,
                                           apps=apps, dry_run=dry_run, hosts_failed=frozenset(wired.host_errors),
@@ -132,6 +132,8 @@ def status(*, config_path: str, apps: frozenset[str] | None = None, workdir: str
     try:
         outcomes = promote_direct(config, registry=wired.registry, repos=wired.repos, dry_run=True, apps=apps)
         outcomes = [Outcome(o.app, o.env, o.status, o.detail, o.from_tag, o.to_tag) for o in outcomes]
+        outcomes += drive_canaries(config, repos=wired.repos, clusters=wired.clusters, metrics=wired.metrics,
+                                   apps=apps, observe=True)
         outcomes += _host_errors(wired, apps)
         outcomes += promote_pull_requests(config, registry=wired.registry, repos=wired.repos, hosts=wired.hosts,
                                           apps=apps, observe=True, hosts_failed=frozenset(wired.host_errors),

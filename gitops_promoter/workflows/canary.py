@@ -26,9 +26,10 @@ from gitops_promoter.config.schema import AnalysisConfig, AppConfig, CanaryConfi
 from gitops_promoter.domain.analysis import Metric, MetricVerdict, gate_phase, metrics_from_template
 from gitops_promoter.domain.canary import Decision, decide
 from gitops_promoter.domain.history import Release, current_release
+from gitops_promoter.domain.proposal import branch_name
 from gitops_promoter.domain.rollout import canary_steps, set_pause
 from gitops_promoter.errors import PromoterError
-from gitops_promoter.ports import Change, Cluster, Committed, DeployRepo, Metrics
+from gitops_promoter.ports import Change, Cluster, CodeHost, Committed, DeployRepo, Metrics
 from gitops_promoter.workflows.analysis import run_analysis
 from gitops_promoter.workflows.outcome import Outcome
 
@@ -44,15 +45,18 @@ class Canary:
     repo: DeployRepo
     cluster: Cluster
     metrics: Metrics | None
+    host: CodeHost | None = None  # for pull-request environments: where to say a gate is undecided
 
 
 def drive_canaries(config: Config, *, repos: Mapping[str, DeployRepo], clusters: Mapping[str, Cluster],
                    metrics: Mapping[str, Metrics], apps: frozenset[str] | None = None,
-                   envs: frozenset[str] | None = None, force: str | None = None,
+                   envs: frozenset[str] | None = None, force: str | None = None, observe: bool = False,
                    sleep: Callable[[float], None] = time.sleep,
-                   clock: Callable[[], float] = time.monotonic) -> list[Outcome]:
+                   clock: Callable[[], float] = time.monotonic,
+                   hosts: Mapping[str, CodeHost] | None = None) -> list[Outcome]:
     """`force`: "promote" advances the gate the canary waits at without analysis; "rollback"
-    reverts the release — a person's decision, e.g. after an inconclusive analysis."""
+    reverts the release — a person's decision, e.g. after an inconclusive analysis. `observe`
+    decides and reports but neither measures nor writes (for `status`)."""
     out: list[Outcome] = []
     for app in config.apps:
         if app.canary is None or (apps is not None and app.name not in apps):
@@ -66,10 +70,11 @@ def drive_canaries(config: Config, *, repos: Mapping[str, DeployRepo], clusters:
                 out.append(Outcome(app.name, env.name, "error", f"cluster {target.cluster} is not reachable"))
                 continue
             analysis = app.canary.analysis
+            host = (hosts or {}).get(app.repository) if env.mode == "pull-request" else None
             c = Canary(app, env.name, target, app.canary, repos[app.repository], cluster,
-                       metrics.get(analysis.prometheus) if analysis else None)
+                       metrics.get(analysis.prometheus) if analysis else None, host)
             try:
-                out.append(_one(c, force=force, sleep=sleep, clock=clock))
+                out.append(_one(c, force=force, observe=observe, sleep=sleep, clock=clock))
             except PromoterError as exc:
                 log.warning("%s/%s: %s", app.name, env.name, exc)
                 out.append(Outcome(app.name, env.name, "error", str(exc)))
@@ -79,7 +84,8 @@ def drive_canaries(config: Config, *, repos: Mapping[str, DeployRepo], clusters:
     return out
 
 
-def _one(c: Canary, *, force: str | None, sleep: Callable[[float], None], clock: Callable[[], float]) -> Outcome:
+def _one(c: Canary, *, force: str | None, observe: bool, sleep: Callable[[float], None],
+         clock: Callable[[], float]) -> Outcome:
     name, env = c.app.name, c.env
     release = current_release(c.repo.history(app=name), app=name, env=env)
     source = f"{c.repo.name}:{c.target.steps_file}"
@@ -98,6 +104,8 @@ def _one(c: Canary, *, force: str | None, sleep: Callable[[float], None], clock:
             return Outcome(name, env, "unchanged", "nothing to roll back: no release of the promoter's here")
         decision = Decision("revert", "rolled back by a person (gitops-promoter rollback)")
     tag = release.tag if release else None
+    if observe:
+        return Outcome(name, env, "live", f"canary: {decision.action}: {decision.reason}", from_tag=tag)
     if decision.action == "analyse" and force == "promote":
         return _advance(c, release, decision, "advanced by a person (gitops-promoter promote)", [])
     if force == "promote":
@@ -111,15 +119,32 @@ def _one(c: Canary, *, force: str | None, sleep: Callable[[float], None], clock:
         if phase == "Failed":
             failed = ", ".join(v.metric for v in verdicts if v.phase == "Failed")
             return _revert(c, release, f"canary analysis failed at gate {decision.step} ({failed})", verdicts)
-        return Outcome(name, env, "inconclusive", f"gate {decision.step}: {phase}: {summary}; decide with "
-                       f"`gitops-promoter promote {name} {env}` or `gitops-promoter rollback {name} {env}`",
-                       to_tag=tag)
+        text = (f"gate {decision.step}: {phase}: {summary}; decide with `gitops-promoter promote {name} {env}` "
+                f"or `gitops-promoter rollback {name} {env}`")
+        _tell_the_pr(c, tag, decision.step, text)
+        return Outcome(name, env, "inconclusive", text, to_tag=tag)
     if decision.action == "revert":
         return _revert(c, release, decision.reason, [])
     if decision.action == "rearm":
         return _rearm(c, release, decision)
     status = "waiting" if decision.action == "wait" else "unchanged"
     return Outcome(name, env, status, decision.reason, to_tag=tag)  # type: ignore[arg-type]
+
+
+def _tell_the_pr(c: Canary, tag: str | None, step: int | None, text: str) -> None:
+    """In a pull-request environment, say it once on the PR that brought the release."""
+    if c.host is None or tag is None:
+        return
+    try:
+        merged = [p for p in c.host.pulls(head_branch=branch_name(c.env, c.app.name), state="closed") if p.merged]
+        if not merged:
+            return
+        number = max(p.number for p in merged)
+        mark = f"<!-- gitops-promoter undecided {tag} gate {step} -->"
+        if not any(mark in body for body in c.host.comments(number)):
+            c.host.comment(number, f"The canary of {tag} in {c.env} is undecided at {text}\n\n{mark}")
+    except PromoterError as exc:  # saying so is best effort; status and logs say it too
+        log.warning("%s/%s: could not comment on the pull request: %s", c.app.name, c.env, exc)
 
 
 def _analysis_metrics(c: Canary) -> tuple[AnalysisConfig, list[Metric], dict[str, str]]:

@@ -168,3 +168,19 @@ def test_staging_takes_only_what_completed_its_canary_in_dev(world, monkeypatch)
         assert world.cluster_catches_up(10)["phase"] == "Healthy"
         proposed = staging()
         assert (proposed.status, proposed.to_tag) == ("proposed", "v1.1.0")
+
+
+def test_observing_decides_but_never_measures_or_writes(world):
+    release(world)
+    before = git("rev-parse", "main", cwd=world.remote)
+
+    class NoQueries:
+        def query(self, promql):
+            raise AssertionError("status must not measure")
+
+    from gitops_promoter.workflows.canary import drive_canaries
+
+    out = drive_canaries(world.config, repos={"deploy": world.repo()}, clusters={"dev": world.cluster()},
+                         metrics={"main": NoQueries()}, observe=True)
+    assert [o.status_line() for o in out] == ["web/dev: live v1.1.0; live: canary: analyse: the canary waits at gate 1"]
+    assert git("rev-parse", "main", cwd=world.remote) == before
