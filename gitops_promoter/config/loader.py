@@ -389,7 +389,7 @@ class _Builder:
         return MarkerEdit((m["marker"].str() if "marker" in m else None) or app)
 
     def canary(self, c: Cursor, prometheus: dict[str, PrometheusConfig]) -> CanaryConfig | None:
-        m = c.mapping(("gate_duration", "analysis"))
+        m = c.mapping(("gate_duration", "analysis", "gates"))
         gate = "10s"
         if "gate_duration" in m:
             text = m["gate_duration"].str()
@@ -397,7 +397,17 @@ class _Builder:
                 m["gate_duration"].error(f"must be a duration such as 10s, not {text!r}")
             gate = text or gate
         analysis = self.analysis(m["analysis"], prometheus) if "analysis" in m else None
-        return CanaryConfig(gate_duration=gate, analysis=analysis)
+        gates: dict[int, AnalysisConfig] = {}
+        if "gates" in m:
+            for key, gc in m["gates"].items():
+                if not key.isdigit():
+                    gc.error(f"gate keys are step indexes in spec.strategy.canary.steps, not {key!r}")
+                    continue
+                g = gc.mapping(("analysis",), required=("analysis",))
+                built = self.analysis(g["analysis"], prometheus) if "analysis" in g else None
+                if built is not None:
+                    gates[int(key)] = built
+        return CanaryConfig(gate_duration=gate, analysis=analysis, gates=gates)
 
     def analysis(self, c: Cursor, prometheus: dict[str, PrometheusConfig]) -> AnalysisConfig | None:
         a = c.mapping(("prometheus", "args", "metrics", "template"), required=("prometheus",))

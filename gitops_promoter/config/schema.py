@@ -119,7 +119,8 @@ class AnalysisConfig:
 @dataclass(frozen=True)
 class CanaryConfig:
     gate_duration: str = "10s"
-    analysis: AnalysisConfig | None = None
+    analysis: AnalysisConfig | None = None  # for every gate
+    gates: Mapping[int, AnalysisConfig] = field(default_factory=dict)  # per gate (step index), overriding
 
 
 @dataclass(frozen=True)

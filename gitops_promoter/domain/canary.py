@@ -42,9 +42,13 @@ class Decision:
 
 
 def decide(*, release: Release | None, steps: Sequence[Step], synced: bool, rollout: RolloutView,
-           gate_duration: str) -> Decision:
+           gate_duration: str, git_tag: str | None = None) -> Decision:
+    """`git_tag` is what the environment's file says runs now (None: not known)."""
     if release is None:
         return Decision("done", "no release of the promoter's is in progress here")
+    if git_tag is not None and git_tag != release.tag:
+        return Decision("done", f"git now says {git_tag}, not the promoter's {release.tag}: a person's choice, "
+                                "which the promoter does not drive or fight")
     if rollout.aborted or rollout.phase == "Degraded":
         why = f": {rollout.message}" if rollout.message else ""
         return Decision("revert", f"the Rollout aborted ({rollout.phase or 'abort'}){why}; git must say what runs")

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gitops_promoter.domain.plan import parse_trailers
+from gitops_promoter.domain.policy import Policy
+from gitops_promoter.domain.tags import TagInfo
 
 _REVERTS = re.compile(r"This reverts commit ([0-9a-f]{7,40})")
 
@@ -98,3 +100,16 @@ def current_release(history: Sequence[Commit], *, app: str, env: str) -> Release
         elif action == "bump" and t.get("Promoter-Tag"):
             return Release(t["Promoter-Tag"], t.get("Promoter-Digest"), c.sha, tuple(reversed(advances)), rearmed)
     return None
+
+
+def moved_back_by_hand(history: Sequence[Commit], *, app: str, env: str, running_tag: str | None,
+                       policy: Policy) -> dict[str, str]:
+    """A person edited the environment back from the promoter's release to an older tag: that is a
+    rollback too. The release's tag is rejected, as after a `git revert`; a newer tag still moves."""
+    release = current_release(history, app=app, env=env)
+    if release is None or running_tag is None or running_tag == release.tag:
+        return {}
+    order = policy.compare(TagInfo(release.tag), TagInfo(running_tag))
+    if order is None or order <= 0:
+        return {}
+    return {release.tag: f"rolled back by hand to {running_tag} (after {release.bump[:10]})"}

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from gitops_promoter.config.schema import AnalysisConfig, AppConfig, CanaryConfig, Config, TargetConfig
 from gitops_promoter.domain.analysis import Metric, MetricVerdict, gate_phase, metrics_from_template
 from gitops_promoter.domain.canary import Decision, decide
+from gitops_promoter.domain.edits import read_running
 from gitops_promoter.domain.history import Release, current_release
 from gitops_promoter.domain.proposal import branch_name
 from gitops_promoter.domain.rollout import canary_steps, set_pause
@@ -44,7 +45,7 @@ class Canary:
     canary: CanaryConfig
     repo: DeployRepo
     cluster: Cluster
-    metrics: Metrics | None
+    metrics_by_name: Mapping[str, Metrics]
     host: CodeHost | None = None  # for pull-request environments: where to say a gate is undecided
 
 
@@ -69,10 +70,8 @@ def drive_canaries(config: Config, *, repos: Mapping[str, DeployRepo], clusters:
             if cluster is None:
                 out.append(Outcome(app.name, env.name, "error", f"cluster {target.cluster} is not reachable"))
                 continue
-            analysis = app.canary.analysis
             host = (hosts or {}).get(app.repository) if env.mode == "pull-request" else None
-            c = Canary(app, env.name, target, app.canary, repos[app.repository], cluster,
-                       metrics.get(analysis.prometheus) if analysis else None, host)
+            c = Canary(app, env.name, target, app.canary, repos[app.repository], cluster, metrics, host)
             try:
                 out.append(_one(c, force=force, observe=observe, sleep=sleep, clock=clock))
             except PromoterError as exc:
@@ -97,8 +96,9 @@ def _one(c: Canary, *, force: str | None, observe: bool, sleep: Callable[[float]
     elif release is not None:
         synced = True  # no Application to ask: trust the Rollout's image
     view = c.cluster.rollout(str(c.target.rollout))
+    running = read_running(c.repo.read(c.target.file), c.target.edit, source=f"{c.repo.name}:{c.target.file}")
     decision = decide(release=release, steps=steps, synced=synced, rollout=view,
-                      gate_duration=c.canary.gate_duration)
+                      gate_duration=c.canary.gate_duration, git_tag=running.tag)
     if force == "rollback":
         if release is None:
             return Outcome(name, env, "unchanged", "nothing to roll back: no release of the promoter's here")
@@ -147,9 +147,9 @@ def _tell_the_pr(c: Canary, tag: str | None, step: int | None, text: str) -> Non
         log.warning("%s/%s: could not comment on the pull request: %s", c.app.name, c.env, exc)
 
 
-def _analysis_metrics(c: Canary) -> tuple[AnalysisConfig, list[Metric], dict[str, str]]:
-    analysis = c.canary.analysis
-    if analysis is None or c.metrics is None:
+def _analysis_metrics(c: Canary, step: int | None) -> tuple[AnalysisConfig, list[Metric], dict[str, str]]:
+    analysis = c.canary.gates.get(step, c.canary.analysis) if step is not None else c.canary.analysis
+    if analysis is None:
         raise PromoterError(f"{c.app.name}: canary.analysis is not configured; a gate never passes without one")
     if analysis.template:
         path = analysis.template.replace("{env}", c.env)
@@ -163,10 +163,12 @@ def _analysis_metrics(c: Canary) -> tuple[AnalysisConfig, list[Metric], dict[str
 
 def _analyse(c: Canary, decision: Decision, *, sleep: Callable[[float], None],
              clock: Callable[[], float]) -> list[MetricVerdict]:
-    _, metrics, args = _analysis_metrics(c)
-    assert c.metrics is not None
+    analysis, metrics, args = _analysis_metrics(c, decision.step)
+    prometheus = c.metrics_by_name.get(analysis.prometheus)
+    if prometheus is None:
+        raise PromoterError(f"{c.app.name}: prometheus {analysis.prometheus} cannot be used")
     log.info("%s/%s: analysing gate %s with %d metric(s)", c.app.name, c.env, decision.step, len(metrics))
-    return run_analysis(metrics, args=args, prometheus=c.metrics, sleep=sleep, clock=clock)
+    return run_analysis(metrics, args=args, prometheus=prometheus, sleep=sleep, clock=clock)
 
 
 def _message(subject: str, body: list[str], *, app: str, env: str, action: str, tag: str,
@@ -191,7 +193,9 @@ def _advance(c: Canary, release: Release | None, decision: Decision, why: str,
     step, gate = decision.step, c.canary.gate_duration
     source = f"{c.repo.name}:{c.target.steps_file}"
     body = [f"{why[0].upper()}{why[1:]}: step {step} becomes pause: {{duration: {gate}}}."]
-    body += [v.describe() for v in verdicts]
+    for v in verdicts:
+        body.append(v.describe())
+        body += [f"  - {a.phase}: {a.reason}" for a in v.measurements]
     message = _message(f"advance({c.env}): {c.app.name} {release.tag} gate {step}", body, app=c.app.name,
                        env=c.env, action="advance", tag=release.tag, extra={"Promoter-Step": str(step)})
     change = Change(c.target.steps_file, lambda t: set_pause(t, step=step, duration=gate, source=source), message)

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 from gitops_promoter.config.schema import AppConfig, Config, TargetConfig
 from gitops_promoter.domain.edits import read_running, write_version
-from gitops_promoter.domain.history import rejected_tags
+from gitops_promoter.domain.history import moved_back_by_hand, rejected_tags
 from gitops_promoter.domain.plan import Bump, NoChange, commit_message, plan_bump
 from gitops_promoter.domain.policy import Policy
 from gitops_promoter.domain.tags import TagInfo
@@ -66,7 +66,10 @@ def _promote(app: AppConfig, target: TargetConfig, *, registry: Registry, repo: 
     policy = app.policy
     tags = gather_tags(registry, app.image, policy)
     running = read_running(repo.read(target.file), target.edit, source=source)
-    rejected = rejected_tags(repo.history(app=app.name), app=app.name, env=target.env)
+    history = repo.history(app=app.name)
+    rejected = rejected_tags(history, app=app.name, env=target.env)
+    rejected.update(moved_back_by_hand(history, app=app.name, env=target.env, running_tag=running.tag,
+                                       policy=policy))
     plan = plan_bump(app=app.name, env=target.env, policy=policy, running=running, candidates=tags, rejected=rejected)
     if isinstance(plan, NoChange):
         return Outcome(app.name, target.env, "unchanged", plan.reason, from_tag=running.tag)

@@ -25,7 +25,7 @@ from gitops_promoter.config.schema import AppConfig, Config, EnvironmentConfig, 
 from gitops_promoter.domain.approval import Rule, Verdict, evaluate, teams_of
 from gitops_promoter.domain.canary import unhealthy
 from gitops_promoter.domain.edits import Running, read_running, write_version
-from gitops_promoter.domain.history import rejected_tags
+from gitops_promoter.domain.history import moved_back_by_hand, rejected_tags
 from gitops_promoter.domain.plan import Bump, commit_message
 from gitops_promoter.domain.proposal import Proposal, body, branch_name, parse_marker, plan_promotion, title
 from gitops_promoter.domain.rollout import canary_steps
@@ -141,7 +141,9 @@ def _one(step: Step, *, dry_run: bool, observe: bool) -> Outcome:
     branch = branch_name(env, app)
     prs = step.host.pulls(head_branch=branch, state="all")
     open_pr = next((p for p in prs if p.state == "open"), None)
-    rejected = rejected_tags(step.repo.history(app=app), app=app, env=env)
+    history = step.repo.history(app=app)
+    rejected = rejected_tags(history, app=app, env=env)
+    rejected.update(moved_back_by_hand(history, app=app, env=env, running_tag=running.tag, policy=step.app.policy))
     rejected.update(_rejected(step, prs, candidate.tag, bot))
     plan = plan_promotion(app=app, env=env, source_env=step.source_env, policy=step.app.policy, candidate=candidate,
                           running=running, rejected=rejected, source_unhealthy=_source_unhealthy(step, candidate))

@@ -184,3 +184,45 @@ def test_observing_decides_but_never_measures_or_writes(world):
                          metrics={"main": NoQueries()}, observe=True)
     assert [o.status_line() for o in out] == ["web/dev: live v1.1.0; live: canary: analyse: the canary waits at gate 1"]
     assert git("rev-parse", "main", cwd=world.remote) == before
+
+
+def test_a_gate_can_have_its_own_analysis(world):
+    strict = """\
+      gates:
+        5:
+          analysis:
+            prometheus: main
+            args: {service-name: SERVICE}
+            metrics:
+              - name: impossible
+                successCondition: result[0] > 1.5
+                query: sum(rate(http_requests_total{service="{{args.service-name}}"}[1m])) / 100
+""".replace("SERVICE", world.service)
+    world.config_text += strict
+    release(world)
+    assert "web/dev/advanced" in world.run()  # gate 1: the app-wide analysis passes
+    world.cluster_catches_up(10)
+    assert world.cluster_catches_up(30)["currentStepIndex"] == 5
+    reverted = world.run()["web/dev/reverted"]
+    assert reverted.detail.startswith("v1.1.0: canary analysis failed at gate 5 (impossible)")
+
+
+def test_a_human_bump_to_another_tag_is_not_driven_or_fought(world):
+    release(world)
+    human = world.root / "human"
+    git("clone", "-q", str(world.remote), str(human), cwd=world.root)
+    path = human / "envs/dev/web/rollout.yaml"
+    path.write_text(path.read_text().replace("web:v1.1.0", "web:v1.0.5"))
+    git("commit", "-qam", "pin web to v1.0.5 by hand", cwd=human)
+    git("push", "-q", "origin", "HEAD:main", cwd=human)
+    head = git("rev-parse", "main", cwd=world.remote)
+    out = world.run()
+    canary = [o for key, o in out.items() if key == "web/dev/unchanged"]
+    assert canary, out
+    assert git("rev-parse", "main", cwd=world.remote) == head  # no commit: not driven, not fought
+    from gitops_promoter.workflows.canary import drive_canaries
+
+    lines = [o.detail for o in drive_canaries(world.config, repos={"deploy": world.repo()},
+                                              clusters={"dev": world.cluster()}, metrics={})]
+    assert lines == ["git now says v1.0.5, not the promoter's v1.1.0: a person's choice, which the promoter does not "
+                     "drive or fight"]

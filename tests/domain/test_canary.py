@@ -66,3 +66,8 @@ def test_unhealthy(rollout, expected):
     from gitops_promoter.domain.canary import unhealthy
 
     assert unhealthy(rollout, tag="v2", steps=6) == expected
+
+
+def test_a_human_bump_ends_the_promoters_release():
+    d = decide(release=RELEASE, steps=STEPS, synced=True, rollout=view(), gate_duration="10s", git_tag="v1.9")
+    assert d.action == "done" and "a person's choice" in d.reason

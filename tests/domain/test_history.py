@@ -59,3 +59,15 @@ def test_rearm_is_recorded():
     rearm = c("e", "rearm", Promoter_App="web", Promoter_Env="dev", Promoter_Action="rearm", Promoter_Tag="v2")
     release = current_release([rearm, advance("b", 1), bump("a", "v2")], app="web", env="dev")
     assert release.rearmed and release.advanced_steps == (1,)
+
+
+def test_moving_back_by_hand_rejects_the_release_tag():
+    from gitops_promoter.domain.history import moved_back_by_hand
+    from gitops_promoter.domain.policy import Policy
+
+    history = [bump("a", "v2")]
+    policy = Policy.build(strategy="semver")
+    assert moved_back_by_hand(history, app="web", env="dev", running_tag="v1", policy=policy) == {
+        "v2": "rolled back by hand to v1 (after aaaaaaaaaa)"}
+    assert moved_back_by_hand(history, app="web", env="dev", running_tag="v3", policy=policy) == {}  # forward
+    assert moved_back_by_hand(history, app="web", env="dev", running_tag="v2", policy=policy) == {}
