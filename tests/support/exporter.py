@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from tests.support.net import LocalServer
 
 
-class Exporter:
+class Exporter(LocalServer):
     def __init__(self, *, rps: float = 100.0) -> None:
         self.rps = rps
         self.error_rate: dict[str, float] = {}  # service -> share of requests answered 5xx
@@ -16,17 +18,7 @@ class Exporter:
         self._err: dict[str, float] = {}
         self._last = time.monotonic()
         self._lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> Exporter:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._serve()
 
     def set(self, service: str, error_rate: float) -> None:
         with self._lock:

@@ -19,10 +19,12 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.support.net import LocalServer
 
 GIT_ENV = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "GIT_CONFIG_NOSYSTEM": "1"}
 
@@ -73,7 +75,7 @@ class Repo:
         return out or None
 
 
-class FakeGitHub:
+class FakeGitHub(LocalServer):
     """Serve `/api/v3/...` on 127.0.0.1. `tokens` maps a token to the login it authenticates."""
 
     def __init__(self, *, tokens: dict[str, str] | None = None, app_key: Any = None, app_id: int = 0,
@@ -88,18 +90,9 @@ class FakeGitHub:
         self.mergeable_pending = 0  # answer mergeable: null (still computing) this many times
         self._lock = threading.RLock()
         self._next_number = 1
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.root = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._serve()
+        self.root = self.url
         self.api = f"{self.root}/api/v3"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> FakeGitHub:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
     # --- the human side ------------------------------------------------------------------
     def add_repo(self, full_name: str, path: Path, *, default_branch: str = "main") -> Repo:

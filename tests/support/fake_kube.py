@@ -14,9 +14,11 @@ import json
 import re
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.support.net import LocalServer
 
 _PATH = re.compile(r"^/(?:api/(?P<core>v1)|apis/(?P<group>[^/]+)/(?P<version>[^/]+))/namespaces/(?P<ns>[^/]+)/"
                    r"(?P<plural>[^/]+)(?:/(?P<name>[^/]+))?(?:/(?P<sub>status))?$")
@@ -35,7 +37,7 @@ def merge_patch(target: Any, patch: Any) -> Any:
     return out
 
 
-class FakeKube:
+class FakeKube(LocalServer):
     def __init__(self) -> None:
         self.objects: dict[tuple[str, str, str], dict[str, Any]] = {}  # (api/plural, ns, name) -> object
         self.events: list[tuple[int, str, str, dict[str, Any]]] = []  # (rv, type, kind key, object)
@@ -43,20 +45,12 @@ class FakeKube:
         self.log: list[str] = []
         self.fail_watches = 0  # close the next N watch streams at once (a flaky apiserver)
         self._cond = threading.Condition()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> FakeKube:
-        self.thread.start()
-        return self
+        self._serve()
 
     def __exit__(self, *exc: object) -> None:
         with self._cond:
             self._cond.notify_all()
-        self.server.shutdown()
-        self.server.server_close()
+        super().__exit__(*exc)
 
     # --- direct access for tests and simulators ------------------------------------------------
     def put(self, kind: str, obj: dict[str, Any]) -> dict[str, Any]:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlparse
+
+from tests.support.net import LocalServer
 
 
 @dataclass
@@ -32,21 +33,10 @@ class Behaviour:
     tokens_issued: int = 0
 
 
-class FakeRegistry:
+class FakeRegistry(LocalServer):
     def __init__(self, behaviour: Behaviour | None = None) -> None:
         self.b = behaviour or Behaviour()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.port = self.server.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> FakeRegistry:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._serve()
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         b, outer = self.b, self

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.net import free_port, wait_for_port
+from tests.support.net import free_port, stop_process, wait_for_port
 
 
 @dataclass
@@ -50,13 +50,8 @@ class PrometheusServer:
         raise TimeoutError("prometheus did not become ready")
 
     def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-            self.proc = None
+        stop_process(self.proc)
+        self.proc = None
 
     def kill(self) -> None:
         """SIGKILL, as an OOM kill or a node loss would."""

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.net import free_port, wait_for_port
+from tests.support.net import free_port, stop_process, wait_for_port
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -63,13 +63,8 @@ class RegistryServer:
         return self
 
     def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-            self.proc = None
+        stop_process(self.proc)
+        self.proc = None
         if self.dir is not None:
             shutil.rmtree(self.dir, ignore_errors=True)
 
