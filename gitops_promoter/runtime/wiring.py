@@ -80,22 +80,32 @@ class Wired:
         self.registry.close()
 
 
+def one_pass(wired: Wired, *, apps: frozenset[str] | None, mode: str) -> list[Outcome]:
+    """Direct environments first (so a fresh dev bump is a candidate at once), then canaries, then
+    pull requests. `mode`: "run" writes; "dry-run" shows diffs; "observe" only reads (status)."""
+    config = wired.config
+    writes = mode == "run"
+    outcomes = promote_direct(config, registry=wired.registry, repos=wired.repos, dry_run=not writes, apps=apps)
+    if mode == "observe":
+        outcomes = [Outcome(o.app, o.env, o.status, o.detail, o.from_tag, o.to_tag) for o in outcomes]
+    if mode != "dry-run":
+        outcomes += drive_canaries(config, repos=wired.repos, clusters=wired.clusters, metrics=wired.metrics,
+                                   apps=apps, hosts=wired.hosts, observe=not writes)
+    outcomes += _host_errors(wired, apps)
+    outcomes += promote_pull_requests(config, registry=wired.registry, repos=wired.repos, hosts=wired.hosts,
+                                      apps=apps, dry_run=mode == "dry-run", observe=mode == "observe",
+                                      hosts_failed=frozenset(wired.host_errors), clusters=wired.clusters)
+    return outcomes
+
+
 def run_once(*, config_path: str, dry_run: bool = False, apps: frozenset[str] | None = None,
              workdir: str | None = None) -> int:
-    """One pass: direct environments first (so a fresh dev bump is a candidate at once), then PRs."""
     config = _load(config_path, apps)
     if config is None:
         return 1
     wired = Wired(config, workdir=workdir)
     try:
-        outcomes = promote_direct(config, registry=wired.registry, repos=wired.repos, dry_run=dry_run, apps=apps)
-        if not dry_run:
-            outcomes += drive_canaries(config, repos=wired.repos, clusters=wired.clusters, metrics=wired.metrics,
-                                       apps=apps, hosts=wired.hosts)
-        outcomes += _host_errors(wired, apps)
-        outcomes += promote_pull_requests(config, registry=wired.registry, repos=wired.repos, hosts=wired.hosts,
-                                          apps=apps, dry_run=dry_run, hosts_failed=frozenset(wired.host_errors),
-                                          clusters=wired.clusters)
+        outcomes = one_pass(wired, apps=apps, mode="dry-run" if dry_run else "run")
     finally:
         wired.close()
     print_summary(outcomes)
@@ -130,18 +140,12 @@ def status(*, config_path: str, apps: frozenset[str] | None = None, workdir: str
         return 1
     wired = Wired(config, workdir=workdir)
     try:
-        outcomes = promote_direct(config, registry=wired.registry, repos=wired.repos, dry_run=True, apps=apps)
-        outcomes = [Outcome(o.app, o.env, o.status, o.detail, o.from_tag, o.to_tag) for o in outcomes]
-        outcomes += drive_canaries(config, repos=wired.repos, clusters=wired.clusters, metrics=wired.metrics,
-                                   apps=apps, observe=True)
-        outcomes += _host_errors(wired, apps)
-        outcomes += promote_pull_requests(config, registry=wired.registry, repos=wired.repos, hosts=wired.hosts,
-                                          apps=apps, observe=True, hosts_failed=frozenset(wired.host_errors),
-                                          clusters=wired.clusters)
+        outcomes = one_pass(wired, apps=apps, mode="observe")
     finally:
         wired.close()
-    for o in sorted(outcomes, key=lambda o: ([a.name for a in config.apps].index(o.app),
-                                             [e.name for e in config.environments].index(o.env))):
+    apps_order = [a.name for a in config.apps]
+    envs_order = [e.name for e in config.environments]
+    for o in sorted(outcomes, key=lambda o: (apps_order.index(o.app), envs_order.index(o.env))):
         print(o.status_line())
     return 1 if any(o.status == "error" for o in outcomes) else 0
 
