@@ -18,50 +18,10 @@ from tests.fakes import MemoryRegistry
 from tests.support.argo_sim import ArgoCD, Rollouts
 from tests.support.fake_kube import FakeKube
 from tests.support.gitremote import remote_file
-from tests.support.world import ROLLOUT, deploy_remote
+from tests.support.world import ROLLOUT, config_text, deploy_remote, kubeconfig_for
 
 IMAGE = "reg.local/acme/web"
 APP, RO = "argocd/web-dev", "shop/web"
-
-
-def config_text(remote: Path, kubeconfig: Path, prom_url: str, service: str) -> str:
-    return f"""\
-version: 1
-repositories:
-  - {{name: deploy, url: "file://{remote}", author: {{name: gitops-promoter, email: promoter@acme.example}}}}
-clusters:
-  - {{name: dev, kubeconfig: "file:{kubeconfig}"}}
-prometheus:
-  - {{name: main, url: "{prom_url}"}}
-environments:
-  - {{name: dev, mode: direct}}
-apps:
-  - name: web
-    image: {IMAGE}
-    repository: deploy
-    policy: {{strategy: semver, constraint: "^1.0"}}
-    targets:
-      dev:
-        file: {ROLLOUT}
-        edit: {{kind: container, container: web}}
-        cluster: dev
-        application: {APP}
-        rollout: {RO}
-    canary:
-      gate_duration: 10s
-      analysis:
-        prometheus: main
-        args: {{service-name: {service}}}
-        metrics:
-          - name: success-rate
-            interval: 1s
-            count: 3
-            successCondition: result[0] >= 0.95
-            query: |
-              sum(rate(http_requests_total{{service="{{{{args.service-name}}}}",code!~"5.."}}[1m]))
-              /
-              sum(rate(http_requests_total{{service="{{{{args.service-name}}}}"}}[1m]))
-"""
 
 
 @dataclass
@@ -112,16 +72,12 @@ def world(tmp_path, prometheus, exporter, unique):
     exporter.set(service, 0.0)
     remote = deploy_remote(tmp_path, image=IMAGE)
     with FakeKube() as kube:
-        kubeconfig = tmp_path / "kubeconfig"
-        kubeconfig.write_text(
-            "apiVersion: v1\nkind: Config\n"
-            f"clusters: [{{name: t, cluster: {{server: '{kube.url}'}}}}]\n"
-            "users: [{name: t, user: {token: t}}]\ncontexts: [{name: t, context: {cluster: t, user: t}}]\n"
-            "current-context: t\n")
+        kubeconfig = kubeconfig_for(tmp_path / "kubeconfig", kube.url)
         argocd = ArgoCD(kube, remote)
         argocd.add(APP, ROLLOUT)
         w = World(tmp_path, remote, kube, argocd, Rollouts(kube), MemoryRegistry(),
-                  config_text(remote, kubeconfig, prometheus.url, service), prometheus.url)
+                  config_text(remote=remote, image=IMAGE, canary=(kubeconfig, prometheus.url, service)),
+                  prometheus.url)
         w.registry.images[IMAGE] = [TagInfo("v1.0.0", digest="sha256:" + "1" * 64)]
         w.cluster_catches_up()  # v1.0.0 is live and stable
         prometheus.wait_for(f'http_requests_total{{service="{service}"}}')

@@ -134,20 +134,15 @@ def test_staging_takes_only_what_completed_its_canary_in_dev(world, monkeypatch)
     from gitops_promoter.adapters.github import GitHubHost
     from gitops_promoter.workflows.propose import promote_pull_requests
     from tests.support.fake_github import FakeGitHub
-    from tests.support.world import STAGING
+    from tests.support.world import config_text
 
     monkeypatch.setenv("PROMOTER_GITHUB_TOKEN", "bot-token")
     with FakeGitHub(tokens={"bot-token": "promoter-bot"}) as gh:
         gh.add_repo("acme/deploy", world.remote)
-        world.config_text = world.config_text.replace(
-            "author: {name: gitops-promoter, email: promoter@acme.example}}",
-            "author: {name: gitops-promoter, email: promoter@acme.example}, "
-            f"github: {{repo: acme/deploy, api_url: {gh.api}, token: env:PROMOTER_GITHUB_TOKEN, "
-            "seconds_between_requests: 0, seconds_between_writes: 0}}").replace(
-            "  - {name: dev, mode: direct}\n",
-            "  - {name: dev, mode: direct}\n  - {name: staging, mode: pull-request}\n").replace(
-            "    canary:\n",
-            f"      staging: {{file: {STAGING}, edit: {{kind: kustomize, name: {IMAGE}}}}}\n    canary:\n")
+        gh.teams["acme/sre"] = ["carol"]
+        canary = (world.root / "kubeconfig", world.prometheus_url, world.service)
+        world.config_text = config_text(remote=world.remote, image=IMAGE, canary=canary, github_api=gh.api,
+                                        pacing=False)
 
         def staging():
             config, repos = world.config, {"deploy": world.repo()}

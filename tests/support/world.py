@@ -38,8 +38,9 @@ PROD = "envs/prod/web/values.yaml"
 def config_text(*, remote: Path, image: str, registry_host: str | None = None, registry_url: str | None = None,
                 github_api: str | None = None, author_email: str = "promoter@acme.example", workdir: str = "work",
                 approval: str = "{required: 1, approvers: [alice, acme/sre]}", merge_method: str = "squash",
-                pacing: bool = True) -> str:
-    """The O&M file for the world: dev direct; with `github_api`, staging and prod by pull request."""
+                pacing: bool = True, canary: tuple[Path, str, str] | None = None, window: str = "1m") -> str:
+    """The O&M file for the world: dev direct; with `github_api`, staging and prod by pull request;
+    with `canary` (kubeconfig, Prometheus URL, service name), dev's Rollout is driven through its gates."""
     registries = f"registries:\n  - prefix: {registry_host}\n    api_url: {registry_url}\n" if registry_host else ""
     github = ""
     pr_envs = ""
@@ -61,9 +62,31 @@ def config_text(*, remote: Path, image: str, registry_host: str | None = None, r
       staging: {{file: {STAGING}, edit: {{kind: kustomize, name: {image}}}}}
       prod: {{file: {PROD}, edit: {{kind: helm, key: image.tag}}}}
 """
+    observed = canary_block = dev_cluster = ""
+    if canary:
+        kubeconfig, prom_url, service = canary
+        observed = (f"clusters:\n  - {{name: dev, kubeconfig: 'file:{kubeconfig}'}}\n"
+                    f"prometheus:\n  - {{name: main, url: '{prom_url}'}}\n")
+        dev_cluster = "        cluster: dev\n        application: argocd/web-dev\n        rollout: shop/web\n"
+        canary_block = f"""\
+    canary:
+      gate_duration: 10s
+      analysis:
+        prometheus: main
+        args: {{service-name: {service}}}
+        metrics:
+          - name: success-rate
+            interval: 1s
+            count: 3
+            successCondition: result[0] >= 0.95
+            query: |
+              sum(rate(http_requests_total{{service="{{{{args.service-name}}}}",code!~"5.."}}[{window}]))
+              /
+              sum(rate(http_requests_total{{service="{{{{args.service-name}}}}"}}[{window}]))
+"""
     return f"""\
 version: 1
-{registries}repositories:
+{registries}{observed}repositories:
   - name: deploy
     url: file://{remote}
     branch: main
@@ -80,6 +103,16 @@ version: 1
       dev:
         file: {ROLLOUT}
         edit: {{kind: container, container: web}}
-{pr_targets}state:
+{dev_cluster}{pr_targets}{canary_block}state:
   workdir: {workdir}
 """
+
+
+def kubeconfig_for(path: Path, server: str) -> Path:
+    """A kubeconfig pointing at a (fake) API server."""
+    path.write_text(
+        "apiVersion: v1\nkind: Config\n"
+        f"clusters: [{{name: t, cluster: {{server: '{server}'}}}}]\n"
+        "users: [{name: t, user: {token: t}}]\ncontexts: [{name: t, context: {cluster: t, user: t}}]\n"
+        "current-context: t\n")
+    return path
