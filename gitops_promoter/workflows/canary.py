@@ -122,13 +122,13 @@ def _one(c: Canary, *, force: str | None, observe: bool, sleep: Callable[[float]
         text = (f"gate {decision.step}: {phase}: {summary}; decide with `gitops-promoter promote {name} {env}` "
                 f"or `gitops-promoter rollback {name} {env}`")
         _tell_the_pr(c, tag, decision.step, text)
-        return Outcome(name, env, "inconclusive", text, to_tag=tag)
+        return Outcome(name, env, "inconclusive", text, from_tag=tag, to_tag=tag)
     if decision.action == "revert":
         return _revert(c, release, decision.reason, [])
     if decision.action == "rearm":
         return _rearm(c, release, decision)
     status = "waiting" if decision.action == "wait" else "unchanged"
-    return Outcome(name, env, status, decision.reason, to_tag=tag)  # type: ignore[arg-type]
+    return Outcome(name, env, status, decision.reason, from_tag=tag, to_tag=tag)  # type: ignore[arg-type]
 
 
 def _tell_the_pr(c: Canary, tag: str | None, step: int | None, text: str) -> None:
@@ -202,7 +202,8 @@ def _advance(c: Canary, release: Release | None, decision: Decision, why: str,
     result = c.repo.commit(change)
     _refresh(c)
     sha = result.sha if isinstance(result, Committed) else None
-    return Outcome(c.app.name, c.env, "advanced", f"gate {step}: {why}", to_tag=release.tag, sha=sha)
+    return Outcome(c.app.name, c.env, "advanced", f"gate {step}: {why}", from_tag=release.tag, to_tag=release.tag,
+                   sha=sha)
 
 
 def _revert(c: Canary, release: Release | None, why: str, verdicts: list[MetricVerdict]) -> Outcome:
@@ -219,7 +220,7 @@ def _revert(c: Canary, release: Release | None, why: str, verdicts: list[MetricV
     result = c.repo.revert(list(release.commits), message=message)
     _refresh(c)
     return Outcome(c.app.name, c.env, "reverted", f"{release.tag}: {why}; {release.tag} is rejected for {c.env}",
-                   to_tag=release.tag, sha=result.sha)
+                   from_tag=release.tag, to_tag=release.tag, sha=result.sha)
 
 
 def _rearm(c: Canary, release: Release | None, decision: Decision) -> Outcome:
@@ -237,4 +238,5 @@ def _rearm(c: Canary, release: Release | None, decision: Decision) -> Outcome:
                        app=c.app.name, env=c.env, action="rearm", tag=release.tag)
     result = c.repo.commit(Change(c.target.steps_file, edit, message))
     sha = result.sha if isinstance(result, Committed) else None
-    return Outcome(c.app.name, c.env, "rearmed", decision.reason, to_tag=release.tag, sha=sha)
+    return Outcome(c.app.name, c.env, "rearmed", decision.reason, from_tag=release.tag, to_tag=release.tag,
+                   sha=sha)

@@ -25,7 +25,8 @@ class Outcome:
     def line(self) -> str:
         head = f"{self.app}/{self.env}: {self.status}"
         if self.to_tag and self.status != "unchanged":
-            head += f" {self.from_tag or '(none)'} → {self.to_tag}"
+            moved = f"{self.from_tag or '(none)'} → {self.to_tag}" if self.from_tag != self.to_tag else self.to_tag
+            head += f" {moved}"
         if self.pr is not None:
             head += f" (#{self.pr})"
         tail = f" [{self.sha[:10]}]" if self.sha else ""
