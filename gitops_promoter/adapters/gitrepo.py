@@ -301,7 +301,8 @@ class GitRepo:
 
     def contains(self, ancestor: str, descendant: str) -> bool:
         """Whether `descendant` includes `ancestor` (False when either is unknown here)."""
-        assert self._repo is not None or self.sync()
+        if self._repo is None:
+            self.sync()
         try:
             self._git("merge-base", "--is-ancestor", ancestor, descendant)
             return True

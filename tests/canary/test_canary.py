@@ -193,7 +193,7 @@ def test_a_gate_can_have_its_own_analysis(world):
                 successCondition: result[0] > 1.5
                 query: sum(rate(http_requests_total{service="{{args.service-name}}"}[1m])) / 100
 """.replace("SERVICE", world.service)
-    world.config_text += strict
+    world.config_text = world.config_text.replace("state:\n", strict + "state:\n", 1)
     release(world)
     assert "web/dev/advanced" in world.run()  # gate 1: the app-wide analysis passes
     world.cluster_catches_up(10)
