@@ -75,9 +75,6 @@ class DeployRepo(Protocol):
         """One commit that undoes `commits` (newest first) on the branch head, pushed."""
         ...
 
-    def find_commit(self, *, app: str, env: str, tag: str) -> tuple[str, str] | None:
-        """The newest commit whose trailers record `app` moving to `tag` in `env`: (sha, subject)."""
-        ...
 
 
 @dataclass(frozen=True)

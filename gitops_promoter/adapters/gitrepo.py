@@ -21,7 +21,6 @@ import git
 from gitops_promoter.adapters.retry import Backoff
 from gitops_promoter.config.schema import RepositoryConfig
 from gitops_promoter.domain.history import Commit
-from gitops_promoter.domain.plan import parse_trailers
 from gitops_promoter.errors import ConfigError, GitRejected, GitUnavailable, PromoterError
 from gitops_promoter.ports import Change, Committed, Unchanged
 
@@ -257,19 +256,6 @@ class GitRepo:
             return self._read_at(commit, path) == text
         except GitRejected:
             return False
-
-    def find_commit(self, *, app: str, env: str, tag: str) -> tuple[str, str] | None:
-        """The newest commit on the branch whose trailers record `app` moving to `tag` in `env`."""
-        out = self._git("log", "-n", "50", "--format=%H%x1f%s%x1f%B%x1e", "-F", "--all-match",
-                        f"--grep=Promoter-App: {app}", f"--grep=Promoter-Env: {env}", f"--grep=Promoter-Tag: {tag}",
-                        self._tracking)
-        for record in out.split("\x1e"):
-            sha, _, rest = record.strip().partition("\x1f")
-            subject, _, message = rest.partition("\x1f")
-            t = parse_trailers(message)
-            if sha and (t.get("Promoter-App"), t.get("Promoter-Env"), t.get("Promoter-Tag")) == (app, env, tag):
-                return sha, subject
-        return None
 
     def history(self, *, app: str, limit: int = 500) -> list[Commit]:
         """Commits that mention `app` in trailers, plus every revert, newest first (after a fetch).

@@ -7,16 +7,13 @@ one run of `check-config` reports every problem in the file, not just the first.
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)(ms|s|m|h))+$")
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+from gitops_promoter.domain.analysis import parse_duration
 
 
 @dataclass
@@ -151,10 +148,11 @@ class Cursor:
         text = self.str()
         if text is None:
             return None
-        if not _DURATION.match(text):
+        try:
+            return parse_duration(text)
+        except ValueError:
             self.error(f"must be a duration such as 30s, 2m or 1h, not {text!r}")
             return None
-        return sum(float(n) * _UNITS[u] for n, u in _DURATION_PART.findall(text))
 
     def str_list(self) -> list[str]:
         out: list[str] = []

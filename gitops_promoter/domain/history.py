@@ -58,6 +58,15 @@ def _matches(short: str, sha: str) -> bool:
     return sha.startswith(short) or short.startswith(sha)
 
 
+def find_bump(history: Sequence[Commit], *, app: str, env: str, tag: str) -> tuple[str, str] | None:
+    """The newest commit whose trailers record `app` moving to `tag` in `env`: (sha, subject)."""
+    for c in history:
+        t = c.trailers
+        if _mine(c, app, env) and t.get("Promoter-Tag") == tag and t.get("Promoter-Action") == "bump":
+            return c.sha, c.subject
+    return None
+
+
 def rejected_tags(history: Sequence[Commit], *, app: str, env: str) -> dict[str, str]:
     """Tags rolled back in this environment, by the promoter (`Promoter-Action: revert`) or by a
     person's `git revert` of a promoter bump; each with the reason a person reads."""

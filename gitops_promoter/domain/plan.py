@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -72,15 +72,21 @@ def _is_older(policy: Policy, pick: TagInfo, running: str, candidates: list[TagI
     return order is not None and order > 0
 
 
+def render_message(subject: str, body: Sequence[str], trailers: Mapping[str, str]) -> str:
+    """A commit message: subject, body paragraph(s), and the trailers as the last paragraph."""
+    text = "\n".join(body).strip()
+    head = f"{subject}\n\n{text}\n\n" if text else f"{subject}\n\n"
+    return head + "".join(f"{k}: {v}\n" for k, v in trailers.items())
+
+
 def commit_message(bump: Bump) -> str:
     arrow = f"{bump.from_tag} → {bump.tag}" if bump.from_tag else bump.tag
-    lines = [f"promote({bump.env}): {bump.app} {arrow}", "", f"{bump.reason[0].upper()}{bump.reason[1:]}.", ""]
     trailers = {"Promoter-App": bump.app, "Promoter-Env": bump.env, "Promoter-Action": "bump",
                 "Promoter-Tag": bump.tag}
     if bump.digest:
         trailers["Promoter-Digest"] = bump.digest
-    lines += [f"{k}: {v}" for k, v in trailers.items()]
-    return "\n".join(lines) + "\n"
+    return render_message(f"promote({bump.env}): {bump.app} {arrow}",
+                          [f"{bump.reason[0].upper()}{bump.reason[1:]}."], trailers)
 
 
 def parse_trailers(message: str) -> dict[str, str]:

@@ -27,12 +27,13 @@ from gitops_promoter.domain.analysis import Metric, MetricVerdict, gate_phase, m
 from gitops_promoter.domain.canary import Decision, decide
 from gitops_promoter.domain.edits import read_running
 from gitops_promoter.domain.history import Release, current_release
+from gitops_promoter.domain.plan import render_message
 from gitops_promoter.domain.proposal import branch_name
 from gitops_promoter.domain.rollout import canary_steps, set_pause
 from gitops_promoter.errors import PromoterError
 from gitops_promoter.ports import Change, Cluster, CodeHost, Committed, DeployRepo, Metrics
 from gitops_promoter.workflows.analysis import run_analysis
-from gitops_promoter.workflows.outcome import Outcome
+from gitops_promoter.workflows.outcome import Outcome, guarded
 
 log = logging.getLogger(__name__)
 
@@ -72,14 +73,8 @@ def drive_canaries(config: Config, *, repos: Mapping[str, DeployRepo], clusters:
                 continue
             host = (hosts or {}).get(app.repository) if env.mode == "pull-request" else None
             c = Canary(app, env.name, target, app.canary, repos[app.repository], cluster, metrics, host)
-            try:
-                out.append(_one(c, force=force, observe=observe, sleep=sleep, clock=clock))
-            except PromoterError as exc:
-                log.warning("%s/%s: %s", app.name, env.name, exc)
-                out.append(Outcome(app.name, env.name, "error", str(exc)))
-            except Exception as exc:  # noqa: BLE001 - one app's bug must not stop the others
-                log.exception("%s/%s: unexpected failure", app.name, env.name)
-                out.append(Outcome(app.name, env.name, "error", f"internal error: {type(exc).__name__}: {exc}"))
+            out.append(guarded(app.name, env.name, lambda c=c: _one(  # type: ignore[misc]
+                c, force=force, observe=observe, sleep=sleep, clock=clock)))
     return out
 
 
@@ -173,10 +168,8 @@ def _analyse(c: Canary, decision: Decision, *, sleep: Callable[[float], None],
 
 def _message(subject: str, body: list[str], *, app: str, env: str, action: str, tag: str,
              extra: Mapping[str, str] | None = None) -> str:
-    trailers = {"Promoter-App": app, "Promoter-Env": env, "Promoter-Action": action, "Promoter-Tag": tag,
-                **(extra or {})}
-    text = subject + "\n\n" + "\n".join(body).strip() + "\n\n" if body else subject + "\n\n"
-    return text + "\n".join(f"{k}: {v}" for k, v in trailers.items()) + "\n"
+    return render_message(subject, body, {"Promoter-App": app, "Promoter-Env": env, "Promoter-Action": action,
+                                          "Promoter-Tag": tag, **(extra or {})})
 
 
 def _refresh(c: Canary) -> None:

@@ -6,8 +6,6 @@ caller decides the exit code from them.
 
 from __future__ import annotations
 
-import difflib
-import logging
 from collections.abc import Mapping
 
 from gitops_promoter.config.schema import AppConfig, Config, TargetConfig
@@ -16,11 +14,9 @@ from gitops_promoter.domain.history import moved_back_by_hand, rejected_tags
 from gitops_promoter.domain.plan import Bump, NoChange, commit_message, plan_bump
 from gitops_promoter.domain.policy import Policy
 from gitops_promoter.domain.tags import TagInfo
-from gitops_promoter.errors import PromoterError
 from gitops_promoter.ports import Change, Committed, DeployRepo, Registry, Unchanged
-from gitops_promoter.workflows.outcome import Outcome
+from gitops_promoter.workflows.outcome import Outcome, file_diff, guarded
 
-log = logging.getLogger(__name__)
 
 def promote_direct(config: Config, *, registry: Registry, repos: Mapping[str, DeployRepo], dry_run: bool = False,
                    apps: frozenset[str] | None = None) -> list[Outcome]:
@@ -38,14 +34,8 @@ def promote_direct(config: Config, *, registry: Registry, repos: Mapping[str, De
 
 
 def _one(app: AppConfig, target: TargetConfig, *, registry: Registry, repo: DeployRepo, dry_run: bool) -> Outcome:
-    try:
-        return _promote(app, target, registry=registry, repo=repo, dry_run=dry_run)
-    except PromoterError as exc:
-        log.warning("%s/%s: %s", app.name, target.env, exc)
-        return Outcome(app.name, target.env, "error", str(exc))
-    except Exception as exc:  # noqa: BLE001 - one app's bug must not stop the others
-        log.exception("%s/%s: unexpected failure", app.name, target.env)
-        return Outcome(app.name, target.env, "error", f"internal error: {type(exc).__name__}: {exc}")
+    return guarded(app.name, target.env,
+                   lambda: _promote(app, target, registry=registry, repo=repo, dry_run=dry_run))
 
 
 def gather_tags(registry: Registry, image: str, policy: Policy) -> list[TagInfo]:
@@ -86,9 +76,8 @@ def _promote(app: AppConfig, target: TargetConfig, *, registry: Registry, repo: 
     result = repo.commit(Change(target.file, edit, commit_message(plan)), dry_run=dry_run)
     if isinstance(result, tuple):
         before, after = result
-        diff = "".join(difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True),
-                                            f"a/{target.file}", f"b/{target.file}"))
-        return Outcome(app.name, target.env, "would-bump", plan.reason, plan.from_tag, plan.tag, diff=diff)
+        return Outcome(app.name, target.env, "would-bump", plan.reason, plan.from_tag, plan.tag,
+                       diff=file_diff(before, after, target.file))
     if isinstance(result, Unchanged):
         return Outcome(app.name, target.env, "unchanged", result.reason, from_tag=running.tag)
     assert isinstance(result, Committed)

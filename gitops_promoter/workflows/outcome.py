@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import difflib
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
+
+from gitops_promoter.errors import PromoterError
+
+log = logging.getLogger(__name__)
 
 Status = Literal["bumped", "would-bump", "unchanged", "error", "proposed", "updated", "rebuilt", "waiting",
                  "merged", "closed", "would-propose", "would-close", "live", "advanced", "reverted", "rearmed",
@@ -38,3 +45,22 @@ class Outcome:
         move = f" → {self.to_tag}" if self.to_tag and self.to_tag != self.from_tag else ""
         pr = f" (#{self.pr})" if self.pr is not None else ""
         return f"{self.app}/{self.env}: live {live}; {self.status}{move}{pr}: {self.detail}"
+
+
+def guarded(app: str, env: str, work: Callable[[], Outcome]) -> Outcome:
+    """Run one app × environment; any failure becomes that pair's error outcome, so one bad app
+    never stops the others (a bug is logged with its traceback)."""
+    try:
+        return work()
+    except PromoterError as exc:
+        log.warning("%s/%s: %s", app, env, exc)
+        return Outcome(app, env, "error", str(exc))
+    except Exception as exc:  # noqa: BLE001 - one app's bug must not stop the others
+        log.exception("%s/%s: unexpected failure", app, env)
+        return Outcome(app, env, "error", f"internal error: {type(exc).__name__}: {exc}")
+
+
+def file_diff(before: str, after: str, path: str) -> str:
+    """A unified diff of one file, as `git diff` labels it."""
+    return "".join(difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True),
+                                        f"a/{path}", f"b/{path}"))

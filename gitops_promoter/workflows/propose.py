@@ -16,8 +16,6 @@ With `observe=True` nothing is written: the same reads and verdicts feed `status
 
 from __future__ import annotations
 
-import difflib
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -25,15 +23,13 @@ from gitops_promoter.config.schema import AppConfig, Config, EnvironmentConfig, 
 from gitops_promoter.domain.approval import Rule, Verdict, evaluate, teams_of
 from gitops_promoter.domain.canary import unhealthy
 from gitops_promoter.domain.edits import Running, read_running, write_version
-from gitops_promoter.domain.history import moved_back_by_hand, rejected_tags
+from gitops_promoter.domain.history import find_bump, moved_back_by_hand, rejected_tags
 from gitops_promoter.domain.plan import Bump, commit_message
 from gitops_promoter.domain.proposal import Proposal, body, branch_name, parse_marker, plan_promotion, title
 from gitops_promoter.domain.rollout import canary_steps
 from gitops_promoter.errors import CodeHostRejected, CodeHostUnavailable, HeadMoved, MergeConflict, PromoterError
 from gitops_promoter.ports import Change, Cluster, CodeHost, Committed, DeployRepo, PullRequest, Registry
-from gitops_promoter.workflows.outcome import Outcome
-
-log = logging.getLogger(__name__)
+from gitops_promoter.workflows.outcome import Outcome, file_diff, guarded
 
 
 @dataclass(frozen=True)
@@ -82,19 +78,9 @@ def promote_pull_requests(config: Config, *, registry: Registry, repos: Mapping[
                 continue
             step = Step(app, env, before.name, app.targets[env.name], source, repos[app.repository], host, registry,
                         clusters or {})
-            outcomes.append(_guarded(step, dry_run=dry_run, observe=observe))
+            outcomes.append(guarded(app.name, env.name, lambda step=step: _one(step, dry_run=dry_run,  # type: ignore[misc]
+                                                                                 observe=observe)))
     return outcomes
-
-
-def _guarded(step: Step, *, dry_run: bool, observe: bool) -> Outcome:
-    try:
-        return _one(step, dry_run=dry_run, observe=observe)
-    except PromoterError as exc:
-        log.warning("%s/%s: %s", step.app.name, step.env.name, exc)
-        return Outcome(step.app.name, step.env.name, "error", str(exc))
-    except Exception as exc:  # noqa: BLE001 - one app's bug must not stop the others
-        log.exception("%s/%s: unexpected failure", step.app.name, step.env.name)
-        return Outcome(step.app.name, step.env.name, "error", f"internal error: {type(exc).__name__}: {exc}")
 
 
 def _read(step: Step, target: TargetConfig) -> Running:
@@ -164,9 +150,8 @@ def _one(step: Step, *, dry_run: bool, observe: bool) -> Outcome:
     change = _change(step, proposal)
     if dry_run:
         before, after = _dry(step, change)
-        diff = "".join(difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True),
-                                            f"a/{step.target.file}", f"b/{step.target.file}"))
-        return Outcome(app, env, "would-propose", plan.reason, proposal.from_tag, proposal.tag, diff=diff,
+        return Outcome(app, env, "would-propose", plan.reason, proposal.from_tag, proposal.tag,
+                       diff=file_diff(before, after, step.target.file),
                        pr=open_pr.number if open_pr else None)
     if observe:
         if open_pr is None:
@@ -196,7 +181,7 @@ def _dry(step: Step, change: Change) -> tuple[str, str]:
 
 
 def _describe(step: Step, p: Proposal, head: str) -> str:
-    source_commit = step.repo.find_commit(app=p.app, env=p.source_env, tag=p.tag)
+    source_commit = find_bump(step.repo.history(app=p.app), app=p.app, env=p.source_env, tag=p.tag)
     subject = commit_message(Bump(p.app, p.env, p.from_tag, p.tag, p.digest, "x")).splitlines()[0]
     return body(p, rule=step.rule.describe(), carried=[(head, subject)], source_commit=source_commit,
                 image=step.app.image)
