@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from gitops_promoter.domain.analysis import Measurement
+from gitops_promoter.domain.analysis_run import AnalysisRun
 from gitops_promoter.domain.approval import Review
 from gitops_promoter.domain.canary import RolloutView
 from gitops_promoter.domain.history import Commit
@@ -155,3 +156,52 @@ class AppView:
     revision: str | None
     sync: str | None
     health: str | None
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """One outcome as the journal keeps it (for status and the status page)."""
+
+    at: float  # epoch seconds
+    app: str
+    env: str
+    status: str
+    detail: str
+    from_tag: str | None = None
+    to_tag: str | None = None
+    sha: str | None = None
+    pr: int | None = None
+
+
+class Journal(Protocol):
+    """The service's memory between reconciles and across restarts: in-flight analysis, what the
+    registries showed last, PR numbers, recent outcomes. A cache of git and the code host plus
+    in-flight analysis: deleting it loses no decision (git trailers stay the truth)."""
+
+    def load_analysis(self, key: str) -> AnalysisRun | None:
+        """The gate's analysis in flight under `key`, or None (never started, finished or unreadable)."""
+        ...
+
+    def save_analysis(self, run: AnalysisRun) -> None: ...
+
+    def drop_analysis(self, key: str) -> None: ...
+
+    def seen_tags(self, image: str) -> Mapping[str, str | None] | None:
+        """The tags (→ digest when known) last seen for `image`, or None when never polled."""
+        ...
+
+    def record_tags(self, image: str, tags: Mapping[str, str | None]) -> None: ...
+
+    def pr_number(self, app: str, env: str) -> int | None: ...
+
+    def record_pr(self, app: str, env: str, number: int | None) -> None: ...
+
+    def record_outcomes(self, rows: Sequence[Recorded]) -> None:
+        """Append outcomes; the journal keeps a bounded recent window per app × environment."""
+        ...
+
+    def recent(self, *, app: str | None = None, env: str | None = None, limit: int = 50) -> list[Recorded]:
+        """Newest first."""
+        ...
+
+    def close(self) -> None: ...

@@ -21,6 +21,7 @@ from gitops_promoter.config.schema import (
     Config,
     EnvironmentConfig,
     GitHubConfig,
+    LeaderElectionConfig,
     PrometheusConfig,
     RegistryConfig,
     RepositoryConfig,
@@ -99,6 +100,7 @@ def _plain(value: Any) -> Any:
 class _Builder:
     def __init__(self, root: Cursor) -> None:
         self.root = root
+        self.cluster_names: set[str] = set()
 
     def build(self) -> Config | None:
         top = self.root.mapping(TOP, required=("version", "repositories", "environments", "apps"))
@@ -120,6 +122,7 @@ class _Builder:
         modes = {e.name: e.mode for e in environments}
         apps = tuple(self.named(top.get("apps"), lambda c: self.app(c, env_names, repositories, clusters,
                                                                     prometheus, modes)).values())
+        self.cluster_names = set(clusters)
         server = self.server(top["server"]) if "server" in top else ServerConfig()
         state = self.state(top["state"]) if "state" in top else StateConfig()
         return Config(path=self.root.problems.file, registries=tuple(r for r in registries if r),
@@ -244,22 +247,49 @@ class _Builder:
                                 password=_secret(m["password"]) if "password" in m else None)
 
     def server(self, c: Cursor) -> ServerConfig:
-        m = c.mapping(("listen", "registry_webhook_secret", "github_webhook_secret"))
+        m = c.mapping(("listen", "registry_webhook_secret", "github_webhook_secret", "leader_election", "workers"))
         listen = (m["listen"].str() if "listen" in m else None) or "127.0.0.1:8080"
         if "listen" in m and not re.match(r"^[\w.:\[\]-]*:\d+$", listen):
             m["listen"].error(f"must be HOST:PORT, not {listen!r}")
         return ServerConfig(
             listen=listen,
             registry_webhook_secret=_secret(m["registry_webhook_secret"]) if "registry_webhook_secret" in m else None,
-            github_webhook_secret=_secret(m["github_webhook_secret"]) if "github_webhook_secret" in m else None)
+            github_webhook_secret=_secret(m["github_webhook_secret"]) if "github_webhook_secret" in m else None,
+            leader_election=self.leader_election(m["leader_election"]) if "leader_election" in m else None,
+            workers=(m["workers"].int(minimum=1) if "workers" in m else None) or ServerConfig().workers)
+
+    def leader_election(self, c: Cursor) -> LeaderElectionConfig | None:
+        m = c.mapping(("cluster", "namespace", "name", "lease_duration", "renew_deadline", "retry_period",
+                       "identity"), required=("cluster", "namespace"))
+        d = LeaderElectionConfig(cluster="", namespace="")
+        cluster = m["cluster"].str() if "cluster" in m else None
+        if cluster is not None and cluster not in self.cluster_names:
+            known = ", ".join(sorted(self.cluster_names)) or "none"
+            m["cluster"].error(f"unknown cluster {cluster!r}; clusters: {known}")
+        namespace = m["namespace"].str() if "namespace" in m else None
+        name = (m["name"].str() if "name" in m else None) or d.name
+        lease = _seconds(m.get("lease_duration"), d.lease_duration)
+        renew = _seconds(m.get("renew_deadline"), d.renew_deadline)
+        retry = _seconds(m.get("retry_period"), d.retry_period)
+        # client-go's NewLeaderElector: leaseDuration > renewDeadline > jitter * retryPeriod (jitter 1.2)
+        if not lease > renew:
+            c.error(f"lease_duration ({lease:g}s) must be greater than renew_deadline ({renew:g}s)")
+        if not renew > 1.2 * retry:
+            c.error(f"renew_deadline ({renew:g}s) must be greater than 1.2 × retry_period ({retry:g}s)")
+        if cluster is None or namespace is None:
+            return None
+        return LeaderElectionConfig(cluster=cluster, namespace=namespace, name=name, lease_duration=lease,
+                                    renew_deadline=renew, retry_period=retry,
+                                    identity=m["identity"].str() if "identity" in m else None)
 
     def state(self, c: Cursor) -> StateConfig:
-        m = c.mapping(("journal", "poll_interval", "workdir"))
+        m = c.mapping(("journal", "poll_interval", "workdir", "lock_timeout"))
         d = StateConfig()
         return StateConfig(journal=(m["journal"].str() if "journal" in m else None) or d.journal,
                            poll_interval=(m["poll_interval"].duration() if "poll_interval" in m else None)
                            or d.poll_interval,
-                           workdir=(m["workdir"].str() if "workdir" in m else None) or d.workdir)
+                           workdir=(m["workdir"].str() if "workdir" in m else None) or d.workdir,
+                           lock_timeout=_seconds(m.get("lock_timeout"), d.lock_timeout))
 
     # --- environments -----------------------------------------------------------
     def environment(self, c: Cursor) -> EnvironmentConfig | None:

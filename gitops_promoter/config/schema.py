@@ -151,10 +151,26 @@ class PrometheusConfig:
 
 
 @dataclass(frozen=True)
+class LeaderElectionConfig:
+    """A Kubernetes coordination.k8s.io/v1 Lease, as client-go's leader election uses it.
+    Only the replica holding the Lease writes; the others stand by."""
+
+    cluster: str  # a name from `clusters`: where the Lease lives
+    namespace: str
+    name: str = "gitops-promoter"
+    lease_duration: float = 15.0  # client-go defaults (LeaseDuration / RenewDeadline / RetryPeriod)
+    renew_deadline: float = 10.0
+    retry_period: float = 2.0
+    identity: str | None = None  # default: hostname_pid
+
+
+@dataclass(frozen=True)
 class ServerConfig:
     listen: str = "127.0.0.1:8080"
     registry_webhook_secret: SecretRef | None = None
     github_webhook_secret: SecretRef | None = None
+    leader_election: LeaderElectionConfig | None = None
+    workers: int = 4  # reconciles in parallel (different deployment repositories)
 
 
 @dataclass(frozen=True)
@@ -162,6 +178,7 @@ class StateConfig:
     journal: str = "gitops-promoter-journal.sqlite"
     poll_interval: float = 120.0
     workdir: str = ".gitops-promoter/repos"
+    lock_timeout: float = 30.0  # how long a second process waits for the workdir lock
 
 
 @dataclass(frozen=True)
