@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-DEBS := git:git docker-registry:docker-registry prometheus:prometheus
+DEBS := git:git docker-registry:docker-registry prometheus:prometheus pg_ctlcluster:postgresql
 
 .PHONY: test demo bench lint debs venv clean
 
