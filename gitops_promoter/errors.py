@@ -29,7 +29,10 @@ class EditError(PromoterError):
 
 
 class TransientError(PromoterError):
-    """A fault that may go away: retry with backoff."""
+    """A fault that may go away: retry with backoff. `retry_after` (seconds), when the far side
+    said how long to wait (Retry-After), is honoured by the scheduler instead of its own backoff."""
+
+    retry_after: float | None = None
 
 
 class PermanentError(PromoterError):

@@ -57,13 +57,18 @@ class DeployRepo(Protocol):
         """The file at the remote branch's head (after a fetch)."""
         ...
 
+    def head(self) -> str:
+        """The commit the remote branch points at (after a fetch)."""
+        ...
+
     def commit(self, change: Change, *, dry_run: bool = False) -> Committed | Unchanged | tuple[str, str]:
         """Apply, commit and push. With dry_run, return (before, after) and write nothing."""
         ...
 
-    def propose(self, change: Change, *, branch: str) -> Committed | Unchanged:
+    def propose(self, change: Change, *, branch: str, rebuild: bool = False) -> Committed | Unchanged:
         """Commit `change` on the head of the repository's branch and point the promoter-owned
-        `branch` at it (replacing what it held). Unchanged when the edit changes nothing."""
+        `branch` at it (replacing what it held). Unchanged when the edit changes nothing. A branch
+        that already carries the same content is kept (its reviews stay valid) unless `rebuild`."""
         ...
 
     def history(self, *, app: str, limit: int = 500) -> list[Commit]:
@@ -75,7 +80,6 @@ class DeployRepo(Protocol):
     def revert(self, commits: list[str], *, message: str) -> Committed:
         """One commit that undoes `commits` (newest first) on the branch head, pushed."""
         ...
-
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from gitops_promoter.domain.analysis_run import AnalysisRun
 from gitops_promoter.domain.tags import TagInfo
 from gitops_promoter.errors import GitRejected, RegistryRejected
-from gitops_promoter.ports import Change, Committed, Unchanged
+from gitops_promoter.ports import Change, Committed, Recorded, Unchanged
 
 
 @dataclass
@@ -53,6 +54,9 @@ class MemoryRepo:
         out = [Commit(f"{i + 1:x}".ljust(40, "0"), m.splitlines()[0], m) for i, (_, m) in enumerate(self.commits)]
         return [c for c in reversed(out) if f"Promoter-App: {app}" in c.message or c.reverts][:limit]
 
+    def head(self):
+        return f"{len(self.commits):x}".ljust(40, "0")
+
     def read(self, path):
         if path not in self.files:
             raise GitRejected(repository=self.name, detail=f"{path}: no such file on branch main")
@@ -68,3 +72,59 @@ class MemoryRepo:
         self.files[change.path] = after
         self.commits.append((change.path, change.message))
         return Committed(sha=f"{len(self.commits):x}".ljust(40, "0"), attempts=1)
+
+
+@dataclass
+class MemoryJournal:
+    """The Journal port in memory (the SQL adapter has its own tests against SQLite and PostgreSQL)."""
+
+    runs: dict[str, AnalysisRun] = field(default_factory=dict)
+    tags: dict[str, dict[str, str | None]] = field(default_factory=dict)
+    prs: dict[tuple[str, str], int] = field(default_factory=dict)
+    rows: list[Recorded] = field(default_factory=list)
+
+    def load_analysis(self, key):
+        return self.runs.get(key)
+
+    def save_analysis(self, run):
+        self.runs[run.key] = run
+
+    def drop_analysis(self, key):
+        self.runs.pop(key, None)
+
+    def seen_tags(self, image):
+        return self.tags.get(image)
+
+    def record_tags(self, image, tags):
+        self.tags[image] = dict(tags)
+
+    def pr_number(self, app, env):
+        return self.prs.get((app, env))
+
+    def record_pr(self, app, env, number):
+        if number is None:
+            self.prs.pop((app, env), None)
+        else:
+            self.prs[(app, env)] = number
+
+    def record_outcomes(self, rows):
+        self.rows.extend(rows)
+
+    def recent(self, *, app=None, env=None, limit=50):
+        found = [r for r in reversed(self.rows) if (app is None or r.app == app) and (env is None or r.env == env)]
+        return found[:limit]
+
+    def close(self):
+        pass
+
+
+def run_all(config, *, registry, repos, journal=None, apps=None, envs=None, mode="run", force=None,
+            clock=None, **ports):
+    """Reconcile every (selected) app once with these ports, as one `run --once` round does."""
+    from gitops_promoter.workflows.reconcile import Ports, reconcile
+
+    extra = {"clock": clock} if clock is not None else {}
+    p = Ports(registry=registry, repos=repos, journal=journal if journal is not None else MemoryJournal(),
+              **ports, **extra)
+    return [o for app in config.apps if apps is None or app.name in apps
+            for o in reconcile(config, app, p, mode=mode, envs=envs, force=force).outcomes]

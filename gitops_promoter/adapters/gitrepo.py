@@ -8,13 +8,18 @@ re-applying the edit; nothing is ever force-pushed, so a human commit is never l
 from __future__ import annotations
 
 import base64
+import functools
 import logging
 import os
 import re
 import shutil
+import tempfile
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, TypeVar, cast
 
 import git
 
@@ -26,6 +31,9 @@ from gitops_promoter.ports import Change, Committed, Unchanged
 
 log = logging.getLogger(__name__)
 
+SCRATCH = "promoter-scratch"
+_F = TypeVar("_F", bound=Callable[..., Any])
+
 _RACE = ("non-fast-forward", "updates were rejected because the remote contains work", "fetch first", "[rejected]",
          "failed to update ref", "cannot lock ref",
          "stale info")
@@ -33,6 +41,17 @@ _RACE = ("non-fast-forward", "updates were rejected because the remote contains 
 _REJECTED = ("authentication failed", "permission denied", "couldn't find remote ref", "repository not found",
              "does not appear to be a git repository", "invalid credentials", "error: 403", "error: 401",
              "hook declined", "protected branch", "pathspec", "not found in upstream")
+
+
+def _serialized(method: _F) -> _F:
+    """Run the method holding the repository's lock (re-entrant: methods call each other)."""
+
+    @functools.wraps(method)
+    def locked(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return cast(_F, locked)
 
 
 class GitRepo:
@@ -49,6 +68,7 @@ class GitRepo:
         self._env: dict[str, str] | None = None
         self._history: list[Commit] = []
         self._history_head: str | None = None
+        self._lock = threading.RLock()  # one writer per repository across the service's threads
 
     # --- credentials ---------------------------------------------------------------
     def env(self) -> dict[str, str]:
@@ -118,6 +138,7 @@ class GitRepo:
     # read the blob, hash the new one, build the tree in a private index, commit-tree, push.
     # That keeps a bump independent of the repository's size (no checkout of 5,000 files).
 
+    @_serialized
     def sync(self) -> str:
         """Fetch the remote branch; return the commit it points at."""
         if self._repo is None:
@@ -126,6 +147,9 @@ class GitRepo:
         self._retrying("fetch", lambda: self._git("fetch", "--prune", "--no-tags", "origin",
                                                   f"+refs/heads/{branch}:{self._tracking}"))
         return self._git("rev-parse", "--verify", f"{self._tracking}^{{commit}}")
+
+    def head(self) -> str:
+        return self.sync()
 
     @property
     def _tracking(self) -> str:
@@ -149,6 +173,7 @@ class GitRepo:
         return repo
 
     # --- port ------------------------------------------------------------------------
+    @_serialized
     def read(self, path: str) -> str:
         return self._read_at(self.sync(), path)
 
@@ -162,6 +187,7 @@ class GitRepo:
                               detail=f"{path}: no such file on branch {self.config.branch}") from None
         return raw.decode("utf-8")
 
+    @_serialized
     def commit(self, change: Change, *, dry_run: bool = False) -> Committed | Unchanged | tuple[str, str]:
         for attempt in range(1, self.max_attempts + 1):
             head = self.sync()
@@ -187,13 +213,16 @@ class GitRepo:
         """A commit on `parent` that changes only `path`, built by one `git fast-import` (no index,
         no work tree), so its cost does not grow with the number of files in the repository."""
         mode = self._git("ls-tree", parent, "--", path).split(" ", 1)[0] or "100644"
-        scratch = self.path / "promoter"
-        scratch.mkdir(exist_ok=True)
+        with self._scratch() as scratch:
+            return self._fast_import(scratch, parent, mode, path, text, message)
+
+    def _fast_import(self, scratch: Path, parent: str, mode: str, path: str, text: str, message: str) -> str:
         marks = scratch / "marks"
+        ref = f"refs/promoter/pending-{scratch.name}"  # per call: concurrent writers never share a ref
         who = f"{self.config.author_name} <{self.config.author_email}> now"
         msg, body = message.encode("utf-8"), text.encode("utf-8")
         stream = b"".join([
-            b"commit refs/promoter/pending\nmark :1\n",
+            f"commit {ref}\nmark :1\n".encode(),
             f"author {who}\ncommitter {who}\n".encode(),
             b"data %d\n" % len(msg), msg, b"\n",
             f"from {parent}\n".encode(),
@@ -208,11 +237,14 @@ class GitRepo:
                                         f"--export-marks={marks}"], istream=fh, env=self.env())
         except git.GitCommandError as exc:
             raise self._classify(exc, ("fast-import",)) from None
+        finally:
+            self._drop_ref(ref)
         mark, _, sha = marks.read_text().strip().partition(" ")
         if mark != ":1" or len(sha) < 40:
             raise GitRejected(repository=self.name, detail=f"fast-import wrote no commit (marks: {mark} {sha})")
         return sha
 
+    @_serialized
     def propose(self, change: Change, *, branch: str, rebuild: bool = False) -> Committed | Unchanged:
         """Commit `change` on the branch head and point the promoter-owned `branch` at it.
 
@@ -257,6 +289,7 @@ class GitRepo:
         except GitRejected:
             return False
 
+    @_serialized
     def history(self, *, app: str, limit: int = 500) -> list[Commit]:
         """Commits that mention `app` in trailers, plus every revert, newest first (after a fetch).
 
@@ -285,6 +318,7 @@ class GitRepo:
                 commits.append(Commit(sha, subject, message))
         return commits
 
+    @_serialized
     def contains(self, ancestor: str, descendant: str) -> bool:
         """Whether `descendant` includes `ancestor` (False when either is unknown here)."""
         if self._repo is None:
@@ -295,33 +329,15 @@ class GitRepo:
         except (GitRejected, GitUnavailable):
             return False
 
+    @_serialized
     def revert(self, commits: list[str], *, message: str) -> Committed:
         """One commit on the branch head that undoes `commits` (given newest first), like `git revert`
         of each in turn: a three-way reverse patch, so later unrelated edits survive. A revert that
         does not apply cleanly is a GitRejected, never a forced overwrite."""
         for attempt in range(1, self.max_attempts + 1):
             head = self.sync()
-            scratch = self.path / "promoter"
-            scratch.mkdir(exist_ok=True)
-            index = {"GIT_INDEX_FILE": str(scratch / "revert-index")}
-            self._git("read-tree", head, env=index)
-            for sha in commits:
-                patch = scratch / "revert.patch"
-                diff: bytes = self._repo.git.execute(  # type: ignore[union-attr]
-                    ["git", "diff", "--binary", f"{sha}^", sha], env=self.env(), stdout_as_string=False,
-                    strip_newline_in_stdout=False)
-                patch.write_bytes(diff)
-                try:
-                    self._git("apply", "--cached", "-R", "-3", str(patch), env=index)
-                except (GitRejected, GitUnavailable) as exc:
-                    raise GitRejected(repository=self.name,
-                                      detail=f"cannot revert {sha[:10]} cleanly on {self.branch}: {exc}") from None
-            tree = self._git("write-tree", env=index)
-            (scratch / "message").write_text(message, encoding="utf-8")
-            name, email = self.config.author_name, self.config.author_email
-            commit = self._git("commit-tree", tree, "-p", head, "-F", str(scratch / "message"),
-                               env={"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email,
-                                    "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email})
+            with self._scratch() as scratch:
+                commit = self._revert_commit(scratch, head, commits, message)
             try:
                 self._retrying("push", lambda commit=commit: self._git(  # type: ignore[misc]
                     "push", "--porcelain", "origin", f"{commit}:refs/heads/{self.branch}"))
@@ -330,6 +346,80 @@ class GitRepo:
             return Committed(sha=commit, attempts=attempt)
         raise GitUnavailable(repository=self.name, detail="revert: push kept losing races")
 
+    def _revert_commit(self, scratch: Path, head: str, commits: list[str], message: str) -> str:
+        index = {"GIT_INDEX_FILE": str(scratch / "revert-index")}
+        self._git("read-tree", head, env=index)
+        for sha in commits:
+            patch = scratch / "revert.patch"
+            diff: bytes = self._repo.git.execute(  # type: ignore[union-attr]
+                ["git", "diff", "--binary", f"{sha}^", sha], env=self.env(), stdout_as_string=False,
+                strip_newline_in_stdout=False)
+            patch.write_bytes(diff)
+            try:
+                self._git("apply", "--cached", "-R", "-3", str(patch), env=index)
+            except (GitRejected, GitUnavailable) as exc:
+                raise GitRejected(repository=self.name,
+                                  detail=f"cannot revert {sha[:10]} cleanly on {self.branch}: {exc}") from None
+        tree = self._git("write-tree", env=index)
+        (scratch / "message").write_text(message, encoding="utf-8")
+        name, email = self.config.author_name, self.config.author_email
+        return self._git("commit-tree", tree, "-p", head, "-F", str(scratch / "message"),
+                         env={"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email,
+                              "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email})
+
+    # --- scratch space and crash repair ---------------------------------------------------
+    @contextmanager
+    def _scratch(self) -> Iterator[Path]:
+        """A private folder for one write (fast-import stream, marks, revert index), removed after."""
+        root = self.path / SCRATCH
+        root.mkdir(exist_ok=True)
+        path = Path(tempfile.mkdtemp(dir=root, prefix=f"{os.getpid()}-"))
+        try:
+            yield path
+        finally:
+            shutil.rmtree(path, ignore_errors=True)
+
+    def _drop_ref(self, ref: str) -> None:
+        try:
+            self._git("update-ref", "-d", ref)
+        except PromoterError as exc:  # repaired at the next start
+            log.warning("%s: could not delete %s: %s", self.name, ref, exc)
+
+    @_serialized
+    def repair(self) -> list[str]:
+        """Remove what a killed writer may have left in the clone: git's `*.lock` files (a ref,
+        the index, packed-refs, config), `fast_import_crash_*` reports, half-written packs, the
+        scratch folders and `refs/promoter/*`. Only safe under the workdir lock, when no other
+        process can be writing here. Returns what it removed, for the log."""
+        if not self.path.is_dir():
+            return []
+        removed: list[str] = []
+        for pattern in ("**/*.lock", "fast_import_crash_*", "objects/pack/tmp_*", "objects/incoming-*"):
+            for leftover in sorted(self.path.glob(pattern)):
+                if SCRATCH in leftover.relative_to(self.path).parts:
+                    continue
+                if leftover.is_dir():
+                    shutil.rmtree(leftover, ignore_errors=True)
+                else:
+                    leftover.unlink(missing_ok=True)
+                removed.append(str(leftover.relative_to(self.path)))
+        scratch = self.path / SCRATCH
+        if scratch.is_dir():
+            shutil.rmtree(scratch, ignore_errors=True)
+            removed.append(SCRATCH)
+        try:
+            self._repo = self._repo or git.Repo(self.path)
+            refs = self._git("for-each-ref", "--format=%(refname)", "refs/promoter/").split()
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError, PromoterError):
+            return removed  # an unusable clone is replaced at the next sync
+        for ref in refs:
+            self._drop_ref(ref)
+            removed.append(ref)
+        if removed:
+            log.warning("%s: repaired what an interrupted run left: %s", self.name, ", ".join(removed))
+        return removed
+
+    @_serialized
     def head_message(self) -> str:
         return self._git("log", "-1", "--format=%B", self._tracking)
 

@@ -60,21 +60,23 @@ def rollout_view(obj: dict[str, Any]) -> RolloutView:
         images=tuple(str(c.get("image", "")) for c in containers), message=str(status.get("message") or ""))
 
 
+def api_client_for(cfg: ClusterConfig) -> client.ApiClient:
+    """A kubernetes ApiClient for a configured cluster: in-cluster, or a kubeconfig file and context."""
+    if cfg.in_cluster:
+        config.load_incluster_config()
+        return client.ApiClient()
+    assert cfg.kubeconfig is not None
+    path = cfg.kubeconfig.target if cfg.kubeconfig.scheme == "file" else None
+    if path is None:
+        raise ClusterRejected(cluster=cfg.name, detail="kubeconfig must be a file:PATH reference")
+    return config.new_client_from_config(config_file=path, context=cfg.context)
+
+
 class KubeCluster:
     def __init__(self, cfg: ClusterConfig, *, api_client: client.ApiClient | None = None, retries: int = 3,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self.name = cfg.name
-        if api_client is None:
-            if cfg.in_cluster:
-                config.load_incluster_config()
-                api_client = client.ApiClient()
-            else:
-                assert cfg.kubeconfig is not None
-                path = cfg.kubeconfig.target if cfg.kubeconfig.scheme == "file" else None
-                if path is None:
-                    raise ClusterRejected(cluster=cfg.name, detail="kubeconfig must be a file:PATH reference")
-                api_client = config.new_client_from_config(config_file=path, context=cfg.context)
-        self.api = client.CustomObjectsApi(api_client)
+        self.api = client.CustomObjectsApi(api_client or api_client_for(cfg))
         self._retries = retries
         self._sleep = sleep
 

@@ -283,13 +283,14 @@ class _Builder:
                                     identity=m["identity"].str() if "identity" in m else None)
 
     def state(self, c: Cursor) -> StateConfig:
-        m = c.mapping(("journal", "poll_interval", "workdir", "lock_timeout"))
+        m = c.mapping(("journal", "poll_interval", "workdir", "lock_timeout", "recheck_interval"))
         d = StateConfig()
         return StateConfig(journal=(m["journal"].str() if "journal" in m else None) or d.journal,
                            poll_interval=(m["poll_interval"].duration() if "poll_interval" in m else None)
                            or d.poll_interval,
                            workdir=(m["workdir"].str() if "workdir" in m else None) or d.workdir,
-                           lock_timeout=_seconds(m.get("lock_timeout"), d.lock_timeout))
+                           lock_timeout=_seconds(m.get("lock_timeout"), d.lock_timeout),
+                           recheck_interval=_seconds(m.get("recheck_interval"), d.recheck_interval))
 
     # --- environments -----------------------------------------------------------
     def environment(self, c: Cursor) -> EnvironmentConfig | None:

@@ -179,6 +179,7 @@ class StateConfig:
     poll_interval: float = 120.0
     workdir: str = ".gitops-promoter/repos"
     lock_timeout: float = 30.0  # how long a second process waits for the workdir lock
+    recheck_interval: float = 10.0  # how soon the service looks again at a canary in motion
 
 
 @dataclass(frozen=True)

@@ -1,36 +1,42 @@
-"""Wiring: config → adapters → workflows. The only place that knows every layer."""
+"""Wiring: config → adapters → the reconcile unit. The only place that knows every layer.
+
+Code-host and cluster clients (PyGithub, kubernetes) are imported only when the config uses them.
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable
+import tempfile
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from gitops_promoter.adapters.github import GitHubHost
 from gitops_promoter.adapters.gitrepo import GitRepo
-from gitops_promoter.adapters.kube import KubeCluster
-from gitops_promoter.adapters.prometheus import PrometheusMetrics
 from gitops_promoter.adapters.registry import RegistryHub
 from gitops_promoter.config import load_config
-from gitops_promoter.config.schema import Config
-from gitops_promoter.errors import ConfigError
-from gitops_promoter.ports import Cluster, CodeHost, Metrics
-from gitops_promoter.workflows.canary import drive_canaries
-from gitops_promoter.workflows.discover import promote_direct
+from gitops_promoter.config.schema import AppConfig, Config
+from gitops_promoter.errors import ConfigError, PromoterError
+from gitops_promoter.ports import Cluster, CodeHost, Journal, Metrics, Registry
+from gitops_promoter.runtime.lock import LockHeld, WorkdirLock
 from gitops_promoter.workflows.outcome import Outcome
-from gitops_promoter.workflows.propose import promote_pull_requests
+from gitops_promoter.workflows.reconcile import Mode, Ports, Reconciled, reconcile
 
 log = logging.getLogger(__name__)
 
 
+def _beside_config(config: Config, raw: str) -> Path:
+    path = Path(raw)
+    return path if path.is_absolute() else (Path(config.path).resolve().parent / path)
+
+
 def workdir_for(config: Config, override: str | None) -> Path:
     """Working clones live in state.workdir, relative to the config file's folder."""
-    raw = Path(override or config.state.workdir)
-    return raw if raw.is_absolute() else (Path(config.path).resolve().parent / raw)
+    return _beside_config(config, override or config.state.workdir)
 
 
-def _load(config_path: str, apps: frozenset[str] | None) -> Config | None:
+def load(config_path: str, apps: frozenset[str] | None = None) -> Config | None:
+    """The config, or None after printing every problem (and unknown --app names)."""
     try:
         config = load_config(config_path)
     except ConfigError as exc:
@@ -44,123 +50,196 @@ def _load(config_path: str, apps: frozenset[str] | None) -> Config | None:
     return config
 
 
-class Wired:
-    """The adapters for one config: registries, deployment repos and code hosts."""
+def open_journal_for(config: Config) -> Journal:
+    from gitops_promoter.adapters.journal import open_journal
 
-    def __init__(self, config: Config, *, workdir: str | None = None,
-                 host_factory: Callable[..., CodeHost] = GitHubHost,
-                 cluster_factory: Callable[..., Cluster] = KubeCluster) -> None:
+    target = config.state.journal
+    if "://" in target:
+        return open_journal(target)
+    return open_journal(str(_beside_config(config, target)))
+
+
+class Wired:
+    """The adapters for one config: registries, deployment repos, code hosts, clusters, metrics, journal."""
+
+    def __init__(self, config: Config, *, workdir: str | Path | None = None, journal: Journal | None = None,
+                 host_factory: Callable[..., CodeHost] | None = None,
+                 cluster_factory: Callable[..., Cluster] | None = None,
+                 registry: Registry | None = None) -> None:
         self.config = config
-        root = workdir_for(config, workdir)
-        self.repos = {name: GitRepo(cfg, workdir=root) for name, cfg in config.repositories.items()}
-        self.registry = RegistryHub(config.registry_for)
+        self.workdir = Path(workdir) if isinstance(workdir, Path) else workdir_for(config, workdir)
+        self.repos = {name: GitRepo(cfg, workdir=self.workdir) for name, cfg in config.repositories.items()}
+        self._hub = RegistryHub(config.registry_for) if registry is None else None
+        self.registry: Registry = registry or self._hub  # type: ignore[assignment]
+        self.journal = journal if journal is not None else open_journal_for(config)
         self.hosts: dict[str, CodeHost] = {}
         self.host_errors: dict[str, str] = {}
         self.clusters: dict[str, Cluster] = {}
-        for name, cluster_cfg in config.clusters.items():
-            try:
-                self.clusters[name] = cluster_factory(cluster_cfg)
-            except Exception as exc:  # noqa: BLE001 - kubernetes' config loader raises its own types
-                log.warning("cluster %s cannot be used: %s", name, exc)
         self.metrics: dict[str, Metrics] = {}
-        for name, prom_cfg in config.prometheus.items():
-            try:
-                self.metrics[name] = PrometheusMetrics(prom_cfg)
-            except ConfigError as exc:
-                log.warning("prometheus %s: %s", name, "; ".join(exc.problems))
+        if config.clusters:
+            if cluster_factory is None:
+                from gitops_promoter.adapters.kube import KubeCluster
+
+                cluster_factory = KubeCluster
+            for name, cluster_cfg in config.clusters.items():
+                try:
+                    self.clusters[name] = cluster_factory(cluster_cfg)
+                except Exception as exc:  # noqa: BLE001 - kubernetes' config loader raises its own types
+                    log.warning("cluster %s cannot be used: %s", name, exc)
+        if config.prometheus:
+            from gitops_promoter.adapters.prometheus import PrometheusMetrics
+
+            for name, prom_cfg in config.prometheus.items():
+                try:
+                    self.metrics[name] = PrometheusMetrics(prom_cfg)
+                except ConfigError as exc:
+                    log.warning("prometheus %s: %s", name, "; ".join(exc.problems))
         for name, cfg in config.repositories.items():
             if cfg.github is None:
                 continue
+            if host_factory is None:
+                from gitops_promoter.adapters.github import GitHubHost
+
+                host_factory = GitHubHost
             try:
                 self.hosts[name] = host_factory(cfg.github)
             except ConfigError as exc:
                 self.host_errors[name] = "; ".join(exc.problems)
 
+    def ports(self, *, clock: Callable[[], float] = time.time) -> Ports:
+        return Ports(registry=self.registry, repos=self.repos, journal=self.journal, hosts=self.hosts,
+                     host_errors=self.host_errors, clusters=self.clusters, metrics=self.metrics, clock=clock)
+
+    def repair(self) -> None:
+        """Under the workdir lock: clear what a killed writer left in the clones."""
+        for repo in self.repos.values():
+            repo.repair()
+
     def close(self) -> None:
-        self.registry.close()
+        if self._hub is not None:
+            self._hub.close()
+        self.journal.close()
 
 
-def one_pass(wired: Wired, *, apps: frozenset[str] | None, mode: str) -> list[Outcome]:
-    """Direct environments first (so a fresh dev bump is a candidate at once), then canaries, then
-    pull requests. `mode`: "run" writes; "dry-run" shows diffs; "observe" only reads (status)."""
-    config = wired.config
-    writes = mode == "run"
-    outcomes = promote_direct(config, registry=wired.registry, repos=wired.repos, dry_run=not writes, apps=apps)
-    if mode == "observe":
-        outcomes = [Outcome(o.app, o.env, o.status, o.detail, o.from_tag, o.to_tag) for o in outcomes]
-    if mode != "dry-run":
-        outcomes += drive_canaries(config, repos=wired.repos, clusters=wired.clusters, metrics=wired.metrics,
-                                   apps=apps, hosts=wired.hosts, observe=not writes)
-    outcomes += _host_errors(wired, apps)
-    outcomes += promote_pull_requests(config, registry=wired.registry, repos=wired.repos, hosts=wired.hosts,
-                                      apps=apps, dry_run=mode == "dry-run", observe=mode == "observe",
-                                      hosts_failed=frozenset(wired.host_errors), clusters=wired.clusters)
-    return outcomes
+def drive(config: Config, ports: Ports, *, apps: Sequence[AppConfig], mode: Mode = "run",
+          sleep: Callable[[float], None] = time.sleep, stop: Callable[[], bool] = lambda: False,
+          envs: frozenset[str] | None = None, force: str | None = None) -> list[Outcome]:
+    """`run --once`: reconcile every app, then keep reconciling those with a gate's analysis in
+    flight — waiting here, between reconciles, until its next measurement is due — until each
+    settles or waits on something outside (Argo CD, a review). Outcomes in config order."""
+    results: dict[str, Reconciled] = {}
+    for app in apps:
+        if stop():
+            break
+        results[app.name] = reconcile(config, app, ports, mode=mode, envs=envs, force=force)
+    while not stop():
+        pending = [a for a in apps if a.name in results and results[a.name].analysing]
+        if not pending:
+            break
+        wait = min(results[a.name].requeue_after or 0.0 for a in pending)
+        log.info("analysis in flight for %s; next measurement in %.1fs", ", ".join(a.name for a in pending), wait)
+        sleep(wait)
+        for app in pending:
+            results[app.name] = reconcile(config, app, ports, mode=mode, envs=envs, force=force)
+    return [o for app in apps if app.name in results for o in results[app.name].outcomes]
+
+
+def _selected(config: Config, apps: frozenset[str] | None) -> list[AppConfig]:
+    return [a for a in config.apps if apps is None or a.name in apps]
+
+
+def _with_workdir(config: Config, workdir: str | None, *, writes: bool, work: Callable[[Path], int]) -> int:
+    """Run `work` holding the workdir lock (after repairing a killed writer's leftovers). A
+    read-only command finding the lock held reads through a private temporary clone instead."""
+    root = workdir_for(config, workdir)
+    lock = WorkdirLock(root, timeout=config.state.lock_timeout if writes else 0.0)
+    try:
+        lock.acquire()
+    except LockHeld as exc:
+        if writes:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        log.info("%s; reading through a temporary clone", exc)
+        with tempfile.TemporaryDirectory(prefix="gitops-promoter-read-") as tmp:
+            return work(Path(tmp))
+    try:
+        return work(root)
+    finally:
+        lock.release()
 
 
 def run_once(*, config_path: str, dry_run: bool = False, apps: frozenset[str] | None = None,
              workdir: str | None = None) -> int:
-    config = _load(config_path, apps)
+    config = load(config_path, apps)
     if config is None:
         return 1
-    wired = Wired(config, workdir=workdir)
-    try:
-        outcomes = one_pass(wired, apps=apps, mode="dry-run" if dry_run else "run")
-    finally:
-        wired.close()
-    print_summary(outcomes)
-    return 1 if any(o.status == "error" for o in outcomes) else 0
+
+    def work(root: Path) -> int:
+        wired = Wired(config, workdir=root)
+        try:
+            if not dry_run:
+                wired.repair()
+            outcomes = drive(config, wired.ports(), apps=_selected(config, apps), mode="dry-run" if dry_run else "run")
+        finally:
+            wired.close()
+        print_summary(outcomes)
+        return 1 if any(o.status == "error" for o in outcomes) else 0
+
+    return _guarded_cli(lambda: _with_workdir(config, workdir, writes=not dry_run, work=work))
 
 
 def decide_canary(*, config_path: str, app: str, env: str, force: str, workdir: str | None = None) -> int:
     """`promote` / `rollback`: a person decides the canary of one app in one environment."""
-    config = _load(config_path, frozenset({app}))
+    config = load(config_path, frozenset({app}))
     if config is None:
         return 1
     if env not in {e.name for e in config.environments}:
         print(f"unknown environment: {env}", file=sys.stderr)
         return 1
-    wired = Wired(config, workdir=workdir)
-    try:
-        outcomes = drive_canaries(config, repos=wired.repos, clusters=wired.clusters, metrics=wired.metrics,
-                                  apps=frozenset({app}), envs=frozenset({env}), force=force)
-    finally:
-        wired.close()
-    if not outcomes:
-        print(f"{app}/{env}: no canary is configured (targets.{env}.rollout, cluster and canary)", file=sys.stderr)
-        return 1
-    print_summary(outcomes)
-    return 1 if any(o.status == "error" for o in outcomes) else 0
+
+    def work(root: Path) -> int:
+        wired = Wired(config, workdir=root)
+        try:
+            wired.repair()
+            outcomes = drive(config, wired.ports(), apps=_selected(config, frozenset({app})),
+                             envs=frozenset({env}), force=force)
+        finally:
+            wired.close()
+        if not outcomes:
+            print(f"{app}/{env}: no canary is configured (targets.{env}.rollout, cluster and canary)", file=sys.stderr)
+            return 1
+        print_summary(outcomes)
+        return 1 if any(o.status == "error" for o in outcomes) else 0
+
+    return _guarded_cli(lambda: _with_workdir(config, workdir, writes=True, work=work))
 
 
 def status(*, config_path: str, apps: frozenset[str] | None = None, workdir: str | None = None) -> int:
     """Per app × environment: what runs, what is proposed, who approved, why nothing moved. Writes nothing."""
-    config = _load(config_path, apps)
+    config = load(config_path, apps)
     if config is None:
         return 1
-    wired = Wired(config, workdir=workdir)
+
+    def work(root: Path) -> int:
+        wired = Wired(config, workdir=root)
+        try:
+            outcomes = drive(config, wired.ports(), apps=_selected(config, apps), mode="observe")
+        finally:
+            wired.close()
+        for o in outcomes:
+            print(o.status_line())
+        return 1 if any(o.status == "error" for o in outcomes) else 0
+
+    return _guarded_cli(lambda: _with_workdir(config, workdir, writes=False, work=work))
+
+
+def _guarded_cli(fn: Callable[[], int]) -> int:
+    """A fault outside any one app (the journal cannot be opened, say) is one clear line, exit 1."""
     try:
-        outcomes = one_pass(wired, apps=apps, mode="observe")
-    finally:
-        wired.close()
-    apps_order = [a.name for a in config.apps]
-    envs_order = [e.name for e in config.environments]
-    for o in sorted(outcomes, key=lambda o: (apps_order.index(o.app), envs_order.index(o.env))):
-        print(o.status_line())
-    return 1 if any(o.status == "error" for o in outcomes) else 0
-
-
-def _host_errors(wired: Wired, apps: frozenset[str] | None) -> list[Outcome]:
-    out = []
-    for app in wired.config.apps:
-        if apps is not None and app.name not in apps:
-            continue
-        problem = wired.host_errors.get(app.repository)
-        if problem:
-            for env in wired.config.environments:
-                if env.mode == "pull-request" and env.name in app.targets:
-                    out.append(Outcome(app.name, env.name, "error", problem))
-    return out
+        return fn()
+    except PromoterError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
 
 
 def print_summary(outcomes: list[Outcome]) -> None:
@@ -173,3 +252,4 @@ def print_summary(outcomes: list[Outcome]) -> None:
         counts[o.status] = counts.get(o.status, 0) + 1
     summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "nothing to do (no targets)"
     print(f"summary: {summary}")
+

@@ -1,11 +1,12 @@
 """Canary: move an Argo Rollouts canary forward or back by committing to git only.
 
-Per app × environment with a Rollout, a cluster and a `canary` config, each pass:
+Per app × environment with a Rollout, a cluster and a `canary` config, each reconcile:
 
 1. rebuild the release from git trailers (the latest live bump and its gate advances);
 2. read the canary steps in git and what the cluster runs (Argo CD's revision, the Rollout);
 3. decide (domain.canary) and act:
-   * at a gate (`pause: {}`): run the analysis; pass → one commit turns that step into
+   * at a gate (`pause: {}`): take the analysis' measurements that are due (the run lives in
+     the journal, so it spans reconciles and restarts); once it has a verdict: pass → one commit turns that step into
      `pause: {duration: <gate_duration>}` (`Promoter-Action: advance`, `Promoter-Step`); fail →
      one commit that reverts the release's commits, newest first (`Promoter-Action: revert`);
      inconclusive or error → wait, and say so (a person decides with `promote` / `rollback`);
@@ -22,17 +23,25 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from gitops_promoter.config.schema import AnalysisConfig, AppConfig, CanaryConfig, Config, TargetConfig
-from gitops_promoter.domain.analysis import Metric, MetricVerdict, gate_phase, metrics_from_template
+from gitops_promoter.config.schema import AnalysisConfig, AppConfig, CanaryConfig, TargetConfig
+from gitops_promoter.domain import analysis_run
+from gitops_promoter.domain.analysis import (
+    FAILED,
+    RUNNING,
+    SUCCESSFUL,
+    Metric,
+    MetricVerdict,
+    metrics_from_template,
+)
 from gitops_promoter.domain.canary import Decision, decide
 from gitops_promoter.domain.edits import read_running
 from gitops_promoter.domain.history import Release, current_release
 from gitops_promoter.domain.plan import render_message
 from gitops_promoter.domain.proposal import branch_name
 from gitops_promoter.domain.rollout import canary_steps, set_pause
+from gitops_promoter.domain.templating import render_args
 from gitops_promoter.errors import PromoterError
-from gitops_promoter.ports import Change, Cluster, CodeHost, Committed, DeployRepo, Metrics
-from gitops_promoter.workflows.analysis import run_analysis
+from gitops_promoter.ports import Change, Cluster, CodeHost, Committed, DeployRepo, Journal, Metrics
 from gitops_promoter.workflows.outcome import Outcome, guarded
 
 log = logging.getLogger(__name__)
@@ -50,36 +59,17 @@ class Canary:
     host: CodeHost | None = None  # for pull-request environments: where to say a gate is undecided
 
 
-def drive_canaries(config: Config, *, repos: Mapping[str, DeployRepo], clusters: Mapping[str, Cluster],
-                   metrics: Mapping[str, Metrics], apps: frozenset[str] | None = None,
-                   envs: frozenset[str] | None = None, force: str | None = None, observe: bool = False,
-                   sleep: Callable[[float], None] = time.sleep,
-                   clock: Callable[[], float] = time.monotonic,
-                   hosts: Mapping[str, CodeHost] | None = None) -> list[Outcome]:
-    """`force`: "promote" advances the gate the canary waits at without analysis; "rollback"
-    reverts the release — a person's decision, e.g. after an inconclusive analysis. `observe`
-    decides and reports but neither measures nor writes (for `status`)."""
-    out: list[Outcome] = []
-    for app in config.apps:
-        if app.canary is None or (apps is not None and app.name not in apps):
-            continue
-        for env in config.environments:
-            target = app.targets.get(env.name)
-            if target is None or not target.rollout or not target.cluster or (envs and env.name not in envs):
-                continue
-            cluster = clusters.get(target.cluster)
-            if cluster is None:
-                out.append(Outcome(app.name, env.name, "error", f"cluster {target.cluster} is not reachable"))
-                continue
-            host = (hosts or {}).get(app.repository) if env.mode == "pull-request" else None
-            c = Canary(app, env.name, target, app.canary, repos[app.repository], cluster, metrics, host)
-            out.append(guarded(app.name, env.name, lambda c=c: _one(  # type: ignore[misc]
-                c, force=force, observe=observe, sleep=sleep, clock=clock)))
-    return out
+def drive(c: Canary, *, journal: Journal, clock: Callable[[], float] = time.time, force: str | None = None,
+          observe: bool = False) -> Outcome:
+    """One app × environment with a canary. `force`: "promote" advances the gate the canary waits
+    at without analysis; "rollback" reverts the release — a person's decision, e.g. after an
+    inconclusive analysis. `observe` decides and reports but neither measures nor writes (for
+    `status`). A gate's analysis is resumable: each call takes the measurements that are due,
+    keeps the run in the journal and returns `requeue_after` until the gate has a verdict."""
+    return guarded(c.app.name, c.env, lambda: _one(c, force=force, observe=observe, journal=journal, clock=clock))
 
 
-def _one(c: Canary, *, force: str | None, observe: bool, sleep: Callable[[float], None],
-         clock: Callable[[], float]) -> Outcome:
+def _one(c: Canary, *, force: str | None, observe: bool, journal: Journal, clock: Callable[[], float]) -> Outcome:
     name, env = c.app.name, c.env
     release = current_release(c.repo.history(app=name), app=name, env=env)
     source = f"{c.repo.name}:{c.target.steps_file}"
@@ -106,24 +96,56 @@ def _one(c: Canary, *, force: str | None, observe: bool, sleep: Callable[[float]
     if force == "promote":
         return Outcome(name, env, "unchanged", f"nothing to promote: {decision.reason}", from_tag=tag)
     if decision.action == "analyse":
-        verdicts = _analyse(c, decision, sleep=sleep, clock=clock)
-        phase = gate_phase(verdicts)
-        summary = "; ".join(v.describe() for v in verdicts)
-        if phase == "Successful":
-            return _advance(c, release, decision, f"analysis passed at gate {decision.step}", verdicts)
-        if phase == "Failed":
-            failed = ", ".join(v.metric for v in verdicts if v.phase == "Failed")
-            return _revert(c, release, f"canary analysis failed at gate {decision.step} ({failed})", verdicts)
-        text = (f"gate {decision.step}: {phase}: {summary}; decide with `gitops-promoter promote {name} {env}` "
-                f"or `gitops-promoter rollback {name} {env}`")
-        _tell_the_pr(c, tag, decision.step, text)
-        return Outcome(name, env, "inconclusive", text, from_tag=tag, to_tag=tag)
+        assert release is not None and decision.step is not None
+        return _gate(c, release, decision, journal=journal, clock=clock)
     if decision.action == "revert":
         return _revert(c, release, decision.reason, [])
     if decision.action == "rearm":
         return _rearm(c, release, decision)
     status = "waiting" if decision.action == "wait" else "unchanged"
     return Outcome(name, env, status, decision.reason, from_tag=tag, to_tag=tag)  # type: ignore[arg-type]
+
+
+def _gate(c: Canary, release: Release, decision: Decision, *, journal: Journal,
+          clock: Callable[[], float]) -> Outcome:
+    """Take the measurements that are due; act once the gate has a verdict, else say when next."""
+    name, env, tag = c.app.name, c.env, release.tag
+    analysis, metrics, args = _analysis_metrics(c, decision.step)
+    prometheus = c.metrics_by_name.get(analysis.prometheus)
+    if prometheus is None:
+        raise PromoterError(f"{name}: prometheus {analysis.prometheus} cannot be used")
+    key = f"{name}/{env}/{release.bump}/gate-{decision.step}"
+    fp = analysis_run.fingerprint(metrics, args)
+    run = journal.load_analysis(key)
+    if run is None or run.fingerprint != fp:
+        why = "its metrics changed" if run is not None else "no run of it is in the journal"
+        log.info("%s/%s: starting the analysis of gate %s with %d metric(s) (%s)", name, env, decision.step,
+                 len(metrics), why, extra={"app": name, "env": env, "tag": tag, "action": "analyse"})
+        run = analysis_run.start(metrics, key=key, fingerprint=fp, now=clock())
+    queries = {m.name: render_args(m.query, args) for m in metrics}
+    for metric in analysis_run.due_now(run, clock()):
+        run = analysis_run.record(run, metrics, metric, prometheus.query(queries[metric]), now=clock())
+    journal.save_analysis(run)
+    phase = analysis_run.phase(run, metrics)
+    verdicts = analysis_run.verdicts(run, metrics)
+    summary = "; ".join(v.describe() for v in verdicts)
+    if phase == RUNNING:
+        due = analysis_run.next_due(run)
+        wait = max(0.0, (due if due is not None else clock()) - clock())
+        return Outcome(name, env, "analysing", f"gate {decision.step}: {summary}", from_tag=tag, to_tag=tag,
+                       requeue_after=wait)
+    if phase == SUCCESSFUL:
+        out = _advance(c, release, decision, f"analysis passed at gate {decision.step}", verdicts)
+    elif phase == FAILED:
+        failed = ", ".join(v.metric for v in verdicts if v.phase == FAILED)
+        out = _revert(c, release, f"canary analysis failed at gate {decision.step} ({failed})", verdicts)
+    else:
+        text = (f"gate {decision.step}: {phase}: {summary}; decide with `gitops-promoter promote {name} {env}` "
+                f"or `gitops-promoter rollback {name} {env}`")
+        _tell_the_pr(c, tag, decision.step, text)
+        return Outcome(name, env, "inconclusive", text, from_tag=tag, to_tag=tag)
+    journal.drop_analysis(key)  # acted on: the commit is the record now
+    return out
 
 
 def _tell_the_pr(c: Canary, tag: str | None, step: int | None, text: str) -> None:
@@ -154,16 +176,6 @@ def _analysis_metrics(c: Canary, step: int | None) -> tuple[AnalysisConfig, list
             raise PromoterError(str(exc)) from None
         return analysis, metrics, {**defaults, **analysis.args}
     return analysis, list(analysis.metrics), dict(analysis.args)
-
-
-def _analyse(c: Canary, decision: Decision, *, sleep: Callable[[float], None],
-             clock: Callable[[], float]) -> list[MetricVerdict]:
-    analysis, metrics, args = _analysis_metrics(c, decision.step)
-    prometheus = c.metrics_by_name.get(analysis.prometheus)
-    if prometheus is None:
-        raise PromoterError(f"{c.app.name}: prometheus {analysis.prometheus} cannot be used")
-    log.info("%s/%s: analysing gate %s with %d metric(s)", c.app.name, c.env, decision.step, len(metrics))
-    return run_analysis(metrics, args=args, prometheus=prometheus, sleep=sleep, clock=clock)
 
 
 def _message(subject: str, body: list[str], *, app: str, env: str, action: str, tag: str,

@@ -1,14 +1,12 @@
-"""Discover: registry → policy → direct commit, for every app × `direct` environment.
+"""Discover: registry → policy → direct commit, for one app × `direct` environment.
 
-One bad app never stops the rest: each app × environment ends in an Outcome, and the
-caller decides the exit code from them.
+Each app × environment ends in an Outcome (errors included), so one bad app never stops the
+rest; `reconcile` walks the environments and the caller decides the exit code.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
-from gitops_promoter.config.schema import AppConfig, Config, TargetConfig
+from gitops_promoter.config.schema import AppConfig, TargetConfig
 from gitops_promoter.domain.edits import read_running, write_version
 from gitops_promoter.domain.history import moved_back_by_hand, rejected_tags
 from gitops_promoter.domain.plan import Bump, NoChange, commit_message, plan_bump
@@ -18,22 +16,8 @@ from gitops_promoter.ports import Change, Committed, DeployRepo, Registry, Uncha
 from gitops_promoter.workflows.outcome import Outcome, file_diff, guarded
 
 
-def promote_direct(config: Config, *, registry: Registry, repos: Mapping[str, DeployRepo], dry_run: bool = False,
-                   apps: frozenset[str] | None = None) -> list[Outcome]:
-    outcomes: list[Outcome] = []
-    direct = [e.name for e in config.environments if e.mode == "direct"]
-    for app in config.apps:
-        if apps is not None and app.name not in apps:
-            continue
-        for env in direct:
-            target = app.targets.get(env)
-            if target is None:
-                continue
-            outcomes.append(_one(app, target, registry=registry, repo=repos[app.repository], dry_run=dry_run))
-    return outcomes
-
-
-def _one(app: AppConfig, target: TargetConfig, *, registry: Registry, repo: DeployRepo, dry_run: bool) -> Outcome:
+def bump(app: AppConfig, target: TargetConfig, *, registry: Registry, repo: DeployRepo, dry_run: bool) -> Outcome:
+    """One app × direct environment: commit the tag the policy picks, or say why not."""
     return guarded(app.name, target.env,
                    lambda: _promote(app, target, registry=registry, repo=repo, dry_run=dry_run))
 

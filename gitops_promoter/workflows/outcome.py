@@ -8,13 +8,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from gitops_promoter.errors import PromoterError
+from gitops_promoter.errors import PromoterError, TransientError
 
 log = logging.getLogger(__name__)
 
 Status = Literal["bumped", "would-bump", "unchanged", "error", "proposed", "updated", "rebuilt", "waiting",
                  "merged", "closed", "would-propose", "would-close", "live", "advanced", "reverted", "rearmed",
-                 "inconclusive"]
+                 "inconclusive", "analysing"]
+ErrorKind = Literal["transient", "permanent"]
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,8 @@ class Outcome:
     sha: str | None = None
     diff: str | None = None
     pr: int | None = None
+    requeue_after: float | None = None  # seconds: the promoter has its own work to do then (analysis, retry)
+    error_kind: ErrorKind | None = None  # for errors: transient (retry with backoff) or permanent (park)
 
     def line(self) -> str:
         head = f"{self.app}/{self.env}: {self.status}"
@@ -49,15 +52,20 @@ class Outcome:
 
 def guarded(app: str, env: str, work: Callable[[], Outcome]) -> Outcome:
     """Run one app × environment; any failure becomes that pair's error outcome, so one bad app
-    never stops the others (a bug is logged with its traceback)."""
+    never stops the others (a bug is logged with its traceback). The error's kind chooses what
+    the scheduler does next: a transient fault is retried with backoff (its Retry-After when it
+    has one), anything else parks the pair until its config or repository changes."""
     try:
         return work()
+    except TransientError as exc:
+        log.warning("%s/%s: %s", app, env, exc, extra={"app": app, "env": env})
+        return Outcome(app, env, "error", str(exc), requeue_after=exc.retry_after, error_kind="transient")
     except PromoterError as exc:
-        log.warning("%s/%s: %s", app, env, exc)
-        return Outcome(app, env, "error", str(exc))
+        log.warning("%s/%s: %s", app, env, exc, extra={"app": app, "env": env})
+        return Outcome(app, env, "error", str(exc), error_kind="permanent")
     except Exception as exc:  # noqa: BLE001 - one app's bug must not stop the others
-        log.exception("%s/%s: unexpected failure", app, env)
-        return Outcome(app, env, "error", f"internal error: {type(exc).__name__}: {exc}")
+        log.exception("%s/%s: unexpected failure", app, env, extra={"app": app, "env": env})
+        return Outcome(app, env, "error", f"internal error: {type(exc).__name__}: {exc}", error_kind="permanent")
 
 
 def file_diff(before: str, after: str, path: str) -> str:

@@ -1,7 +1,7 @@
 """Propose: staging and prod take what the environment before them runs, through one pull
 request per app × environment that merges itself when the O&M approval rule holds.
 
-Each pass, per app × pull-request environment:
+Each reconcile, per app × pull-request environment:
 
 1. read what the previous environment runs (the candidate) and what this one runs;
 2. learn the rejected tags: promoter PRs a person closed without merging;
@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from gitops_promoter.config.schema import AppConfig, Config, EnvironmentConfig, TargetConfig
+from gitops_promoter.config.schema import AppConfig, EnvironmentConfig, TargetConfig
 from gitops_promoter.domain.approval import Rule, Verdict, evaluate, teams_of
 from gitops_promoter.domain.canary import unhealthy
 from gitops_promoter.domain.edits import Running, read_running, write_version
@@ -51,36 +51,9 @@ class Step:
         return self.env.approval or Rule()
 
 
-def promote_pull_requests(config: Config, *, registry: Registry, repos: Mapping[str, DeployRepo],
-                          hosts: Mapping[str, CodeHost], apps: frozenset[str] | None = None,
-                          dry_run: bool = False, observe: bool = False,
-                          hosts_failed: frozenset[str] = frozenset(),
-                          clusters: Mapping[str, Cluster] | None = None) -> list[Outcome]:
-    """`hosts_failed` names repositories whose code host could not be set up (already reported)."""
-    outcomes: list[Outcome] = []
-    chain = list(config.environments)
-    for app in config.apps:
-        if apps is not None and app.name not in apps:
-            continue
-        for before, env in zip(chain, chain[1:], strict=False):
-            if env.mode != "pull-request" or env.name not in app.targets:
-                continue
-            source = app.targets.get(before.name)
-            if source is None:
-                outcomes.append(Outcome(app.name, env.name, "error",
-                                        f"no target for {before.name}, the environment before {env.name}"))
-                continue
-            host = hosts.get(app.repository)
-            if host is None:
-                if app.repository not in hosts_failed:
-                    outcomes.append(Outcome(app.name, env.name, "error",
-                                            f"repository {app.repository} has no github section for pull requests"))
-                continue
-            step = Step(app, env, before.name, app.targets[env.name], source, repos[app.repository], host, registry,
-                        clusters or {})
-            outcomes.append(guarded(app.name, env.name, lambda step=step: _one(step, dry_run=dry_run,  # type: ignore[misc]
-                                                                                 observe=observe)))
-    return outcomes
+def propose(step: Step, *, dry_run: bool = False, observe: bool = False) -> Outcome:
+    """One app × pull-request environment; every failure becomes its error outcome."""
+    return guarded(step.app.name, step.env.name, lambda: _one(step, dry_run=dry_run, observe=observe))
 
 
 def _read(step: Step, target: TargetConfig) -> Running:

@@ -12,9 +12,9 @@ from gitops_promoter.adapters.prometheus import PrometheusMetrics
 from gitops_promoter.adapters.retry import Backoff
 from gitops_promoter.config import parse_config
 from gitops_promoter.domain.tags import TagInfo
-from gitops_promoter.workflows.canary import drive_canaries
-from gitops_promoter.workflows.discover import promote_direct
-from tests.fakes import MemoryRegistry
+from gitops_promoter.runtime.wiring import drive
+from gitops_promoter.workflows.reconcile import Ports
+from tests.fakes import MemoryJournal, MemoryRegistry
 from tests.support.argo_sim import ArgoCD, Rollouts
 from tests.support.fake_kube import FakeKube
 from tests.support.gitremote import remote_file
@@ -34,6 +34,7 @@ class World:
     registry: MemoryRegistry
     config_text: str
     prometheus_url: str
+    journal: MemoryJournal
 
     @property
     def config(self):
@@ -46,12 +47,17 @@ class World:
     def cluster(self):
         return KubeCluster(self.config.clusters["dev"], sleep=lambda s: None)
 
-    def run(self, *, metrics=None, force=None):
-        config, repos = self.config, {"deploy": self.repo()}
-        out = [] if force else promote_direct(config, registry=self.registry, repos=repos)
+    def ports(self, *, metrics=None, clock=None):
+        config = self.config
         prom = metrics or PrometheusMetrics(config.prometheus["main"], sleep=lambda s: None)
-        out += drive_canaries(config, repos=repos, clusters={"dev": self.cluster()}, metrics={"main": prom},
-                              force=force)
+        extra = {"clock": clock} if clock else {}
+        return Ports(registry=self.registry, repos={"deploy": self.repo()}, journal=self.journal,
+                     clusters={"dev": self.cluster()}, metrics={"main": prom}, **extra)
+
+    def run(self, *, metrics=None, force=None, mode="run"):
+        """As `run --once` does (analyses driven to their end); with `force`, a person's decision."""
+        config = self.config
+        out = drive(config, self.ports(metrics=metrics), apps=config.apps, force=force, mode=mode)
         found = {}
         for o in out:  # discover's outcome first, then the canary's
             found.setdefault(f"{o.app}/{o.env}/{o.status}", o)
@@ -77,7 +83,7 @@ def world(tmp_path, prometheus, exporter, unique):
         argocd.add(APP, ROLLOUT)
         w = World(tmp_path, remote, kube, argocd, Rollouts(kube), MemoryRegistry(),
                   config_text(remote=remote, image=IMAGE, canary=(kubeconfig, prometheus.url, service)),
-                  prometheus.url)
+                  prometheus.url, MemoryJournal())
         w.registry.images[IMAGE] = [TagInfo("v1.0.0", digest="sha256:" + "1" * 64)]
         w.cluster_catches_up()  # v1.0.0 is live and stable
         prometheus.wait_for(f'http_requests_total{{service="{service}"}}')

@@ -132,7 +132,7 @@ def test_a_human_revert_of_the_bump_is_respected(world):
 
 def test_staging_takes_only_what_completed_its_canary_in_dev(world, monkeypatch):
     from gitops_promoter.adapters.github import GitHubHost
-    from gitops_promoter.workflows.propose import promote_pull_requests
+    from tests.fakes import run_all
     from tests.support.fake_github import FakeGitHub
     from tests.support.world import config_text
 
@@ -145,11 +145,11 @@ def test_staging_takes_only_what_completed_its_canary_in_dev(world, monkeypatch)
                                         pacing=False)
 
         def staging():
-            config, repos = world.config, {"deploy": world.repo()}
+            config = world.config
             host = GitHubHost(config.repositories["deploy"].github, seconds_between_requests=0,
                               seconds_between_writes=0)
-            return promote_pull_requests(config, registry=world.registry, repos=repos, hosts={"deploy": host},
-                                         clusters={"dev": world.cluster()})[0]
+            return run_all(config, registry=world.registry, repos={"deploy": world.repo()}, hosts={"deploy": host},
+                           clusters={"dev": world.cluster()}, envs=frozenset({"staging"}))[0]
 
         release(world)
         waiting = staging()
@@ -173,11 +173,8 @@ def test_observing_decides_but_never_measures_or_writes(world):
         def query(self, promql):
             raise AssertionError("status must not measure")
 
-    from gitops_promoter.workflows.canary import drive_canaries
-
-    out = drive_canaries(world.config, repos={"deploy": world.repo()}, clusters={"dev": world.cluster()},
-                         metrics={"main": NoQueries()}, observe=True)
-    assert [o.status_line() for o in out] == ["web/dev: live v1.1.0; live: canary: analyse: the canary waits at gate 1"]
+    out = world.run(metrics=NoQueries(), mode="observe")
+    assert out["web/dev/live"].status_line() == "web/dev: live v1.1.0; live: canary: analyse: the canary waits at gate 1"
     assert git("rev-parse", "main", cwd=world.remote) == before
 
 
@@ -215,9 +212,8 @@ def test_a_human_bump_to_another_tag_is_not_driven_or_fought(world):
     canary = [o for key, o in out.items() if key == "web/dev/unchanged"]
     assert canary, out
     assert git("rev-parse", "main", cwd=world.remote) == head  # no commit: not driven, not fought
-    from gitops_promoter.workflows.canary import drive_canaries
+    from gitops_promoter.runtime.wiring import drive
 
-    lines = [o.detail for o in drive_canaries(world.config, repos={"deploy": world.repo()},
-                                              clusters={"dev": world.cluster()}, metrics={})]
-    assert lines == ["git now says v1.0.5, not the promoter's v1.1.0: a person's choice, which the promoter does not "
+    lines = [o.detail for o in drive(world.config, world.ports(metrics=object()), apps=world.config.apps)]
+    assert lines[-1:] == ["git now says v1.0.5, not the promoter's v1.1.0: a person's choice, which the promoter does not "
                      "drive or fight"]

@@ -11,9 +11,7 @@ from gitops_promoter.adapters.gitrepo import GitRepo
 from gitops_promoter.adapters.retry import Backoff
 from gitops_promoter.config import parse_config
 from gitops_promoter.domain.tags import TagInfo
-from gitops_promoter.workflows.discover import promote_direct
-from gitops_promoter.workflows.propose import promote_pull_requests
-from tests.fakes import MemoryRegistry
+from tests.fakes import MemoryRegistry, run_all
 from tests.support.fake_github import FakeGitHub
 from tests.support.gitremote import HumanClone, remote_file
 from tests.support.world import config_text, deploy_remote
@@ -44,11 +42,10 @@ class World:
     def push_tag(self, tag: str) -> None:
         self.registry.images.setdefault(IMAGE, []).append(TagInfo(tag, digest="sha256:" + tag.encode().hex()[:8] * 8))
 
-    def run(self, **kw):
-        """One pass, as `run --once` does: direct environments, then pull requests."""
-        config, repos = self.config, {"deploy": self.repo()}
-        out = promote_direct(config, registry=self.registry, repos=repos)
-        out += promote_pull_requests(config, registry=self.registry, repos=repos, hosts={"deploy": self.host()}, **kw)
+    def run(self, *, observe=False):
+        """One reconcile of every app, as `run --once` does (`observe`: as `status` does)."""
+        out = run_all(self.config, registry=self.registry, repos={"deploy": self.repo()}, hosts={"deploy": self.host()},
+                      mode="observe" if observe else "run")
         return {f"{o.app}/{o.env}": o for o in out}
 
     def file(self, path: str) -> str:

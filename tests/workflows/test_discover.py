@@ -6,8 +6,7 @@ from datetime import UTC, datetime
 from gitops_promoter.config import parse_config
 from gitops_promoter.domain.tags import TagInfo
 from gitops_promoter.errors import RegistryUnavailable
-from gitops_promoter.workflows.discover import promote_direct
-from tests.fakes import MemoryRegistry, MemoryRepo
+from tests.fakes import MemoryRegistry, MemoryRepo, run_all
 
 CONFIG = """\
 version: 1
@@ -42,6 +41,7 @@ WEB = ("kind: Rollout\nspec:\n  template:\n    spec:\n      containers:\n"
        "        - name: web\n          image: reg.local/acme/web:v1.0.0  # keep\n")
 API = "image:\n  tag: '2024.01.01'\n"
 D = "sha256:" + "c" * 64
+DIRECT = frozenset({"dev"})
 
 
 def setup(**failures):
@@ -58,7 +58,7 @@ def setup(**failures):
 
 def test_bumps_direct_environments_only_and_reports_each():
     config, registry, repo = setup()
-    outcomes = promote_direct(config, registry=registry, repos={"deploy": repo})
+    outcomes = run_all(config, envs=DIRECT, registry=registry, repos={"deploy": repo})
     assert [o.line() for o in outcomes] == [
         "web/dev: bumped v1.0.0 → v1.1.0: policy semver lenient ^1.0 picked v1.1.0 [1000000000]",
         "api/dev: bumped 2024.01.01 → 2024.02.01: policy newest-build picked 2024.02.01 "
@@ -75,8 +75,8 @@ def test_bumps_direct_environments_only_and_reports_each():
 
 def test_second_run_is_idempotent():
     config, registry, repo = setup()
-    promote_direct(config, registry=registry, repos={"deploy": repo})
-    again = promote_direct(config, registry=registry, repos={"deploy": repo})
+    run_all(config, envs=DIRECT, registry=registry, repos={"deploy": repo})
+    again = run_all(config, envs=DIRECT, registry=registry, repos={"deploy": repo})
     assert [o.status for o in again] == ["unchanged", "unchanged", "error"]
     assert again[0].detail == "already at v1.1.0, the newest tag under semver lenient ^1.0"
     assert len(repo.commits) == 2
@@ -84,7 +84,7 @@ def test_second_run_is_idempotent():
 
 def test_dry_run_shows_the_diff_and_commits_nothing():
     config, registry, repo = setup()
-    outcomes = promote_direct(config, registry=registry, repos={"deploy": repo}, dry_run=True,
+    outcomes = run_all(config, envs=DIRECT, registry=registry, repos={"deploy": repo}, mode="dry-run",
                               apps=frozenset({"web"}))
     assert [o.status for o in outcomes] == ["would-bump"]
     assert outcomes[0].diff.splitlines()[-2:] == ["-          image: reg.local/acme/web:v1.0.0  # keep",
@@ -95,7 +95,7 @@ def test_dry_run_shows_the_diff_and_commits_nothing():
 def test_registry_outage_is_an_error_for_that_app_only():
     config, registry, repo = setup(**{"reg.local/acme/web": RegistryUnavailable(
         registry="reg.local", repository="acme/web", status=503, detail="gave up after 5 attempts")})
-    outcomes = promote_direct(config, registry=registry, repos={"deploy": repo})
+    outcomes = run_all(config, envs=DIRECT, registry=registry, repos={"deploy": repo})
     assert [(o.app, o.status) for o in outcomes] == [("web", "error"), ("api", "bumped"), ("broken", "error")]
     assert outcomes[0].detail == "registry reg.local/acme/web (HTTP 503): gave up after 5 attempts"
     assert repo.files["dev/web.yaml"] == WEB
@@ -104,7 +104,7 @@ def test_registry_outage_is_an_error_for_that_app_only():
 def test_edit_error_names_the_file():
     config, registry, repo = setup()
     repo.files["dev/web.yaml"] = WEB.replace("name: web", "name: webapp")
-    outcome = promote_direct(config, registry=registry, repos={"deploy": repo}, apps=frozenset({"web"}))[0]
+    outcome = run_all(config, envs=DIRECT, registry=registry, repos={"deploy": repo}, apps=frozenset({"web"}))[0]
     assert outcome.status == "error"
     assert outcome.detail == "deploy:dev/web.yaml: container 'web' not found (containers in the file: webapp)"
 
@@ -119,7 +119,7 @@ def test_unexpected_bug_in_one_app_does_not_stop_the_rest():
             return super().list_tags(image, **kw)
 
     reg = Exploding(images=registry.images)
-    outcomes = promote_direct(config, registry=reg, repos={"deploy": repo})
+    outcomes = run_all(config, envs=DIRECT, registry=reg, repos={"deploy": repo})
     assert outcomes[0].detail == "internal error: KeyError: 'boom'"
     assert outcomes[1].status == "bumped"
 
@@ -130,7 +130,7 @@ def test_creation_times_are_fetched_only_for_tags_that_pass_the_filters():
                           source="c.yaml")
     _, registry, repo = setup()
     registry.images["reg.local/acme/api"].append(TagInfo("sha256-abc.sig", datetime(2025, 1, 1, tzinfo=UTC)))
-    promote_direct(config, registry=registry, repos={"deploy": repo}, apps=frozenset({"api"}))
+    run_all(config, envs=DIRECT, registry=registry, repos={"deploy": repo}, apps=frozenset({"api"}))
     assert [c for c in registry.calls if c.startswith("created")] == ["created reg.local/acme/api:2024.02.01"]
 
 
@@ -140,7 +140,7 @@ def test_digest_strategy_asks_only_for_the_followed_tag():
     _, registry, repo = setup()
     registry.images["reg.local/acme/api"].append(TagInfo("latest", digest=D))
     repo.files["dev/api.yaml"] = "image:\n  tag: latest\n"
-    outcome = promote_direct(config, registry=registry, repos={"deploy": repo}, apps=frozenset({"api"}))[0]
+    outcome = run_all(config, envs=DIRECT, registry=registry, repos={"deploy": repo}, apps=frozenset({"api"}))[0]
     assert outcome.status == "bumped"
     assert [c for c in registry.calls if c.startswith("digest")] == ["digest reg.local/acme/api:latest"]
     assert repo.files["dev/api.yaml"] == f"image:\n  tag: latest@{D}\n"
@@ -152,6 +152,6 @@ def test_digest_strategy_always_pins_even_without_pin_digest():
     _, registry, repo = setup()
     registry.images["reg.local/acme/web"].append(TagInfo("latest", digest=D))
     repo.files["dev/web.yaml"] = WEB.replace("v1.0.0", "latest")
-    outcome = promote_direct(config, registry=registry, repos={"deploy": repo}, apps=frozenset({"web"}))[0]
+    outcome = run_all(config, envs=DIRECT, registry=registry, repos={"deploy": repo}, apps=frozenset({"web"}))[0]
     assert (outcome.status, outcome.to_tag) == ("bumped", "latest")
     assert f"image: reg.local/acme/web:latest@{D}  # keep" in repo.files["dev/web.yaml"]

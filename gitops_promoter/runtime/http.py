@@ -1,0 +1,190 @@
+"""The service's one HTTP server (`server.listen`): webhooks, /metrics, /healthz, /readyz.
+
+* `POST /hooks/registry`: a registry's push notification (CNCF distribution envelopes as
+  docker-registry sends them, Docker Hub, GHCR, Harbor, Quay). Authenticated by
+  `Authorization: Bearer <server.registry_webhook_secret>` or an HMAC-SHA256 signature of the
+  body (`X-Hub-Signature-256`, `X-Signature-256` or `X-Signature`); anything else is 401 and
+  nothing happens. A payload only asks for an immediate poll of the configured image
+  repositories it names: the tags are re-read from the registry, a payload's tag is never
+  trusted and an unknown host is never contacted.
+* `POST /hooks/github` (`X-Hub-Signature-256` with `server.github_webhook_secret`): pull
+  requests, reviews, checks, statuses and pushes wake the apps they concern.
+* Bodies over 1 MiB are refused with 413 before they are read.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from gitops_promoter.domain.webhooks import (
+    WebhookError,
+    github_signal,
+    images_to_check,
+    promoter_branch,
+    registry_pushes,
+    verify_bearer,
+    verify_signature,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 1 << 20
+SIGNATURE_HEADERS = ("X-Hub-Signature-256", "X-Signature-256", "X-Signature")
+
+
+@dataclass
+class Hooks:
+    """What the server calls; the service provides it."""
+
+    known_images: list[str]
+    check_image: Callable[[str, str], None]  # (image, reason)
+    wake: Callable[[str, str], None]  # (app, reason)
+    apps_for_github: Callable[[str | None], list[str]]  # "owner/name" → apps whose PRs live there
+    registry_secret: Callable[[], str | None]
+    github_secret: Callable[[], str | None]
+    metrics: Callable[[], bytes]
+    ready: Callable[[], tuple[bool, str]]
+    on_webhook: Callable[[str, int], None] = lambda source, code: None
+
+
+class WebServer:
+    def __init__(self, listen: str, hooks: Hooks) -> None:
+        host, _, port = listen.rpartition(":")
+        handler = type("Handler", (_Handler,), {"hooks": hooks})
+        self.httpd = ThreadingHTTPServer((host.strip("[]") or "0.0.0.0", int(port)), handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self._thread = threading.Thread(target=self.httpd.serve_forever, name="http", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def prometheus_text(registry: Any) -> bytes:
+    return bytes(generate_latest(registry))
+
+
+class _Handler(BaseHTTPRequestHandler):
+    hooks: Hooks
+    server_version = "gitops-promoter"
+    sys_version = ""
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+        log.debug("http %s %s", self.address_string(), format % args)
+
+    # --- answers ---------------------------------------------------------------------------
+    def _send(self, code: int, body: bytes | str, content_type: str = "text/plain; charset=utf-8") -> None:
+        data = body.encode() if isinstance(body, str) else body
+        self.send_response(code)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    def _json(self, code: int, payload: dict[str, Any]) -> None:
+        self._send(code, json.dumps(payload) + "\n", "application/json")
+
+    # --- routes ------------------------------------------------------------------------------
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        path = self.path.split("?", 1)[0]
+        if path == "/healthz":
+            self._send(200, "ok\n")
+        elif path == "/readyz":
+            ok, why = self.hooks.ready()
+            self._send(200 if ok else 503, why + "\n")
+        elif path == "/metrics":
+            self._send(200, self.hooks.metrics(), CONTENT_TYPE_LATEST)
+        else:
+            self._send(404, "not found\n")
+
+    do_HEAD = do_GET
+
+    def do_POST(self) -> None:  # noqa: N802
+        path = self.path.split("?", 1)[0]
+        if path not in ("/hooks/registry", "/hooks/github"):
+            self._send(404, "not found\n")
+            return
+        source = path.rsplit("/", 1)[-1]
+        code = self._hook(source)
+        self.hooks.on_webhook(source, code)
+
+    def _body(self) -> bytes | int:
+        """The body, or the status to answer instead (411 without a length, 413 when too large)."""
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            return 411
+        raw = self.headers.get("Content-Length")
+        if raw is None or not raw.isdigit():
+            return 411
+        length = int(raw)
+        if length > MAX_BODY:
+            return 413
+        return self.rfile.read(length)
+
+    def _hook(self, source: str) -> int:
+        body = self._body()
+        if isinstance(body, int):
+            self.close_connection = True
+            self._json(body, {"error": "a Content-Length is required" if body == 411
+                              else f"body over {MAX_BODY} bytes"})
+            return body
+        secret = self.hooks.registry_secret() if source == "registry" else self.hooks.github_secret()
+        if not secret or not self._authenticated(body, secret, github=source == "github"):
+            self._json(401, {"error": "unauthenticated" if secret else
+                             f"server.{source}_webhook_secret is not configured: webhooks are refused"})
+            return 401
+        try:
+            if source == "registry":
+                answer = self._registry(body)
+            else:
+                answer = self._github(body)
+        except WebhookError as exc:
+            self._json(400, {"error": str(exc)})
+            return 400
+        self._json(202, answer)
+        return 202
+
+    def _authenticated(self, body: bytes, secret: str, *, github: bool) -> bool:
+        if github:
+            return verify_signature(body, self.headers.get("X-Hub-Signature-256"), secret)
+        if verify_bearer(self.headers.get("Authorization"), secret):
+            return True
+        return any(verify_signature(body, self.headers.get(h), secret) for h in SIGNATURE_HEADERS
+                   if self.headers.get(h))
+
+    def _registry(self, body: bytes) -> dict[str, Any]:
+        pushes = registry_pushes(body, self.headers.get("Content-Type"))
+        images = sorted(images_to_check(pushes, self.hooks.known_images))
+        for image in images:
+            self.hooks.check_image(image, "registry webhook")
+        return {"checking": images}
+
+    def _github(self, body: bytes) -> dict[str, Any]:
+        event = self.headers.get("X-GitHub-Event", "")
+        signal = github_signal(event, body)
+        apps: set[str] = set()
+        candidates = self.hooks.apps_for_github(signal.repo)
+        for branch in signal.branches:
+            found = promoter_branch(branch)
+            if found is not None:
+                env, app = found
+                if app in candidates:
+                    apps.add(app)
+        if event == "push" and not apps or (signal.shas and not signal.branches) or \
+                (signal.pulls and not apps):
+            apps.update(candidates)  # a push to the deployment branch, or a check on an unknown head
+        for app in sorted(apps):
+            self.hooks.wake(app, f"github {event}")
+        return {"event": event, "reconciling": sorted(apps)}

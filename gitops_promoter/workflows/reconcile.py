@@ -1,0 +1,120 @@
+"""Reconcile one app: the unit `run --once`, the service and the tests all call.
+
+It walks the app's environments in chain order — for each, the write-back (a direct bump or a
+pull request) and then its canary — and returns the outcomes plus when it wants to run again
+(`requeue_after`). It never sleeps: an analysis in flight, or a transient fault, says when it is
+due, and the caller schedules it. This is the only place that enumerates app × environment.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+from gitops_promoter.config.schema import AppConfig, Config, EnvironmentConfig
+from gitops_promoter.ports import Cluster, CodeHost, DeployRepo, Journal, Metrics, Registry
+from gitops_promoter.workflows import canary, discover, propose
+from gitops_promoter.workflows.outcome import Outcome
+
+Mode = Literal["run", "dry-run", "observe"]
+# A canary in one of these moves on in the cluster without the promoter: look again soon.
+IN_MOTION = frozenset({"waiting", "advanced", "reverted", "rearmed"})
+
+
+@dataclass(frozen=True)
+class Ports:
+    """Everything a reconcile talks to, by name as the config names it."""
+
+    registry: Registry
+    repos: Mapping[str, DeployRepo]
+    journal: Journal
+    hosts: Mapping[str, CodeHost] = field(default_factory=dict)
+    host_errors: Mapping[str, str] = field(default_factory=dict)  # repository → why its code host is unusable
+    clusters: Mapping[str, Cluster] = field(default_factory=dict)
+    metrics: Mapping[str, Metrics] = field(default_factory=dict)
+    clock: Callable[[], float] = time.time
+    recheck: float | None = None  # the service: look again this soon at a canary in motion (None: don't)
+
+
+@dataclass(frozen=True)
+class Reconciled:
+    app: str
+    outcomes: tuple[Outcome, ...]
+    requeue_after: float | None  # seconds until the promoter has its own work here again; None: nothing
+
+    @property
+    def analysing(self) -> bool:
+        return any(o.status == "analysing" for o in self.outcomes)
+
+    @property
+    def errors(self) -> tuple[Outcome, ...]:
+        return tuple(o for o in self.outcomes if o.status == "error")
+
+
+def reconcile(config: Config, app: AppConfig, ports: Ports, *, mode: Mode = "run",
+              envs: frozenset[str] | None = None, force: str | None = None) -> Reconciled:
+    """`mode`: "run" writes; "dry-run" shows the diffs of write-backs (canaries are not driven);
+    "observe" reads and decides, writes nothing (for `status`). `force` ("promote" | "rollback")
+    is a person's decision on the canaries of `envs` only; write-backs are left alone then."""
+    outcomes: list[Outcome] = []
+    chain = list(config.environments)
+    repo = ports.repos[app.repository]
+    for index, env in enumerate(chain):
+        target = app.targets.get(env.name)
+        if target is None or (envs is not None and env.name not in envs):
+            continue
+        if force is None:
+            if env.mode == "direct":
+                outcomes.append(discover.bump(app, target, registry=ports.registry, repo=repo,
+                                              dry_run=mode != "run"))
+            else:
+                outcomes.append(_propose(app, index, ports, mode=mode, config=config))
+        if mode != "dry-run" and app.canary is not None and target.rollout and target.cluster:
+            outcome = _canary(app, env, ports, mode=mode, force=force)
+            if ports.recheck is not None and outcome.status in IN_MOTION and outcome.requeue_after is None:
+                outcome = replace(outcome, requeue_after=ports.recheck)
+            outcomes.append(outcome)
+    if mode == "observe":
+        outcomes = [_observed(o) for o in outcomes]
+    waits = [o.requeue_after for o in outcomes if o.requeue_after is not None]
+    return Reconciled(app.name, tuple(outcomes), min(waits) if waits else None)
+
+
+def _observed(o: Outcome) -> Outcome:
+    """What `status` shows of a direct environment: never a diff."""
+    return Outcome(o.app, o.env, o.status, o.detail, o.from_tag, o.to_tag, pr=o.pr,
+                   requeue_after=o.requeue_after, error_kind=o.error_kind)
+
+
+def _propose(app: AppConfig, index: int, ports: Ports, *, mode: Mode, config: Config) -> Outcome:
+    env = config.environments[index]
+    if index == 0:
+        return Outcome(app.name, env.name, "error", f"{env.name} is the first environment; pull requests take what "
+                                                    "the environment before them runs", error_kind="permanent")
+    before = config.environments[index - 1]
+    source = app.targets.get(before.name)
+    if source is None:
+        return Outcome(app.name, env.name, "error", f"no target for {before.name}, the environment before {env.name}",
+                       error_kind="permanent")
+    host = ports.hosts.get(app.repository)
+    if host is None:
+        problem = ports.host_errors.get(app.repository) or \
+            f"repository {app.repository} has no github section for pull requests"
+        return Outcome(app.name, env.name, "error", problem, error_kind="permanent")
+    step = propose.Step(app, env, before.name, app.targets[env.name], source, ports.repos[app.repository], host,
+                        ports.registry, ports.clusters)
+    return propose.propose(step, dry_run=mode == "dry-run", observe=mode == "observe")
+
+
+def _canary(app: AppConfig, env: EnvironmentConfig, ports: Ports, *, mode: Mode, force: str | None) -> Outcome:
+    assert app.canary is not None
+    target = app.targets[env.name]
+    cluster = ports.clusters.get(str(target.cluster))
+    if cluster is None:
+        return Outcome(app.name, env.name, "error", f"cluster {target.cluster} is not reachable",
+                       error_kind="transient")
+    host = ports.hosts.get(app.repository) if env.mode == "pull-request" else None
+    c = canary.Canary(app, env.name, target, app.canary, ports.repos[app.repository], cluster, ports.metrics, host)
+    return canary.drive(c, journal=ports.journal, clock=ports.clock, force=force, observe=mode == "observe")
