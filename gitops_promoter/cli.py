@@ -1,4 +1,4 @@
-"""Command line: `gitops-promoter check-config | tags pick | edit set-image | run --once`."""
+"""Command line: `gitops-promoter run [--once] | status | promote | rollback | check-config | tags | edit`."""
 
 from __future__ import annotations
 
@@ -19,8 +19,10 @@ log = logging.getLogger("gitops_promoter")
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=getattr(logging, args.log_level.upper()), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from gitops_promoter.runtime.telemetry import setup_logging
+
+    level = args.log_level or ("info" if getattr(args, "command", "") == "run" and not args.once else "warning")
+    setup_logging(level=level, fmt=args.log_format)
     try:
         return int(args.func(args))
     except BrokenPipeError:
@@ -29,7 +31,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="gitops-promoter", description="Promote container images by writing to git.")
-    p.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+    p.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
+                   help="default: info for the service, warning for other commands")
+    p.add_argument("--log-format", default="console", choices=["console", "json"],
+                   help="json: one object a line, with app, env, tag and action when a line concerns one")
     sub = p.add_subparsers(dest="command", required=True)
 
     c = sub.add_parser("check-config", help="validate a config file; exit 0 when valid, 1 otherwise")
@@ -62,10 +67,10 @@ def _parser() -> argparse.ArgumentParser:
                                               '{"phase": ..., "measurements": [...]}')
     ev.set_defaults(func=cmd_analysis_evaluate)
 
-    run = sub.add_parser("run", help="promote: list tags, pick, commit and push")
+    run = sub.add_parser("run", help="the service (until SIGTERM/SIGINT), or --once: reconcile every app and exit")
     run.add_argument("--config", required=True)
-    run.add_argument("--once", action="store_true", required=True,
-                     help="one pass over every app, then exit (the long-running service is not built yet)")
+    run.add_argument("--once", action="store_true",
+                     help="reconcile every app (driving gate analyses to their end), then exit")
     run.add_argument("--dry-run", action="store_true", help="print the diffs it would commit; write nothing")
     run.add_argument("--app", action="append", help="only this app (repeatable)")
     run.add_argument("--workdir", help="where working clones live (default: state.workdir)")
@@ -203,6 +208,13 @@ def cmd_set_pause(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    if not args.once:
+        if args.dry_run or args.app:
+            print("--dry-run and --app need --once", file=sys.stderr)
+            return 2
+        from gitops_promoter.runtime.serve import serve
+
+        return serve(config_path=args.config, workdir=args.workdir)
     from gitops_promoter.runtime.wiring import run_once
 
     return run_once(config_path=args.config, dry_run=args.dry_run,

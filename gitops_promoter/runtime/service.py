@@ -106,6 +106,8 @@ class Service:
         self.last: dict[tuple[str, str], tuple[str, str]] = {}  # (app, env) → (status, detail) journaled last
         self.first_seen: dict[tuple[str, str], float] = {}  # (image, tag) → when a new tag was first seen
         self.forced: set[str] = set()  # images a webhook named: wake their apps whatever the poll finds
+        self.running: set[str] = set()  # apps whose reconcile runs now
+        self.again: set[str] = set()  # apps woken while running: reconcile once more right after
         self.stopping = threading.Event()
         self._lock = threading.Lock()
         self.scheduler = BackgroundScheduler(
@@ -152,6 +154,11 @@ class Service:
         """Run the app's reconcile `delay` seconds from now (or sooner if already due sooner)."""
         if self.stopping.is_set() or app not in self.apps:
             return
+        with self._lock:
+            if app in self.running:
+                if delay <= 0:  # what woke it may have come after the running reconcile read it
+                    self.again.add(app)
+                    return
         when = datetime.now(UTC) + timedelta(seconds=delay)
         job = self.scheduler.get_job(f"app:{app}")
         if job is None:
@@ -209,6 +216,20 @@ class Service:
                 self.wake(app, reason=f"{image}: {why}")
 
     def _reconcile(self, name: str) -> None:
+        with self._lock:
+            self.running.add(name)
+            self.again.discard(name)
+        try:
+            self._reconcile_app(name)
+        finally:
+            with self._lock:
+                self.running.discard(name)
+                woken = name in self.again
+                self.again.discard(name)
+            if woken:
+                self.wake(name, reason="woken while reconciling")
+
+    def _reconcile_app(self, name: str) -> None:
         if self.stopping.is_set() or not self.may_write():
             return
         app = self.apps[name]

@@ -26,6 +26,7 @@ class RegistryServer:
     """One docker-registry process. `htpasswd` holds {user: password} for basic auth."""
 
     htpasswd: dict[str, str] = field(default_factory=dict)
+    notify: tuple[str, str] | None = None  # (url, bearer token): send push notifications there
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
     dir: Path | None = None
@@ -56,11 +57,21 @@ class RegistryServer:
             "version: 0.1\n"
             "log: {level: error, accesslog: {disabled: true}}\n"
             "storage: {inmemory: {}, delete: {enabled: true}}\n"
-            f"http: {{addr: '127.0.0.1:{self.port}'}}\n" + auth)
+            f"http: {{addr: '127.0.0.1:{self.port}'}}\n" + auth + self._notifications())
         self.proc = subprocess.Popen([binary, "serve", str(self.dir / "config.yml")],
                                      stdout=subprocess.DEVNULL, stderr=open(self.dir / "log", "wb"))
         wait_for_port(self.port)
         return self
+
+    def _notifications(self) -> str:
+        """distribution's `notifications.endpoints` (docs/configuration.md, notifications section):
+        the registry POSTs event envelopes there, retrying with `backoff` after a failure."""
+        if self.notify is None:
+            return ""
+        url, token = self.notify
+        return ("notifications:\n  endpoints:\n    - name: promoter\n"
+                f"      url: {url}\n      headers: {{Authorization: ['Bearer {token}']}}\n"
+                "      timeout: 2s\n      threshold: 3\n      backoff: 200ms\n")
 
     def stop(self) -> None:
         stop_process(self.proc)
