@@ -23,7 +23,7 @@ from typing import Any, TypeVar, cast
 
 import git
 
-from gitops_promoter.adapters.retry import Backoff
+from gitops_promoter.adapters.retry import Backoff, Retry, retrying
 from gitops_promoter.config.schema import RepositoryConfig
 from gitops_promoter.domain.history import Commit
 from gitops_promoter.errors import ConfigError, GitRejected, GitUnavailable, PromoterError
@@ -121,17 +121,18 @@ class GitRepo:
         return GitUnavailable(repository=self.name, detail=detail)
 
     def _retrying(self, what: str, fn: Callable[[], str]) -> str:
-        for attempt in range(self.max_attempts):
+        """Run a git command that talks to the remote; network faults are retried with backoff."""
+
+        def attempt() -> str:
             try:
                 return fn()
             except GitUnavailable as exc:
-                if attempt + 1 >= self.max_attempts:
-                    raise GitUnavailable(repository=self.name,
-                                         detail=f"{exc.detail}; gave up after {attempt + 1} attempts") from None
-                delay = self._backoff.delay(attempt)
-                log.warning("%s: %s failed (%s); retrying in %.2fs", self.name, what, exc.detail, delay)
-                self._sleep(delay)
-        raise AssertionError("unreachable")
+                raise Retry(exc.detail) from None
+
+        return retrying(attempt, attempts=self.max_attempts, backoff=self._backoff, sleep=self._sleep,
+                        what=f"{self.name}: {what}",
+                        give_up=lambda failure, tries: GitUnavailable(
+                            repository=self.name, detail=f"{failure.detail}; gave up after {tries} attempts"))
 
     # --- the persistent clone -----------------------------------------------------------
     # A bare repository with `origin` as its only remote. Writes never touch a work tree:

@@ -11,12 +11,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import urllib3
 from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
 
+from gitops_promoter.adapters.retry import Backoff, Retry, parse_retry_after, retrying
 from gitops_promoter.config.schema import ClusterConfig
 from gitops_promoter.domain.canary import PAUSE_REASON, RolloutView
 from gitops_promoter.errors import PermanentError, PromoterError, TransientError
@@ -69,7 +70,7 @@ def api_client_for(cfg: ClusterConfig) -> client.ApiClient:
     path = cfg.kubeconfig.target if cfg.kubeconfig.scheme == "file" else None
     if path is None:
         raise ClusterRejected(cluster=cfg.name, detail="kubeconfig must be a file:PATH reference")
-    return config.new_client_from_config(config_file=path, context=cfg.context)
+    return cast(client.ApiClient, config.new_client_from_config(config_file=path, context=cfg.context))
 
 
 class KubeCluster:
@@ -79,22 +80,24 @@ class KubeCluster:
         self.api = client.CustomObjectsApi(api_client or api_client_for(cfg))
         self._retries = retries
         self._sleep = sleep
+        self._backoff = Backoff(base=0.2, cap=5.0)
 
     def _call(self, what: str, fn: Callable[[], Any]) -> Any:
-        for attempt in range(self._retries + 1):
+        def attempt() -> Any:
             try:
                 return fn()
             except ApiException as exc:
-                if exc.status is not None and exc.status < 500 and exc.status != 429:
-                    raise ClusterRejected(cluster=self.name, detail=f"{what}: HTTP {exc.status} {exc.reason}") \
-                        from None
                 detail = f"{what}: HTTP {exc.status} {exc.reason}"
+                if exc.status is not None and exc.status < 500 and exc.status != 429:
+                    raise ClusterRejected(cluster=self.name, detail=detail) from None
+                wait = parse_retry_after((exc.headers or {}).get("Retry-After")) if exc.status == 429 else None
+                raise Retry(detail, wait=wait, status=exc.status) from None
             except (urllib3.exceptions.HTTPError, OSError) as exc:
-                detail = f"{what}: {type(exc).__name__}: {exc}"
-            if attempt == self._retries:
-                raise ClusterUnavailable(cluster=self.name, detail=detail)
-            self._sleep(min(5.0, 0.2 * 2**attempt))
-        raise AssertionError("unreachable")  # pragma: no cover
+                raise Retry(f"{what}: {type(exc).__name__}: {exc}") from None
+
+        return retrying(attempt, attempts=self._retries + 1, backoff=self._backoff, sleep=self._sleep,
+                        what=f"cluster {self.name}",
+                        give_up=lambda failure, tries: ClusterUnavailable(cluster=self.name, detail=failure.detail))
 
     def application(self, ref: str) -> AppView:
         ns, name = _split(ref)

@@ -13,13 +13,14 @@ from collections.abc import Callable
 from typing import Any
 
 import requests
-from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
-from urllib3.util.retry import Retry
+from prometheus_api_client import PrometheusConnect
+from prometheus_api_client.exceptions import PrometheusApiClientException
+from urllib3.util.retry import Retry as Urllib3Retry
 
-from gitops_promoter.adapters.retry import Backoff
+from gitops_promoter.adapters.retry import Backoff, Retry, retrying
 from gitops_promoter.config.schema import PrometheusConfig
 from gitops_promoter.domain.analysis import Measurement, parse_value
-from gitops_promoter.errors import ConfigError
+from gitops_promoter.errors import ConfigError, TransientError
 
 log = logging.getLogger(__name__)
 
@@ -42,28 +43,31 @@ class PrometheusMetrics:
             raise ConfigError([f"prometheus {config.name}: {p}" for p in exc.problems]) from None
         # No urllib3-level retries (they sleep on the real clock): this adapter retries with backoff.
         self._prom = PrometheusConnect(url=self.url, headers=headers, auth=auth, timeout=timeout,
-                                       disable_ssl=False, retry=Retry(total=0, raise_on_status=False))
+                                       disable_ssl=False, retry=Urllib3Retry(total=0, raise_on_status=False))
         self._retries = retries
         self._sleep = sleep
         self._backoff = backoff or Backoff(base=0.5, cap=5.0)
 
     def query(self, promql: str) -> Measurement:
-        for attempt in range(self._retries + 1):
+        def attempt() -> Measurement:
             try:
                 return _measurement(self._prom.custom_query(promql))
             except PrometheusApiClientException as exc:
                 detail = str(exc)
-                transient = " 5" in detail[:25] or "HTTP Status Code 5" in detail
+                if " 5" in detail[:25] or "HTTP Status Code 5" in detail:
+                    raise Retry(detail) from None
+                return Measurement(error=f"prometheus {self.name} ({self.url}): {detail}")
             except requests.RequestException as exc:
-                detail, transient = f"{type(exc).__name__}: {exc}", True
+                raise Retry(f"{type(exc).__name__}: {exc}") from None
             except (ValueError, KeyError, TypeError) as exc:
                 return Measurement(error=f"prometheus {self.name}: unexpected answer: {exc}")
-            if not transient or attempt == self._retries:
-                return Measurement(error=f"prometheus {self.name} ({self.url}): {detail}")
-            delay = self._backoff.delay(attempt)
-            log.warning("prometheus %s: %s; retrying in %.2fs", self.name, detail, delay)
-            self._sleep(delay)
-        raise AssertionError("unreachable")  # pragma: no cover
+
+        try:
+            return retrying(attempt, attempts=self._retries + 1, backoff=self._backoff, sleep=self._sleep,
+                            what=f"prometheus {self.name}",
+                            give_up=lambda failure, tries: TransientError(failure.detail))
+        except TransientError as exc:  # a failed query is an error measurement: never a pass
+            return Measurement(error=f"prometheus {self.name} ({self.url}): {exc}")
 
 
 def _measurement(result: Any) -> Measurement:

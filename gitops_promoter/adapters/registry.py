@@ -20,7 +20,7 @@ from urllib.parse import urljoin
 import httpx
 
 from gitops_promoter.adapters.registry_auth import Challenge, TokenCache, basic, parse_challenge
-from gitops_promoter.adapters.retry import Backoff, RateLimiter, parse_retry_after
+from gitops_promoter.adapters.retry import Backoff, RateLimiter, Retry, parse_retry_after, retrying
 from gitops_promoter.config.schema import RegistryConfig
 from gitops_promoter.domain.imageref import ImageRef
 from gitops_promoter.errors import ConfigError, RegistryRejected, RegistryUnavailable
@@ -87,7 +87,7 @@ class RegistryClient:
                              headers={"Accept": MANIFEST_ACCEPT})
         digest = resp.headers.get("Docker-Content-Digest")
         if digest:
-            return digest
+            return str(digest)
         resp = self._request("GET", f"/v2/{repository}/manifests/{reference}", repository=repository,
                              headers={"Accept": MANIFEST_ACCEPT})
         return resp.headers.get("Docker-Content-Digest") or "sha256:" + hashlib.sha256(resp.content).hexdigest()
@@ -139,42 +139,42 @@ class RegistryClient:
                  headers: dict[str, str] | None = None) -> httpx.Response:
         if scope == "":
             scope = f"repository:{repository}:pull"
-        attempt = 0
-        authorization: str | None = self._cached_auth(scope)
-        tried_auth = False
-        while True:
-            self._limiter.acquire()
-            hdrs = dict(headers or {})
-            if authorization:
-                hdrs["Authorization"] = authorization
-            self.requests += 1
-            try:
-                resp = self._http.request(method, url, headers=hdrs)
-            except httpx.TimeoutException as exc:
-                failure: tuple[str, int | None, float | None] = (f"{method} {url}: timed out ({exc})", None, None)
-            except httpx.TransportError as exc:
-                failure = (f"{method} {url}: cannot connect ({exc})", None, None)
-            else:
-                if resp.status_code == 401 and not tried_auth:
-                    tried_auth = True
-                    authorization = self._authorize(resp, repository=repository, scope=scope)
+        auth = {"header": self._cached_auth(scope), "tried": False}
+
+        def attempt() -> httpx.Response:
+            while True:  # at most twice: once more with credentials after a 401 challenge
+                self._limiter.acquire()
+                hdrs = dict(headers or {})
+                if auth["header"]:
+                    hdrs["Authorization"] = str(auth["header"])
+                self.requests += 1
+                try:
+                    resp = self._http.request(method, url, headers=hdrs)
+                except httpx.TimeoutException as exc:
+                    raise Retry(f"{method} {url}: timed out ({exc})") from None
+                except httpx.TransportError as exc:
+                    raise Retry(f"{method} {url}: cannot connect ({exc})") from None
+                if resp.status_code == 401 and not auth["tried"]:
+                    auth["tried"] = True
+                    auth["header"] = self._authorize(resp, repository=repository, scope=scope)
                     continue
                 if resp.status_code < 400:
                     return resp
                 if resp.status_code == 429 or resp.status_code >= 500:
                     wait = parse_retry_after(resp.headers.get("Retry-After")) if resp.status_code == 429 else None
-                    failure = (f"{method} {url}: {_reason(resp)}", resp.status_code, wait)
-                else:
-                    raise RegistryRejected(registry=self.name, repository=repository, status=resp.status_code,
-                                           detail=f"{method} {url}: {_reason(resp)}")
-            detail, status, wait = failure
-            if attempt >= self.config.max_retries:
-                raise RegistryUnavailable(registry=self.name, repository=repository, status=status,
-                                          detail=f"{detail}; gave up after {attempt + 1} attempts")
-            delay = wait if wait is not None else self._backoff.delay(attempt)
-            log.warning("registry %s: %s; retrying in %.2fs", self.name, detail, delay)
-            self._sleep(delay)
-            attempt += 1
+                    raise Retry(f"{method} {url}: {_reason(resp)}", wait=wait, status=resp.status_code)
+                raise RegistryRejected(registry=self.name, repository=repository, status=resp.status_code,
+                                       detail=f"{method} {url}: {_reason(resp)}")
+
+        return retrying(attempt, attempts=self.config.max_retries + 1, backoff=self._backoff, sleep=self._sleep,
+                        what=f"registry {self.name}", give_up=self._give_up(repository))
+
+    def _give_up(self, repository: str) -> Callable[[Retry, int], RegistryUnavailable]:
+        def unavailable(failure: Retry, tries: int) -> RegistryUnavailable:
+            return RegistryUnavailable(registry=self.name, repository=repository, status=failure.status,
+                                       detail=f"{failure.detail}; gave up after {tries} attempts")
+
+        return unavailable
 
     def _credentials(self) -> tuple[str, str] | None:
         c = self.config
@@ -224,26 +224,25 @@ class RegistryClient:
             return cached
         params = {k: v for k, v in (("service", service), ("scope", wanted)) if v}
         headers = {"Authorization": basic(*creds)} if creds else {}
-        attempt = 0
-        while True:
+
+        def attempt() -> httpx.Response:
             self._limiter.acquire()
             self.requests += 1
             try:
                 resp = self._http.get(urljoin(self.config.api_url + "/", realm), params=params, headers=headers)
             except httpx.TransportError as exc:
-                resp, err = None, f"token service {realm}: {exc}"
-            else:
-                err = f"token service {realm}: {_reason(resp)}"
-            if resp is not None and resp.status_code < 400:
-                break
-            if resp is not None and resp.status_code < 500 and resp.status_code != 429:
+                raise Retry(f"token service {realm}: {exc}") from None
+            if resp.status_code < 400:
+                return resp
+            err = f"token service {realm}: {_reason(resp)}"
+            if resp.status_code < 500 and resp.status_code != 429:
                 raise RegistryRejected(registry=self.name, repository=repository, status=resp.status_code,
                                        detail=err)
-            if attempt >= self.config.max_retries:
-                raise RegistryUnavailable(registry=self.name, repository=repository,
-                                          status=resp.status_code if resp is not None else None, detail=err)
-            self._sleep(self._backoff.delay(attempt))
-            attempt += 1
+            wait = parse_retry_after(resp.headers.get("Retry-After")) if resp.status_code == 429 else None
+            raise Retry(err, wait=wait, status=resp.status_code)
+
+        resp = retrying(attempt, attempts=self.config.max_retries + 1, backoff=self._backoff, sleep=self._sleep,
+                        what=f"registry {self.name}", give_up=self._give_up(repository))
         body = self._json(resp, repository)
         token = body.get("token") or body.get("access_token")
         if not token:

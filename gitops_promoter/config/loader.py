@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -15,7 +15,6 @@ from gitops_promoter.config.reader import Cursor, Problems
 from gitops_promoter.config.schema import (
     AnalysisConfig,
     AppConfig,
-    ApprovalRule,
     CanaryConfig,
     ClusterConfig,
     Config,
@@ -31,6 +30,7 @@ from gitops_promoter.config.schema import (
     TargetConfig,
 )
 from gitops_promoter.domain.analysis import Metric, metric_from
+from gitops_promoter.domain.approval import Rule as ApprovalRule
 from gitops_promoter.domain.edits import ContainerEdit, Edit, HelmEdit, KustomizeEdit, MarkerEdit
 from gitops_promoter.domain.imageref import ImageRef
 from gitops_promoter.domain.policy import Policy
@@ -312,7 +312,8 @@ class _Builder:
         elif mode == "pull-request":
             approval = ApprovalRule()
         merge = (m["merge_method"].choice(("merge", "squash", "rebase")) if "merge_method" in m else None) or "merge"
-        return EnvironmentConfig(name=name, mode=mode, approval=approval, merge_method=merge,  # type: ignore[arg-type]
+        return EnvironmentConfig(name=name, mode=cast(Literal["direct", "pull-request"], mode), approval=approval,
+                                 merge_method=merge,
                                  labels=tuple(m["labels"].str_list()) if "labels" in m else ())
 
     # --- apps ---------------------------------------------------------------------

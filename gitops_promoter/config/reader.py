@@ -6,6 +6,7 @@ one run of `check-config` reports every problem in the file, not just the first.
 
 from __future__ import annotations
 
+import builtins
 import difflib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -108,7 +109,7 @@ class Cursor:
             return None
         return text
 
-    def choice(self, options: tuple[str, ...]) -> str | None:
+    def choice(self, options: tuple[builtins.str, ...]) -> builtins.str | None:
         text = self.str()
         if text is not None and text not in options:
             hint = difflib.get_close_matches(text, options, n=1)
@@ -117,13 +118,13 @@ class Cursor:
             return None
         return text
 
-    def bool(self) -> bool | None:
+    def bool(self) -> builtins.bool | None:
         if not isinstance(self.value, bool):
             self.error(f"must be true or false, not {_kind(self.value)}")
             return None
         return self.value
 
-    def int(self, *, minimum: int | None = None) -> int | None:
+    def int(self, *, minimum: builtins.int | None = None) -> builtins.int | None:
         if isinstance(self.value, bool) or not isinstance(self.value, int):
             self.error(f"must be a whole number, not {_kind(self.value)}")
             return None
@@ -132,7 +133,7 @@ class Cursor:
             return None
         return int(self.value)
 
-    def number(self, *, positive: bool = False) -> float | None:
+    def number(self, *, positive: builtins.bool = False) -> float | None:
         if isinstance(self.value, bool) or not isinstance(self.value, int | float):
             self.error(f"must be a number, not {_kind(self.value)}")
             return None
@@ -154,8 +155,8 @@ class Cursor:
             self.error(f"must be a duration such as 30s, 2m or 1h, not {text!r}")
             return None
 
-    def str_list(self) -> list[str]:
-        out: list[str] = []
+    def str_list(self) -> list[builtins.str]:
+        out: list[builtins.str] = []
         for item in self.sequence():
             text = item.str()
             if text is not None:

@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -30,7 +30,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from gitops_promoter.config.schema import AppConfig, Config
 from gitops_promoter.errors import PromoterError, TransientError
-from gitops_promoter.ports import CodeHost, DeployRepo, Recorded
+from gitops_promoter.ports import Cluster, CodeHost, DeployRepo, Metrics, Recorded, Registry
 from gitops_promoter.runtime.tagcache import TagCache
 from gitops_promoter.runtime.telemetry import Instrumented, Telemetry
 from gitops_promoter.workflows.outcome import Outcome
@@ -39,6 +39,7 @@ from gitops_promoter.workflows.reconcile import Ports, Reconciled, reconcile
 log = logging.getLogger(__name__)
 
 BACKOFF_BASE, BACKOFF_CAP, RETRY_AFTER_CAP = 2.0, 300.0, 600.0
+FIRST_RECONCILE = 2.0  # seconds after start: time for the first polls
 REPO_WRITES = frozenset({"commit", "propose", "revert"})
 HOST_WRITES = frozenset({"create_pull", "update_pull", "comment", "close_pull", "merge"})
 
@@ -85,16 +86,16 @@ class Service:
         hosts: dict[str, CodeHost] = {}
         for name, repo in ports.repos.items():
             r = Instrumented(repo, service="git", telemetry=telemetry)
-            repos[name] = _LeaderOnly(r, REPO_WRITES, leadership) if leadership else r  # type: ignore[assignment]
+            repos[name] = cast(DeployRepo, _LeaderOnly(r, REPO_WRITES, leadership) if leadership else r)
         for name, host in ports.hosts.items():
             h = Instrumented(host, service="github", telemetry=telemetry)
-            hosts[name] = _LeaderOnly(h, HOST_WRITES, leadership) if leadership else h  # type: ignore[assignment]
+            hosts[name] = cast(CodeHost, _LeaderOnly(h, HOST_WRITES, leadership) if leadership else h)
         self.ports = Ports(
-            registry=Instrumented(self.cache, service="registry", telemetry=telemetry),  # type: ignore[arg-type]
+            registry=cast(Registry, Instrumented(self.cache, service="registry", telemetry=telemetry)),
             repos=repos, journal=ports.journal, hosts=hosts, host_errors=ports.host_errors,
-            clusters={n: Instrumented(c, service="cluster", telemetry=telemetry)  # type: ignore[misc]
+            clusters={n: cast(Cluster, Instrumented(c, service="cluster", telemetry=telemetry))
                       for n, c in ports.clusters.items()},
-            metrics={n: Instrumented(m, service="prometheus", telemetry=telemetry)  # type: ignore[misc]
+            metrics={n: cast(Metrics, Instrumented(m, service="prometheus", telemetry=telemetry))
                      for n, m in ports.metrics.items()},
             clock=ports.clock, recheck=config.state.recheck_interval)
         self.apps = {a.name: a for a in config.apps}
@@ -123,9 +124,12 @@ class Service:
         for image in self.users:
             self.scheduler.add_job(self._poll, IntervalTrigger(seconds=self.poll, jitter=jitter), args=[image],
                                    id=f"poll:{image}", next_run_time=now, name=f"poll {image}")
+        # The polls go first and wake the apps whose images changed; every app runs soon anyway
+        # (its canaries and pull requests need no registry), reading the listing the poll left.
+        first = now + timedelta(seconds=min(FIRST_RECONCILE, self.poll))
         for name in self.apps:
             self.scheduler.add_job(self._reconcile, IntervalTrigger(seconds=self.poll, jitter=jitter), args=[name],
-                                   id=f"app:{name}", next_run_time=now, name=f"reconcile {name}")
+                                   id=f"app:{name}", next_run_time=first, name=f"reconcile {name}")
         self.scheduler.start()
         self.started = True
         log.info("service started: %d app(s), %d image repositories, poll every %gs", len(self.apps),
@@ -302,8 +306,8 @@ class Service:
             self.failures[app.name] = n + 1
             asked = [o.requeue_after for o in transient if o.requeue_after is not None]
             if asked:
-                return min(max(asked), RETRY_AFTER_CAP)
-            return self.rng.uniform(0.5, 1.0) * min(BACKOFF_CAP, BACKOFF_BASE * 2 ** n)
+                return min(float(max(asked)), RETRY_AFTER_CAP)
+            return self.rng.uniform(0.5, 1.0) * min(BACKOFF_CAP, BACKOFF_BASE * 2.0 ** n)
         self.failures.pop(app.name, None)
         return result.requeue_after
 

@@ -171,7 +171,7 @@ def test_hub_chooses_the_registry_by_prefix():
 
 
 @pytest.mark.parametrize(("header", "expected"), [
-    ("120", 120.0), ("100000", 120.0), (None, None), ("soon", None),
+    ("120", 120.0), ("100000", 86400.0), ("١٢٠", None), (None, None), ("soon", None),
     ("Wed, 21 Oct 2015 07:28:10 GMT", 10.0),
 ])
 def test_parse_retry_after(header, expected):

@@ -174,7 +174,8 @@ def test_observing_decides_but_never_measures_or_writes(world):
             raise AssertionError("status must not measure")
 
     out = world.run(metrics=NoQueries(), mode="observe")
-    assert out["web/dev/live"].status_line() == "web/dev: live v1.1.0; live: canary: analyse: the canary waits at gate 1"
+    assert out["web/dev/live"].status_line() == \
+        "web/dev: live v1.1.0; live: canary: analyse: the canary waits at gate 1"
     assert git("rev-parse", "main", cwd=world.remote) == before
 
 
@@ -215,5 +216,5 @@ def test_a_human_bump_to_another_tag_is_not_driven_or_fought(world):
     from gitops_promoter.runtime.wiring import drive
 
     lines = [o.detail for o in drive(world.config, world.ports(metrics=object()), apps=world.config.apps)]
-    assert lines[-1:] == ["git now says v1.0.5, not the promoter's v1.1.0: a person's choice, which the promoter does not "
-                     "drive or fight"]
+    assert lines[-1:] == ["git now says v1.0.5, not the promoter's v1.1.0: a person's choice, which the promoter "
+                          "does not drive or fight"]

@@ -1,0 +1,160 @@
+"""The service's scheduling with in-memory ports: webhooks and requeues bring a reconcile forward,
+a transient fault backs off (honouring Retry-After), a permanent one parks its pair until the
+repository moves, and only a leader writes."""
+
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+from gitops_promoter.config import parse_config
+from gitops_promoter.domain.tags import TagInfo
+from gitops_promoter.errors import RegistryUnavailable
+from gitops_promoter.runtime.service import Service
+from gitops_promoter.runtime.telemetry import Telemetry
+from gitops_promoter.workflows.reconcile import Ports
+from tests.fakes import MemoryJournal, MemoryRegistry, MemoryRepo
+
+CONFIG = """\
+version: 1
+repositories:
+  - {name: deploy, url: file:///unused.git}
+environments:
+  - {name: dev, mode: direct}
+apps:
+  - name: web
+    image: reg.local/acme/web
+    repository: deploy
+    policy: {strategy: semver}
+    targets:
+      dev: {file: dev/web.yaml, edit: {kind: helm, key: image.tag}}
+  - name: api
+    image: reg.local/acme/api
+    repository: deploy
+    policy: {strategy: semver}
+    targets:
+      dev: {file: dev/api.yaml, edit: {kind: helm, key: image.tag}}
+state:
+  poll_interval: 1h
+"""
+
+
+def until(predicate, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+class Leader:
+    def __init__(self, leading=True):
+        self.leading = leading
+
+    def is_leader(self):
+        return self.leading
+
+    def state(self):
+        return "leader" if self.leading else "standby"
+
+
+@pytest.fixture
+def make():
+    made = []
+
+    def build(*, leadership=None, files=None):
+        config = parse_config(CONFIG, source="c.yaml")
+        registry = MemoryRegistry(images={"reg.local/acme/web": [TagInfo("1.0.0")],
+                                          "reg.local/acme/api": [TagInfo("1.0.0")]})
+        repo = MemoryRepo("deploy", files if files is not None else
+                          {"dev/web.yaml": "image:\n  tag: 1.0.0\n", "dev/api.yaml": "image:\n  tag: 1.0.0\n"})
+        ports = Ports(registry=registry, repos={"deploy": repo}, journal=MemoryJournal())
+        service = Service(config, ports, telemetry=Telemetry(), leadership=leadership)
+        made.append(service)
+        return service, registry, repo
+
+    yield build
+    for s in made:
+        s.stop(timeout=2)
+
+
+def next_run(service, app):
+    return (service.scheduler.get_job(f"app:{app}").next_run_time - datetime.now(UTC)).total_seconds()
+
+
+def test_a_new_tag_seen_through_a_webhook_is_committed_at_once(make):
+    service, registry, repo = make()
+    service.start()
+    assert until(lambda: service.ports.journal.seen_tags("reg.local/acme/web") is not None)
+    assert until(lambda: service.last.get(("web", "dev")) is not None)
+    registry.images["reg.local/acme/web"].append(TagInfo("1.1.0"))
+    service.check_image("reg.local/acme/web", reason="test")
+    assert until(lambda: "tag: 1.1.0" in repo.files["dev/web.yaml"], timeout=3)
+    assert repo.files["dev/api.yaml"] == "image:\n  tag: 1.0.0\n"  # api was not woken and has nothing new
+    assert [m.splitlines()[0] for _, m in repo.commits] == ["promote(dev): web 1.0.0 → 1.1.0"]
+
+
+def test_one_listing_per_image_repository_serves_every_reconcile(make):
+    service, registry, _ = make()
+    service.start()
+    assert until(lambda: len(service.last) == 2)
+    time.sleep(0.2)
+    lists = [c for c in registry.calls if c.startswith("list ")]
+    assert sorted(lists) == ["list reg.local/acme/api", "list reg.local/acme/web"]
+
+
+def test_a_transient_fault_backs_off_and_honours_retry_after(make):
+    service, registry, _ = make()
+    fault = RegistryUnavailable(registry="reg.local", repository="acme/web", status=429, detail="slow down")
+    fault.retry_after = 42.0
+    registry.failures["reg.local/acme/web"] = fault
+    service.start()
+    assert until(lambda: service.failures.get("web") == 1)
+    assert 35 < next_run(service, "web") <= 42.5
+    fault.retry_after = None
+    service._reconcile("web")
+    assert service.failures["web"] == 2
+    assert 0 < next_run(service, "web") <= 8.5  # backoff 2 * 2**1 with jitter, not the hour's poll
+
+
+def test_a_permanent_fault_parks_the_pair_until_the_repository_moves(make):
+    service, registry, repo = make(files={"dev/web.yaml": "image:\n  tag: 1.0.0\n"})  # api's file is missing
+    service.start()
+    assert until(lambda: ("api", "dev") in service.parked)
+    before = len(registry.calls)
+    service._reconcile("api")
+    assert registry.calls[before:] == []  # parked: not even the registry is asked
+    repo.files["dev/api.yaml"] = "image:\n  tag: 1.0.0\n"
+    repo.commits.append(("dev/api.yaml", "a person adds the file"))  # the head moves
+    service._reconcile("api")
+    assert ("api", "dev") not in service.parked
+    assert repo.files["dev/api.yaml"] == "image:\n  tag: 1.0.0\n"  # reconciled: 1.0.0 is already the newest
+
+
+def test_a_standby_never_reconciles_and_a_lost_lease_stops_a_write(make):
+    leadership = Leader(leading=False)
+    service, registry, repo = make(leadership=leadership)
+    registry.images["reg.local/acme/web"].append(TagInfo("1.1.0"))
+    service.start()
+    time.sleep(0.3)
+    assert repo.commits == [] and registry.calls == []
+    leadership.leading = True
+    service.wake("web", reason="test")
+    assert until(lambda: "tag: 1.1.0" in repo.files["dev/web.yaml"])
+    registry.images["reg.local/acme/api"].append(TagInfo("1.1.0"))
+
+    class LosesItMidway(Leader):
+        def __init__(self):
+            super().__init__()
+            self.asked = 0
+
+        def is_leader(self):  # still the leader when the reconcile starts, not when it writes
+            self.asked += 1
+            return self.asked == 1
+
+    service.leadership = LosesItMidway()
+    service.ports.repos["deploy"]._leadership = service.leadership
+    service._reconcile("api")
+    assert repo.files["dev/api.yaml"] == "image:\n  tag: 1.0.0\n"
+    assert service.last[("api", "dev")][0] == "error" and "not the leader" in service.last[("api", "dev")][1]
