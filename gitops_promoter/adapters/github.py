@@ -8,12 +8,14 @@ what is left is mapped once into CodeHostUnavailable / CodeHostRejected.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import github
 from github import Auth, Github, GithubException, GithubRetry
 
+from gitops_promoter.adapters.retry import WAIT_CAP, parse_retry_after
 from gitops_promoter.config.schema import GitHubConfig
 from gitops_promoter.domain.approval import Review
 from gitops_promoter.errors import (
@@ -40,11 +42,22 @@ def _auth(config: GitHubConfig) -> Auth.Auth:
     return Auth.Token(config.token.resolve())
 
 
+def _rate_limit_wait(headers: dict[str, Any]) -> float | None:
+    """Seconds GitHub asks us to wait: Retry-After, else until x-ratelimit-reset when none remain."""
+    lowered = {str(k).lower(): str(v) for k, v in headers.items()}
+    wait = parse_retry_after(lowered.get("retry-after"))
+    if wait is not None:
+        return wait
+    if lowered.get("x-ratelimit-remaining") == "0" and lowered.get("x-ratelimit-reset", "").isdigit():
+        return max(0.0, float(lowered["x-ratelimit-reset"]) - time.time())
+    return None
+
+
 class GitHubHost:
     """The CodeHost port for one repository."""
 
     def __init__(self, config: GitHubConfig, *, retries: int = 5, backoff: float = 0.5,
-                 max_rate_limit_wait: float = 900.0, timeout: int = 15,
+                 max_rate_limit_wait: float = WAIT_CAP, timeout: int = 15,
                  seconds_between_requests: float | None = None, seconds_between_writes: float | None = None) -> None:
         """Pacing comes from the config (GitHub's advice for integrations by default)."""
         self.config = config
@@ -72,7 +85,9 @@ class GitHubHost:
                 message = f"{message}: " + "; ".join(str(e.get("message") or e.get("code") or e) for e in errors)
             detail = f"{what}: {message}"
             if status is None or status >= 500 or status == 429 or isinstance(exc, github.RateLimitExceededException):
-                raise CodeHostUnavailable(repository=self.repo_name, status=status, detail=detail) from None
+                error = CodeHostUnavailable(repository=self.repo_name, status=status, detail=detail)
+                error.retry_after = _rate_limit_wait(exc.headers or {})  # longer waits go back to the scheduler
+                raise error from None
             raise CodeHostRejected(repository=self.repo_name, status=status, detail=detail) from None
         except (OSError, github.BadAttributeException) as exc:
             raise CodeHostUnavailable(repository=self.repo_name, detail=f"{what}: {exc}") from None
