@@ -5,6 +5,11 @@ A generic object store for namespaced resources under `/api/v1` and `/apis/GROUP
 create, get, list, replace (409 on a stale resourceVersion), merge-patch, delete, and watch
 streams (`?watch=true&resourceVersion=N`, chunked JSON lines, `timeoutSeconds`). Every write
 bumps a global resourceVersion, as etcd does.
+
+`coordination.k8s.io/v1` Leases are held to the real apiserver's rules (see `_lease_*` below):
+decoding (MicroTime, field types), validation, optimistic concurrency, create-on-update and
+the Status objects it answers with. `intercept` lets a test make the server unreachable for
+some or all clients, or act between two requests.
 """
 
 from __future__ import annotations
@@ -14,6 +19,9 @@ import json
 import re
 import threading
 import time
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -22,6 +30,9 @@ from tests.support.net import LocalServer
 
 _PATH = re.compile(r"^/(?:api/(?P<core>v1)|apis/(?P<group>[^/]+)/(?P<version>[^/]+))/namespaces/(?P<ns>[^/]+)/"
                    r"(?P<plural>[^/]+)(?:/(?P<name>[^/]+))?(?:/(?P<sub>status))?$")
+
+
+LEASES = "coordination.k8s.io/v1/leases"
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -37,6 +48,174 @@ def merge_patch(target: Any, patch: Any) -> Any:
     return out
 
 
+# --- Leases: the apiserver's rules ---------------------------------------------------------------
+# Sources (kubernetes/kubernetes):
+# * pkg/apis/coordination/validation/validation.go (ValidateLease / ValidateLeaseSpec):
+#   metadata.name is a DNS-1123 subdomain; spec.leaseDurationSeconds > 0 when set;
+#   spec.leaseTransitions >= 0 when set; preferredHolder only with a strategy; a strategy without
+#   "/" must be a Kubernetes-defined one ("OldestEmulationVersion"). Failures: 422 Invalid.
+# * pkg/registry/coordination/lease/strategy.go: AllowCreateOnUpdate() is true (a PUT of a
+#   missing Lease creates it), AllowUnconditionalUpdate() is false.
+# * staging/src/k8s.io/apiserver/pkg/registry/generic/registry/store.go (Store.Update): without
+#   unconditional updates a PUT without metadata.resourceVersion is 422 Invalid ("must be
+#   specified for an update"); a different resourceVersion is 409 Conflict. The PUT's only
+#   precondition is metadata.uid (rest.defaultUpdatedObjectInfo.Preconditions), checked against
+#   the stored object: a uid on a PUT of a deleted Lease is 409 Conflict, not a re-create.
+#   Store.create: a name that exists is 409 AlreadyExists; a resourceVersion on a create is
+#   rejected by storage ("resourceVersion should not be set on objects to be created", 500).
+# * staging/src/k8s.io/apimachinery/pkg/apis/meta/v1/micro_time.go: acquireTime/renewTime are
+#   MicroTime, parsed with RFC3339Micro "2006-01-02T15:04:05.000000Z07:00" (exactly six fraction
+#   digits; "...:05Z" or "...:05+00:00" do not parse: 400 BadRequest at decoding) and written
+#   back as UTC with six digits. The lease strategy sets no metadata.generation.
+RFC3339_MICRO = "2006-01-02T15:04:05.000000Z07:00"
+_LEASE_RESOURCE = "leases.coordination.k8s.io"
+_DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_LEASE_SPEC_FIELDS = {"holderIdentity": str, "leaseDurationSeconds": int, "acquireTime": "MicroTime",
+                      "renewTime": "MicroTime", "leaseTransitions": int, "strategy": str, "preferredHolder": str}
+
+
+class ApiError(Exception):
+    """An apiserver failure, answered as a `Status` object."""
+
+    def __init__(self, code: int, reason: str, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.code, self.reason, self.message, self.details = code, reason, message, details
+
+    def status(self) -> dict[str, Any]:
+        body = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": self.message,
+                "reason": self.reason, "code": self.code}
+        if self.details is not None:
+            body["details"] = self.details
+        return body
+
+
+def _json_kind(value: Any) -> str:
+    """How Go's encoding/json names a JSON value in an UnmarshalTypeError."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    return {str: "string", dict: "object", list: "array"}.get(type(value), "value")
+
+
+def _lease_details(name: str, **more: Any) -> dict[str, Any]:
+    return {"name": name, "group": "coordination.k8s.io", "kind": "leases", **more}
+
+
+def parse_micro_time(text: str) -> datetime:
+    """Go's time.Parse(RFC3339Micro, text), with Go's wording in the ValueError."""
+    where = f"parsing time {json.dumps(text)} as {json.dumps(RFC3339_MICRO)}"
+    head = re.fullmatch(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(.*)", text, re.S)
+    if head is None:
+        raise ValueError(f'{where}: cannot parse {json.dumps(text)} as "2006"')
+    tail = re.fullmatch(r"\.(\d{6})(Z|([+-])(\d{2}):(\d{2}))", head[2])
+    if tail is None:
+        raise ValueError(f'{where}: cannot parse {json.dumps(head[2])} as ".000000"')
+    try:
+        base = datetime.strptime(head[1], "%Y-%m-%dT%H:%M:%S")
+    except ValueError:
+        raise ValueError(f"{where}: field out of range") from None
+    zone = UTC
+    if tail[2] != "Z":
+        offset = timedelta(hours=int(tail[4]), minutes=int(tail[5]))
+        zone = timezone(-offset if tail[3] == "-" else offset)
+    return base.replace(microsecond=int(tail[1]), tzinfo=zone)
+
+
+def format_micro_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _lease_decode(obj: Any, namespace: str, url_name: str | None) -> dict[str, Any]:
+    """What the apiserver's decoder accepts (400 BadRequest otherwise), with times normalized."""
+    def bad(message: str) -> ApiError:
+        return ApiError(400, "BadRequest", f'Lease in version "v1" cannot be handled as a Lease: {message}')
+
+    if not isinstance(obj, dict):
+        raise bad("json: cannot unmarshal into Go value of type coordination.Lease")
+    if obj.get("apiVersion") not in (None, "coordination.k8s.io/v1") or obj.get("kind") not in (None, "Lease"):
+        raise ApiError(400, "BadRequest", f"the API version in the data ({obj.get('apiVersion')}) does not match "
+                                          "the expected API version (coordination.k8s.io/v1)")
+    meta = obj.get("metadata") or {}
+    spec = obj.get("spec") or {}
+    if not isinstance(meta, dict) or not isinstance(spec, dict):
+        raise bad("json: cannot unmarshal into Go struct field Lease.metadata/spec")
+    clean: dict[str, Any] = {}
+    for key, value in spec.items():
+        kind = _LEASE_SPEC_FIELDS.get(key)
+        if kind is None or value is None:
+            continue  # unknown fields are dropped (fieldValidation=Warn, the default)
+        if kind == "MicroTime":
+            if not isinstance(value, str):
+                raise bad(f"json: cannot unmarshal {_json_kind(value)} into Go struct field "
+                          f"LeaseSpec.spec.{key} of type string")
+            try:
+                clean[key] = format_micro_time(parse_micro_time(value))
+            except ValueError as exc:
+                raise bad(str(exc)) from None
+        elif kind is int:
+            if isinstance(value, bool) or not isinstance(value, int) or not -2**31 <= value < 2**31:
+                raise bad(f"json: cannot unmarshal {_json_kind(value)} into Go struct field "
+                          f"LeaseSpec.spec.{key} of type int32")
+            clean[key] = value
+        else:
+            if not isinstance(value, str):
+                raise bad(f"json: cannot unmarshal {_json_kind(value)} into Go struct field "
+                          f"LeaseSpec.spec.{key} of type string")
+            clean[key] = value
+    meta = copy.deepcopy(meta)
+    if meta.get("namespace", namespace) != namespace:
+        raise ApiError(400, "BadRequest", "the namespace of the provided object does not match the namespace "
+                                          "sent on the request")
+    meta["namespace"] = namespace
+    if url_name is not None and meta.get("name", url_name) != url_name:
+        raise ApiError(400, "BadRequest", f"the name of the object ({meta.get('name')}) does not match the name on "
+                                          f"the URL ({url_name})")
+    if url_name is not None:
+        meta.setdefault("name", url_name)
+    meta.pop("generation", None)
+    return {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": meta, "spec": clean}
+
+
+def _lease_validate(lease: dict[str, Any]) -> None:
+    """pkg/apis/coordination/validation: ValidateLease (422 Invalid)."""
+    name = str(lease["metadata"].get("name") or "")
+    spec = lease["spec"]
+    causes: list[tuple[str, str, str]] = []  # (reason, field, message)
+    if not name:
+        causes.append(("FieldValueRequired", "metadata.name", "Required value: name or generateName is required"))
+    elif len(name) > 253 or not _DNS1123_SUBDOMAIN.fullmatch(name):
+        causes.append(("FieldValueInvalid", "metadata.name",
+                       f"Invalid value: {json.dumps(name)}: a lowercase RFC 1123 subdomain must consist of lower "
+                       "case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric "
+                       "character"))
+    duration = spec.get("leaseDurationSeconds")
+    if duration is not None and duration <= 0:
+        causes.append(("FieldValueInvalid", "spec.leaseDurationSeconds",
+                       f"Invalid value: {duration}: must be greater than 0"))
+    transitions = spec.get("leaseTransitions")
+    if transitions is not None and transitions < 0:
+        causes.append(("FieldValueInvalid", "spec.leaseTransitions",
+                       f"Invalid value: {transitions}: must be greater than or equal to 0"))
+    strategy = spec.get("strategy")
+    if strategy is not None:
+        if "/" not in strategy and strategy != "OldestEmulationVersion":
+            causes.append(("FieldValueNotSupported", "spec.strategy.strategy",
+                           f'Unsupported value: {json.dumps(strategy)}: supported values: "OldestEmulationVersion"'))
+        elif "/" in strategy and not re.fullmatch(r"[a-z0-9.-]+/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?", strategy):
+            causes.append(("FieldValueInvalid", "spec.strategy.strategy",
+                           f"Invalid value: {json.dumps(strategy)}: must be a qualified name"))
+    if spec.get("preferredHolder") and not strategy:
+        causes.append(("FieldValueForbidden", "spec.preferredHolder",
+                       "Forbidden: may only be specified if `strategy` is defined"))
+    if causes:
+        texts = [f"{field}: {message}" for _, field, message in causes]
+        joined = texts[0] if len(texts) == 1 else "[" + ", ".join(texts) + "]"
+        raise ApiError(422, "Invalid", f'Lease.coordination.k8s.io "{name}" is invalid: {joined}',
+                       {"name": name, "group": "coordination.k8s.io", "kind": "Lease",
+                        "causes": [{"reason": r, "message": m, "field": f} for r, f, m in causes]})
+
+
 class FakeKube(LocalServer):
     def __init__(self) -> None:
         self.objects: dict[tuple[str, str, str], dict[str, Any]] = {}  # (api/plural, ns, name) -> object
@@ -44,6 +223,10 @@ class FakeKube(LocalServer):
         self.rv = 100
         self.log: list[str] = []
         self.fail_watches = 0  # close the next N watch streams at once (a flaky apiserver)
+        # Called with (method, path, headers) before a request is served; may act on the store (another
+        # writer between two requests) and answer "drop" (close the connection without a reply) or
+        # "unavailable" (503) to make the server unreachable for that request; None serves it.
+        self.intercept: Callable[[str, str, Mapping[str, str]], str | None] | None = None
         self._cond = threading.Condition()
         self._serve()
 
@@ -59,6 +242,14 @@ class FakeKube(LocalServer):
             meta = obj.setdefault("metadata", {})
             key = (kind, meta.get("namespace", "default"), meta["name"])
             event = "MODIFIED" if key in self.objects else "ADDED"
+            if kind == LEASES:  # held to the same decoding and validation as over HTTP
+                lease = _lease_decode(obj, key[1], key[2])
+                _lease_validate(lease)
+                previous = self.objects.get(key)
+                for field in ("uid", "creationTimestamp"):  # another writer's update, not a re-create
+                    if previous is not None and field in previous["metadata"]:
+                        lease["metadata"][field] = previous["metadata"][field]
+                return self._store(kind, key, lease, event, generation=False)
             return self._store(kind, key, obj, event)
 
     def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
@@ -71,23 +262,90 @@ class FakeKube(LocalServer):
             key = (kind, namespace, name)
             return self._store(kind, key, merge_patch(self.objects[key], patch), "MODIFIED")
 
-    def _store(self, kind: str, key: tuple[str, str, str], obj: dict[str, Any], event: str) -> dict[str, Any]:
+    def _store(self, kind: str, key: tuple[str, str, str], obj: dict[str, Any], event: str, *,
+               generation: bool = True) -> dict[str, Any]:
         self.rv += 1
         obj = copy.deepcopy(obj)
         obj["metadata"]["resourceVersion"] = str(self.rv)
         obj["metadata"].setdefault("namespace", key[1])
         obj["metadata"].setdefault("uid", f"uid-{key[2]}-{self.rv}")
         previous = self.objects.get(key)
-        generation = int((previous or obj)["metadata"].get("generation", 0) or 0)
-        if previous is None:
-            generation = max(generation, 1)
-        elif previous.get("spec") != obj.get("spec"):
-            generation += 1  # as the apiserver does: only spec changes move the generation
-        obj["metadata"]["generation"] = generation
+        if generation:
+            number = int((previous or obj)["metadata"].get("generation", 0) or 0)
+            if previous is None:
+                number = max(number, 1)
+            elif previous.get("spec") != obj.get("spec"):
+                number += 1  # as the apiserver does: only spec changes move the generation
+            obj["metadata"]["generation"] = number
         self.objects[key] = obj
         self.events.append((self.rv, event, kind, copy.deepcopy(obj)))
         self._cond.notify_all()
         return copy.deepcopy(obj)
+
+    # --- Leases over HTTP (see the sources above) ---------------------------------------------------
+    def _lease_create(self, namespace: str, body: Any) -> dict[str, Any]:
+        lease = _lease_decode(body, namespace, None)
+        meta = lease["metadata"]
+        if meta.get("resourceVersion"):
+            raise ApiError(500, "InternalError", "Internal error occurred: resourceVersion should not be set on "
+                                                 "objects to be created")
+        _lease_validate(lease)
+        name = meta["name"]
+        with self._cond:
+            key = (LEASES, namespace, name)
+            if key in self.objects:
+                raise ApiError(409, "AlreadyExists", f'{_LEASE_RESOURCE} "{name}" already exists',
+                               _lease_details(name))
+            meta["uid"] = str(uuid.uuid4())
+            meta["creationTimestamp"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            return self._store(LEASES, key, lease, "ADDED", generation=False)
+
+    def _lease_get(self, namespace: str, name: str) -> dict[str, Any]:
+        with self._cond:
+            current = self.objects.get((LEASES, namespace, name))
+            if current is None:
+                raise ApiError(404, "NotFound", f'{_LEASE_RESOURCE} "{name}" not found', _lease_details(name))
+            return copy.deepcopy(current)
+
+    def _lease_update(self, namespace: str, name: str, body: Any, *, patch: bool) -> tuple[int, dict[str, Any]]:
+        with self._cond:
+            key = (LEASES, namespace, name)
+            current = self.objects.get(key)
+            if patch:
+                if current is None:
+                    raise ApiError(404, "NotFound", f'{_LEASE_RESOURCE} "{name}" not found', _lease_details(name))
+                body = merge_patch(current, body)
+            lease = _lease_decode(body, namespace, name)
+            meta = lease["metadata"]
+            uid = meta.get("uid")
+            if uid and uid != (current or {}).get("metadata", {}).get("uid", ""):
+                stored = (current or {}).get("metadata", {}).get("uid", "")
+                raise ApiError(409, "Conflict", f'Operation cannot be fulfilled on {_LEASE_RESOURCE} "{name}": '
+                                                f"Precondition failed: UID in precondition: {uid}, UID in object meta: "
+                                                f"{stored}", _lease_details(name))
+            if current is None:  # AllowCreateOnUpdate
+                _lease_validate(lease)
+                meta.pop("resourceVersion", None)
+                meta["uid"] = str(uuid.uuid4())
+                meta["creationTimestamp"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+                return 201, self._store(LEASES, key, lease, "ADDED", generation=False)
+            sent = str(meta.get("resourceVersion") or "")
+            if not sent:
+                raise ApiError(422, "Invalid", f'leases.coordination.k8s.io "{name}" is invalid: '
+                                               "metadata.resourceVersion: Invalid value: 0x0: must be specified for "
+                                               "an update",
+                               {"name": name, "group": "coordination.k8s.io", "kind": "leases", "causes": [
+                                   {"reason": "FieldValueInvalid", "field": "metadata.resourceVersion",
+                                    "message": "Invalid value: 0x0: must be specified for an update"}]})
+            if sent != current["metadata"]["resourceVersion"]:
+                raise ApiError(409, "Conflict", f'Operation cannot be fulfilled on {_LEASE_RESOURCE} "{name}": the '
+                                                "object has been modified; please apply your changes to the latest "
+                                                "version and try again", _lease_details(name))
+            _lease_validate(lease)
+            meta["uid"] = current["metadata"]["uid"]
+            if "creationTimestamp" in current["metadata"]:
+                meta["creationTimestamp"] = current["metadata"]["creationTimestamp"]
+            return 200, self._store(LEASES, key, lease, "MODIFIED", generation=False)
 
     # --- HTTP ---------------------------------------------------------------------------------------
     def _handler(self) -> type[BaseHTTPRequestHandler]:
@@ -134,11 +392,22 @@ class FakeKube(LocalServer):
                 url = urlsplit(self.path)
                 query = parse_qs(url.query)
                 kube.log.append(f"{self.command} {self.path}")
+                intercept = kube.intercept
+                action = intercept(self.command, url.path, self.headers) if intercept is not None else None
+                if action == "drop":
+                    self.close_connection = True
+                    return None
+                if action == "unavailable":
+                    self.close_connection = True
+                    return self.status(503, "ServiceUnavailable", "the server is currently unable to handle the "
+                                                                  "request")
                 m = _PATH.match(url.path)
                 if not m:
                     return self.status(404, "NotFound", f"the server could not find {url.path}")
                 api = m["core"] or f"{m['group']}/{m['version']}"
                 kind, ns, name = f"{api}/{m['plural']}", m["ns"], m["name"]
+                if kind == LEASES and m["sub"] is None and (name is not None or self.command == "POST"):
+                    return self.lease(ns, name)
                 if name is None and self.command == "GET":
                     if (query.get("watch") or ["false"])[0] in ("true", "1"):
                         return self.watch(kind, ns, query)
@@ -175,6 +444,37 @@ class FakeKube(LocalServer):
                             return self.status(415, "UnsupportedMediaType", "use a merge patch")
                         return self.reply(200, kube._store(kind, key, merge_patch(current, body), "MODIFIED"))
                 return self.status(405, "MethodNotAllowed", self.command)
+
+            def lease(self, ns: str, name: str | None) -> None:
+                try:
+                    if self.command in ("POST", "PUT", "PATCH"):
+                        try:
+                            body = self.body()
+                        except ValueError as exc:
+                            raise ApiError(400, "BadRequest", f"the body of the request was in an unknown format: "
+                                                              f"{exc}") from None
+                    if name is None:
+                        return self.reply(201, kube._lease_create(ns, body))
+                    if self.command == "GET":
+                        return self.reply(200, kube._lease_get(ns, name))
+                    if self.command in ("PUT", "PATCH"):
+                        # a Lease has no merge-keyed lists: a strategic merge patch is a merge patch
+                        if self.command == "PATCH" and "merge-patch" not in self.headers.get("Content-Type", ""):
+                            raise ApiError(415, "UnsupportedMediaType", "use a merge patch")
+                        return self.reply(*kube._lease_update(ns, name, body, patch=self.command == "PATCH"))
+                    if self.command == "DELETE":
+                        with kube._cond:
+                            current = kube._lease_get(ns, name)
+                            del kube.objects[(LEASES, ns, name)]
+                            kube.rv += 1
+                            kube.events.append((kube.rv, "DELETED", LEASES, copy.deepcopy(current)))
+                            kube._cond.notify_all()
+                        return self.reply(200, {"kind": "Status", "apiVersion": "v1", "metadata": {},
+                                                "status": "Success", "details": _lease_details(name, uid=current[
+                                                    "metadata"]["uid"])})
+                    raise ApiError(405, "MethodNotAllowed", self.command)
+                except ApiError as exc:
+                    return self.reply(exc.code, exc.status())
 
             def list(self, kind: str, ns: str) -> None:
                 with kube._cond:
