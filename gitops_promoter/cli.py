@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -33,8 +34,10 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="gitops-promoter", description="Promote container images by writing to git.")
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
                    help="default: info for the service, warning for other commands")
-    p.add_argument("--log-format", default="console", choices=["console", "json"],
-                   help="json: one object a line, with app, env, tag and action when a line concerns one")
+    p.add_argument("--log-format", default=os.environ.get("GITOPS_PROMOTER_LOG_FORMAT", "console"),
+                   choices=["console", "json"],
+                   help="json: one object a line, with app, env, tag and action when a line concerns one "
+                        "(default: $GITOPS_PROMOTER_LOG_FORMAT, else console)")
     sub = p.add_subparsers(dest="command", required=True)
 
     c = sub.add_parser("check-config", help="validate a config file; exit 0 when valid, 1 otherwise")
