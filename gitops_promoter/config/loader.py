@@ -285,6 +285,10 @@ class _Builder:
     def state(self, c: Cursor) -> StateConfig:
         m = c.mapping(("journal", "poll_interval", "workdir", "lock_timeout", "recheck_interval"))
         d = StateConfig()
+        journal = m["journal"].str() if "journal" in m else None
+        if journal and re.search(r"://[^/@]*:[^/@]*@", journal):
+            m["journal"].error("a password in the journal URL would sit in the config in plain text; give the URL "
+                               "without it and the password in PGPASSWORD or ~/.pgpass")
         return StateConfig(journal=(m["journal"].str() if "journal" in m else None) or d.journal,
                            poll_interval=(m["poll_interval"].duration() if "poll_interval" in m else None)
                            or d.poll_interval,

@@ -142,3 +142,41 @@ def test_secret_resolution_names_the_key(monkeypatch):
 def test_unreadable_file(tmp_path: Path):
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path / "missing.yaml")
+
+
+SERVICE = MINIMAL + """\
+clusters:
+  - {name: home, in_cluster: true}
+server:
+  listen: 0.0.0.0:8080
+  workers: 2
+  leader_election: {cluster: home, namespace: promoter, lease_duration: 20s, renew_deadline: 15s}
+state:
+  journal: postgresql://promoter@db.local/promoter
+  poll_interval: 1m
+  lock_timeout: 5s
+  recheck_interval: 5s
+"""
+
+
+def test_service_keys_load():
+    config = parse_config(SERVICE, source="p.yaml")
+    le = config.server.leader_election
+    assert (le.cluster, le.namespace, le.name, le.lease_duration, le.renew_deadline, le.retry_period) == (
+        "home", "promoter", "gitops-promoter", 20.0, 15.0, 2.0)
+    assert (config.server.workers, config.state.lock_timeout, config.state.recheck_interval) == (2, 5.0, 5.0)
+
+
+@pytest.mark.parametrize(("old", "new", "expected"), [
+    pytest.param("cluster: home,", "cluster: away,", "p.yaml:22:30: server.leader_election.cluster: unknown cluster "
+                 "'away'; clusters: home", id="unknown-cluster"),
+    pytest.param("renew_deadline: 15s", "renew_deadline: 25s", "p.yaml:22:20: server.leader_election: "
+                 "lease_duration (20s) must be greater than renew_deadline (25s)", id="renew-after-expiry"),
+    pytest.param("promoter@db", "promoter:hunter2@db", "p.yaml:24:12: state.journal: a password in the journal URL "
+                 "would sit in the config in plain text; give the URL without it and the password in PGPASSWORD or "
+                 "~/.pgpass", id="password-in-journal-url"),
+    pytest.param("workers: 2", "workers: 0", "p.yaml:21:12: server.workers: must be at least 1, not 0",
+                 id="no-workers"),
+])
+def test_service_key_problems(old, new, expected):
+    assert problems(SERVICE.replace(old, new)) == [expected]
