@@ -405,9 +405,9 @@ class GitRepo:
                     leftover.unlink(missing_ok=True)
                 removed.append(str(leftover.relative_to(self.path)))
         scratch = self.path / SCRATCH
-        if scratch.is_dir():
-            shutil.rmtree(scratch, ignore_errors=True)
-            removed.append(SCRATCH)
+        for leftover in sorted(scratch.iterdir()) if scratch.is_dir() else []:  # one folder per interrupted write
+            shutil.rmtree(leftover, ignore_errors=True)
+            removed.append(f"{SCRATCH}/{leftover.name}")
         try:
             self._repo = self._repo or git.Repo(self.path)
             refs = self._git("for-each-ref", "--format=%(refname)", "refs/promoter/").split()

@@ -215,3 +215,30 @@ def test_history_is_read_once_and_then_only_what_is_new(remote, tmp_path):
     assert [c.subject for c in history] == ['Revert "promote(dev): web v1.0.0 → v1.1.0"',
                                             "promote(dev): web v1.0.0 → v1.1.0"]
     assert repo.history(app="api") == history[:1]  # reverts are everyone's business
+
+
+def test_a_normal_write_leaves_nothing_to_repair(remote, tmp_path):
+    repo = repo_for(remote, tmp_path)
+    repo.commit(Change(ROLLOUT, bump, MSG))
+    assert repo.repair() == []
+    assert git("for-each-ref", "refs/promoter/", cwd=repo.path) == ""
+
+
+def test_repair_clears_what_a_killed_writer_left_and_writes_work_again(remote, tmp_path):
+    """What `kill -9` in the middle of fast-import, a fetch or a push can leave in the clone."""
+    repo = repo_for(remote, tmp_path)
+    repo.commit(Change(ROLLOUT, bump, MSG))
+    head = git("rev-parse", "refs/remotes/origin/main", cwd=repo.path)
+    git("update-ref", "refs/promoter/pending-123-abc", head, cwd=repo.path)
+    for leftover in ("refs/remotes/origin/main.lock", "index.lock", "packed-refs.lock", "fast_import_crash_4242",
+                     "objects/pack/tmp_pack_Xy12", "promoter-scratch/4242-q1/stream"):
+        path = repo.path / leftover
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("half-written")
+    removed = repo_for(remote, tmp_path).repair()  # a new process, under the workdir lock
+    assert sorted(removed) == sorted([
+        "fast_import_crash_4242", "index.lock", "objects/pack/tmp_pack_Xy12", "packed-refs.lock",
+        "promoter-scratch/4242-q1", "refs/promoter/pending-123-abc", "refs/remotes/origin/main.lock"])
+    again = repo_for(remote, tmp_path)
+    assert isinstance(again.commit(Change(ROLLOUT, lambda t: t.replace("v1.1.0", "v1.2.0"), MSG)), Committed)
+    assert again.repair() == []
