@@ -10,19 +10,10 @@ import pytest
 from tests.support.fake_kube import LEASES as LEASE
 from tests.support.fake_kube import FakeKube
 from tests.support.gitremote import remote_file, remote_log
-from tests.support.net import free_port
+from tests.support.net import eventually, free_port
 from tests.support.registry import Pusher
 from tests.support.service import ServiceProcess
 from tests.support.world import ROLLOUT, config_text, deploy_remote, kubeconfig_for
-
-
-def wait_for(predicate, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def readiness(service):
@@ -64,29 +55,29 @@ def pair(tmp_path, registry, unique):
 def test_only_the_leader_writes_and_the_standby_takes_over_after_a_kill(pair):
     a, b, remote = pair["a"], pair["b"], pair["remote"]
     a.start()
-    assert wait_for(lambda: "leader" in readiness(a), timeout=10), a.log_tail()
+    assert eventually(lambda: "leader" in readiness(a), timeout=10), a.log_tail()
     b.start()
     assert "standby" in readiness(b), b.log_tail()
     lease = pair["kube"].get(LEASE, "promoter", "gitops-promoter")
     assert lease["spec"]["holderIdentity"] == "replica-a"
 
     pair["push"]("v1.1.0")
-    assert wait_for(lambda: "web:v1.1.0" in remote_file(remote, ROLLOUT), timeout=15), a.log_tail()
+    assert eventually(lambda: "web:v1.1.0" in remote_file(remote, ROLLOUT), timeout=15), a.log_tail()
     time.sleep(2.5)  # both poll every second: the standby must not commit as well
     assert [s for s in remote_log(remote) if s.startswith("promote(")] == ["promote(dev): web v1.0.0 → v1.1.0"]
     assert "gitops_promoter_leader 0.0" in httpx.get(f"{b.url}/metrics").text
 
     killed = time.monotonic()
     a.kill()
-    assert wait_for(lambda: "leader" in readiness(b), timeout=15), b.log_tail()
+    assert eventually(lambda: "leader" in readiness(b), timeout=15), b.log_tail()
     failover = time.monotonic() - killed
     assert failover < 15, failover
     print(f"failover after SIGKILL of the leader: {failover:.2f}s")
     assert pair["kube"].get(LEASE, "promoter", "gitops-promoter")["spec"]["holderIdentity"] == "replica-b"
 
     pair["push"]("v1.2.0")
-    assert wait_for(lambda: "web:v1.2.0" in remote_file(remote, ROLLOUT), timeout=15), b.log_tail()
+    assert eventually(lambda: "web:v1.2.0" in remote_file(remote, ROLLOUT), timeout=15), b.log_tail()
     assert [s for s in remote_log(remote) if s.startswith("promote(")] == [
         "promote(dev): web v1.1.0 → v1.2.0", "promote(dev): web v1.0.0 → v1.1.0"]
-    assert wait_for(lambda: "gitops_promoter_leader 1.0" in httpx.get(f"{b.url}/metrics").text, timeout=3)
+    assert eventually(lambda: "gitops_promoter_leader 1.0" in httpx.get(f"{b.url}/metrics").text, timeout=3)
     b.stop()

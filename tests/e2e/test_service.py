@@ -6,12 +6,13 @@ loses no decision; secrets never reach the logs."""
 import json
 import subprocess
 import sys
+import time
 
 import httpx
 import pytest
 
 from tests.support.gitremote import HumanClone, git, remote_file, remote_log
-from tests.support.net import free_port
+from tests.support.net import eventually, free_port
 from tests.support.registry import Pusher, RegistryServer
 from tests.support.service import ServiceProcess
 from tests.support.world import ROLLOUT, config_text, deploy_remote
@@ -43,23 +44,14 @@ def world(tmp_path, unique):
     registry.stop()
 
 
-def wait_for(predicate, timeout=10.0):
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def test_a_push_notified_by_the_registry_is_committed_and_sigterm_stops_cleanly(world):
     service = world["service"]
     service.start()
-    wait_for(lambda: False, timeout=1.2)  # the first poll has seen v1.0.0: what comes next is new
+    time.sleep(1.2)  # the first poll has seen v1.0.0: what comes next is new
     world["push"]("v1.1.0")
-    assert wait_for(lambda: "web:v1.1.0" in remote_file(world["remote"], ROLLOUT), timeout=10)
+    assert eventually(lambda: "web:v1.1.0" in remote_file(world["remote"], ROLLOUT), timeout=10)
     metrics = httpx.get(f"{service.url}/metrics").text
     assert 'gitops_promoter_actions_total{app="web",env="dev",result="bumped"} 1.0' in metrics
     assert "gitops_promoter_tag_to_commit_seconds_count 1.0" in metrics
@@ -82,7 +74,7 @@ def test_json_logs_carry_app_env_tag_and_action(world):
     service.env["GITOPS_PROMOTER_LOG_FORMAT"] = "json"
     service.start()
     world["push"]("v1.1.0")
-    assert wait_for(lambda: "web:v1.1.0" in remote_file(world["remote"], ROLLOUT), timeout=10)
+    assert eventually(lambda: "web:v1.1.0" in remote_file(world["remote"], ROLLOUT), timeout=10)
     service.stop()
     lines = [json.loads(line) for line in world["root"].joinpath("service.log").read_text().splitlines()
              if line.startswith("{")]
@@ -111,21 +103,21 @@ def test_a_lost_journal_loses_no_decision(world):
     service = world["service"]
     service.start()
     world["push"]("v1.1.0")
-    assert wait_for(lambda: "web:v1.1.0" in remote_file(world["remote"], ROLLOUT))
+    assert eventually(lambda: "web:v1.1.0" in remote_file(world["remote"], ROLLOUT))
     human = HumanClone(world["remote"], world["root"] / "human")
     git("-c", "user.name=Olive", "-c", "user.email=olive@acme.example", "revert", "--no-edit", "HEAD", cwd=human.path)
     git("push", "-q", "origin", "HEAD:main", cwd=human.path)
     head = git("rev-parse", "main", cwd=world["remote"])
-    wait_for(lambda: False, timeout=2.5)  # a few polls: the service sees the revert (and journals what it saw)
+    time.sleep(2.5)  # a few polls: the service sees the revert (and journals what it saw)
     assert git("rev-parse", "main", cwd=world["remote"]) == head  # a person's revert is never fought
     service.stop()
     for leftover in world["root"].glob("journal.sqlite*"):
         leftover.unlink()
     service.start()
-    assert not wait_for(lambda: git("rev-parse", "main", cwd=world["remote"]) != head, timeout=3)
+    assert not eventually(lambda: git("rev-parse", "main", cwd=world["remote"]) != head, timeout=3)
     assert "web:v1.0.0" in remote_file(world["remote"], ROLLOUT)  # the person's revert stands
     world["push"]("v1.2.0")
-    assert wait_for(lambda: "web:v1.2.0" in remote_file(world["remote"], ROLLOUT))
+    assert eventually(lambda: "web:v1.2.0" in remote_file(world["remote"], ROLLOUT))
     bumps = [s for s in remote_log(world["remote"]) if s.startswith("promote(dev)")]
     assert bumps == ["promote(dev): web v1.0.0 → v1.2.0", "promote(dev): web v1.0.0 → v1.1.0"]
     service.stop()

@@ -14,6 +14,7 @@ from gitops_promoter.runtime.service import Service
 from gitops_promoter.runtime.telemetry import Telemetry
 from gitops_promoter.workflows.reconcile import Ports
 from tests.fakes import MemoryJournal, MemoryRegistry, MemoryRepo
+from tests.support.net import eventually
 
 CONFIG = """\
 version: 1
@@ -39,13 +40,6 @@ state:
 """
 
 
-def until(predicate, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return False
 
 
 class Leader:
@@ -86,11 +80,11 @@ def next_run(service, app):
 def test_a_new_tag_seen_through_a_webhook_is_committed_at_once(make):
     service, registry, repo = make()
     service.start()
-    assert until(lambda: service.ports.journal.seen_tags("reg.local/acme/web") is not None)
-    assert until(lambda: service.last.get(("web", "dev")) is not None)
+    assert eventually(lambda: service.ports.journal.seen_tags("reg.local/acme/web") is not None)
+    assert eventually(lambda: service.last.get(("web", "dev")) is not None)
     registry.images["reg.local/acme/web"].append(TagInfo("1.1.0"))
     service.check_image("reg.local/acme/web", reason="test")
-    assert until(lambda: "tag: 1.1.0" in repo.files["dev/web.yaml"], timeout=3)
+    assert eventually(lambda: "tag: 1.1.0" in repo.files["dev/web.yaml"], timeout=3)
     assert repo.files["dev/api.yaml"] == "image:\n  tag: 1.0.0\n"  # api was not woken and has nothing new
     assert [m.splitlines()[0] for _, m in repo.commits] == ["promote(dev): web 1.0.0 → 1.1.0"]
 
@@ -98,7 +92,7 @@ def test_a_new_tag_seen_through_a_webhook_is_committed_at_once(make):
 def test_one_listing_per_image_repository_serves_every_reconcile(make):
     service, registry, _ = make()
     service.start()
-    assert until(lambda: len(service.last) == 2)
+    assert eventually(lambda: len(service.last) == 2)
     time.sleep(0.2)
     lists = [c for c in registry.calls if c.startswith("list ")]
     assert sorted(lists) == ["list reg.local/acme/api", "list reg.local/acme/web"]
@@ -110,7 +104,7 @@ def test_a_transient_fault_backs_off_and_honours_retry_after(make):
     fault.retry_after = 42.0
     registry.failures["reg.local/acme/web"] = fault
     service.start()
-    assert until(lambda: service.failures.get("web") == 1)
+    assert eventually(lambda: service.failures.get("web") == 1)
     assert 35 < next_run(service, "web") <= 42.5
     fault.retry_after = None
     service._reconcile("web")
@@ -121,7 +115,7 @@ def test_a_transient_fault_backs_off_and_honours_retry_after(make):
 def test_a_permanent_fault_parks_the_pair_until_the_repository_moves(make):
     service, registry, repo = make(files={"dev/web.yaml": "image:\n  tag: 1.0.0\n"})  # api's file is missing
     service.start()
-    assert until(lambda: ("api", "dev") in service.parked)
+    assert eventually(lambda: ("api", "dev") in service.parked)
     before = len(registry.calls)
     service._reconcile("api")
     assert registry.calls[before:] == []  # parked: not even the registry is asked
@@ -141,7 +135,7 @@ def test_a_standby_never_reconciles_and_a_lost_lease_stops_a_write(make):
     assert repo.commits == [] and registry.calls == []
     leadership.leading = True
     service.wake("web", reason="test")
-    assert until(lambda: "tag: 1.1.0" in repo.files["dev/web.yaml"])
+    assert eventually(lambda: "tag: 1.1.0" in repo.files["dev/web.yaml"])
     registry.images["reg.local/acme/api"].append(TagInfo("1.1.0"))
 
     class LosesItMidway(Leader):

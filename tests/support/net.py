@@ -11,6 +11,16 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def eventually(predicate, *, timeout: float = 10.0, every: float = 0.02) -> bool:  # noqa: ANN001
+    """Whether `predicate()` becomes true within `timeout` seconds (asked every `every` s)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(every)
+    return False
+
+
 def wait_for_port(port: int, *, timeout: float = 15.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
