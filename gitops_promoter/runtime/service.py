@@ -158,21 +158,20 @@ class Service:
         """Run the app's reconcile `delay` seconds from now (or sooner if already due sooner)."""
         if self.stopping.is_set() or app not in self.apps:
             return
+        # Under the lock, so a reconcile cannot start between the check and the move (a move to
+        # "now" while it runs would be skipped by APScheduler's max_instances and lost).
         with self._lock:
-            if app in self.running:
-                if delay <= 0:  # what woke it may have come after the running reconcile read it
-                    self.again.add(app)
-                    return
-        when = datetime.now(UTC) + timedelta(seconds=delay)
-        job = self.scheduler.get_job(f"app:{app}")
-        if job is None:
-            return
-        if job.next_run_time is not None and job.next_run_time <= when:
-            return
-        try:
-            self.scheduler.modify_job(f"app:{app}", next_run_time=when)
-        except JobLookupError:
-            return
+            if app in self.running and delay <= 0:  # what woke it may have come after the run read it
+                self.again.add(app)
+                return
+            when = datetime.now(UTC) + timedelta(seconds=delay)
+            job = self.scheduler.get_job(f"app:{app}")
+            if job is None or (job.next_run_time is not None and job.next_run_time <= when):
+                return
+            try:
+                self.scheduler.modify_job(f"app:{app}", next_run_time=when)
+            except JobLookupError:
+                return
         log.debug("%s: reconcile in %.1fs (%s)", app, delay, reason, extra={"app": app})
 
     def check_image(self, image: str, *, reason: str) -> None:
