@@ -380,9 +380,9 @@ class GitRepo:
         finally:
             shutil.rmtree(path, ignore_errors=True)
 
-    def _drop_ref(self, ref: str) -> None:
+    def _drop_ref(self, ref: str, *, repo: git.Repo | None = None) -> None:
         try:
-            self._git("update-ref", "-d", ref)
+            self._git("update-ref", "-d", ref, repo=repo)
         except PromoterError as exc:  # repaired at the next start
             log.warning("%s: could not delete %s: %s", self.name, ref, exc)
 
@@ -409,12 +409,14 @@ class GitRepo:
             shutil.rmtree(leftover, ignore_errors=True)
             removed.append(f"{SCRATCH}/{leftover.name}")
         try:
-            self._repo = self._repo or git.Repo(self.path)
-            refs = self._git("for-each-ref", "--format=%(refname)", "refs/promoter/").split()
+            # Opened here only: the next sync opens it for use, and checks it (a clone killed while
+            # it was being made, without `origin`, is made again there).
+            repo = git.Repo(self.path)
+            refs = self._git("for-each-ref", "--format=%(refname)", "refs/promoter/", repo=repo).split()
         except (git.InvalidGitRepositoryError, git.NoSuchPathError, PromoterError):
             return removed  # an unusable clone is replaced at the next sync
         for ref in refs:
-            self._drop_ref(ref)
+            self._drop_ref(ref, repo=repo)
             removed.append(ref)
         if removed:
             log.warning("%s: repaired what an interrupted run left: %s", self.name, ", ".join(removed))
