@@ -32,6 +32,7 @@ from gitops_promoter.ports import Change, Committed, Unchanged
 log = logging.getLogger(__name__)
 
 SCRATCH = "promoter-scratch"
+NETWORK_TIMEOUT = 60.0  # seconds for one fetch, push or ls-remote
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 _RACE = ("non-fast-forward", "updates were rejected because the remote contains work", "fetch first", "[rejected]",
@@ -56,12 +57,14 @@ def _serialized(method: _F) -> _F:
 
 class GitRepo:
     def __init__(self, config: RepositoryConfig, *, workdir: Path, max_attempts: int = 6,
-                 sleep: Callable[[float], None] = time.sleep, backoff: Backoff | None = None) -> None:
+                 sleep: Callable[[float], None] = time.sleep, backoff: Backoff | None = None,
+                 network_timeout: float = NETWORK_TIMEOUT) -> None:
         self.config = config
         self.name = config.name
         self.branch = config.branch
         self.path = workdir / config.name
         self.max_attempts = max_attempts
+        self.network_timeout = network_timeout
         self._sleep = sleep
         self._backoff = backoff or Backoff(base=0.2, cap=5.0)
         self._repo: git.Repo | None = None
@@ -75,7 +78,9 @@ class GitRepo:
         """Environment for git: no prompts; token as an HTTP header, SSH key by path (never in .git/config)."""
         if self._env is not None:
             return self._env
-        env = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true", "LC_ALL": "C"}
+        # A transfer slower than 1 KB/s for 20 s is given up (git's http.lowSpeedLimit/Time).
+        env = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true", "LC_ALL": "C",
+               "GIT_HTTP_LOW_SPEED_LIMIT": "1000", "GIT_HTTP_LOW_SPEED_TIME": "20"}
         try:
             if self.config.token is not None:
                 raw = base64.b64encode(f"x-access-token:{self.config.token.resolve()}".encode()).decode()
@@ -103,8 +108,12 @@ class GitRepo:
     def _git(self, *args: str, repo: git.Repo | None = None, env: dict[str, str] | None = None) -> str:
         r = repo or self._repo
         assert r is not None
+        # A command that talks to the remote is killed after network_timeout: a remote that accepts
+        # and never answers must not hold the repository's lock (and every app on it) forever.
+        remote = args[0] in ("fetch", "push", "ls-remote")
         try:
-            out: str = r.git.execute(["git", *args], env={**self.env(), **(env or {})})
+            out: str = r.git.execute(["git", *args], env={**self.env(), **(env or {})},
+                                     kill_after_timeout=self.network_timeout if remote else None)
             return out
         except git.GitCommandError as exc:
             raise self._classify(exc, args) from None

@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -293,16 +294,19 @@ class RegistryHub:
     """The Registry port: one client per configured registry, chosen by the image's prefix."""
 
     def __init__(self, configs: Callable[[str], RegistryConfig], *,
-                 transport: httpx.BaseTransport | None = None) -> None:
+                 transport: httpx.BaseTransport | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
         self._configs = configs
         self._clients: dict[str, RegistryClient] = {}
         self._transport = transport
+        self._sleep = sleep
+        self._lock = threading.Lock()
 
     def client(self, image: str) -> RegistryClient:
         cfg = self._configs(image)
-        if cfg.prefix not in self._clients:
-            self._clients[cfg.prefix] = RegistryClient(cfg, transport=self._transport)
-        return self._clients[cfg.prefix]
+        with self._lock:  # one client (one rate limit, one token cache) per registry, across threads
+            if cfg.prefix not in self._clients:
+                self._clients[cfg.prefix] = RegistryClient(cfg, transport=self._transport, sleep=self._sleep)
+            return self._clients[cfg.prefix]
 
     def repository(self, image: str) -> str:
         cfg = self._configs(image)

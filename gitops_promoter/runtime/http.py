@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,6 +39,39 @@ log = logging.getLogger(__name__)
 
 MAX_BODY = 1 << 20
 SIGNATURE_HEADERS = ("X-Hub-Signature-256", "X-Signature-256", "X-Signature")
+MAX_CONNECTIONS = 64  # at once; more are closed at accept, so a flood cannot exhaust threads or files
+READ_TIMEOUT = 10.0  # seconds a client may take to send its request (slowloris)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # socketserver's default of 5 drops health probes under a burst
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(address, handler)
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            log.warning("http: %d connections open; closing one from %s", MAX_CONNECTIONS, client_address[0])
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up or sends garbage is one log line, never a traceback on stderr."""
+        exc = sys.exc_info()[1]
+        log.info("http: %s: %s: %s", client_address[0], type(exc).__name__, exc)
 
 
 @dataclass
@@ -59,8 +93,7 @@ class WebServer:
     def __init__(self, listen: str, hooks: Hooks) -> None:
         host, _, port = listen.rpartition(":")
         handler = type("Handler", (_Handler,), {"hooks": hooks})
-        self.httpd = ThreadingHTTPServer((host.strip("[]") or "0.0.0.0", int(port)), handler)
-        self.httpd.daemon_threads = True
+        self.httpd = _Server((host.strip("[]") or "0.0.0.0", int(port)), handler)
         self.port = self.httpd.server_address[1]
         self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="http", daemon=True)
@@ -81,6 +114,7 @@ class _Handler(BaseHTTPRequestHandler):
     hooks: Hooks
     server_version = "gitops-promoter"
     sys_version = ""
+    timeout = READ_TIMEOUT
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
         log.debug("http %s %s", self.address_string(), format % args)
@@ -127,7 +161,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             return 411
         raw = self.headers.get("Content-Length")
-        if raw is None or not raw.isdigit():
+        if raw is None or not (raw.isascii() and raw.isdigit()):
             return 411
         length = int(raw)
         if length > MAX_BODY:
@@ -135,16 +169,20 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length)
 
     def _hook(self, source: str) -> int:
+        secret = self.hooks.registry_secret() if source == "registry" else self.hooks.github_secret()
+        if not secret or not self._may_be_authentic(secret, github=source == "github"):
+            self.close_connection = True  # the body is never read
+            self._json(401, {"error": "unauthenticated" if secret else
+                             f"server.{source}_webhook_secret is not configured: webhooks are refused"})
+            return 401
         body = self._body()
         if isinstance(body, int):
             self.close_connection = True
             self._json(body, {"error": "a Content-Length is required" if body == 411
                               else f"body over {MAX_BODY} bytes"})
             return body
-        secret = self.hooks.registry_secret() if source == "registry" else self.hooks.github_secret()
-        if not secret or not self._authenticated(body, secret, github=source == "github"):
-            self._json(401, {"error": "unauthenticated" if secret else
-                             f"server.{source}_webhook_secret is not configured: webhooks are refused"})
+        if not self._authenticated(body, secret, github=source == "github"):
+            self._json(401, {"error": "unauthenticated"})
             return 401
         try:
             if source == "registry":
@@ -156,6 +194,13 @@ class _Handler(BaseHTTPRequestHandler):
             return 400
         self._json(202, answer)
         return 202
+
+    def _may_be_authentic(self, secret: str, *, github: bool) -> bool:
+        """Before reading the body: a valid bearer token, or a signature header to check on it."""
+        if github:
+            return bool(self.headers.get("X-Hub-Signature-256"))
+        return verify_bearer(self.headers.get("Authorization"), secret) or \
+            any(self.headers.get(h) for h in SIGNATURE_HEADERS)
 
     def _authenticated(self, body: bytes, secret: str, *, github: bool) -> bool:
         if github:

@@ -26,6 +26,14 @@ class LockHeld(PromoterError):
     """Another process holds the workdir; names it."""
 
 
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        here, there = os.fstat(fd), os.stat(path)
+    except OSError:
+        return False
+    return (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)
+
+
 class WorkdirLock:
     def __init__(self, workdir: Path, *, timeout: float, command: str = "",
                  sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) -> None:
@@ -35,17 +43,24 @@ class WorkdirLock:
         self._fd: int | None = None
         self._sleep, self._clock = sleep, clock
 
-    def acquire(self) -> None:
-        """Take the lock, waiting up to `timeout` seconds; LockHeld names the holder after that."""
+    def acquire(self, *, cancelled: Callable[[], bool] = lambda: False) -> None:
+        """Take the lock, waiting up to `timeout` seconds; LockHeld names the holder after that
+        (or as soon as `cancelled()` says so: a SIGTERM while waiting)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         deadline = self._clock() + self.timeout
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
+                if _same_file(fd, self.path):
+                    break
+                # The file was removed (or replaced) after we opened it: a lock on it guards nothing.
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                os.close(fd)
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+                continue
             except BlockingIOError:
-                if self._clock() >= deadline:
+                if self._clock() >= deadline or cancelled():
                     holder = self.holder() or "another process"
                     os.close(fd)
                     raise LockHeld(f"{self.path.parent} is in use by {holder}; waited {self.timeout:g}s "
@@ -55,6 +70,29 @@ class WorkdirLock:
         since = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} since {since}: {self.command}\n".encode(), 0)
         self._fd = fd
+
+    def verify(self) -> bool:
+        """Whether this process still holds the workdir: its locked file is the one at the path.
+        When the file was deleted (an `rm -rf` of the workdir), take a new one if nobody else did;
+        False when another process has it now (the holder must stop writing)."""
+        if self._fd is None:
+            return False
+        if _same_file(self._fd, self.path):
+            return True
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        os.close(self._fd)
+        self._fd = fd
+        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}: {self.command}\n".encode(), 0)
+        return True
 
     def holder(self) -> str | None:
         try:

@@ -15,7 +15,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from gitops_promoter.config.schema import Config, SecretRef
@@ -27,6 +27,8 @@ from gitops_promoter.runtime.telemetry import Redact, Telemetry
 from gitops_promoter.runtime.wiring import Wired, load, workdir_for
 
 log = logging.getLogger(__name__)
+
+STOP_BUDGET = 7.0  # seconds the reconciles in flight get after SIGTERM (the whole stop stays under 10 s)
 
 
 def secret_refs(value: Any) -> Iterator[SecretRef]:
@@ -68,17 +70,20 @@ def _resolve(ref: SecretRef | None) -> str | None:
         return None
 
 
-def _elector(config: Config) -> Any:
+def _elector(config: Config, on_started_leading: Callable[[], None]) -> Any:
     le = config.server.leader_election
     if le is None:
         return None
     from gitops_promoter.adapters.kube import api_client_for
     from gitops_promoter.adapters.lease import LeaseElector
 
-    return LeaseElector(le, api_client_for(config.clusters[le.cluster]), identity=le.identity)
+    return LeaseElector(le, api_client_for(config.clusters[le.cluster]), identity=le.identity,
+                        on_started_leading=on_started_leading)
 
 
 def serve(*, config_path: str, workdir: str | None = None, stop: threading.Event | None = None) -> int:
+    stop = stop or threading.Event()
+    _on_signals(stop)  # first: a SIGTERM while waiting for the lock or starting is a clean exit too
     config = load(config_path)
     if config is None:
         return 1
@@ -86,24 +91,30 @@ def serve(*, config_path: str, workdir: str | None = None, stop: threading.Event
     root = workdir_for(config, workdir)
     lock = WorkdirLock(root, timeout=config.state.lock_timeout, command="gitops-promoter run (service)")
     try:
-        lock.acquire()
+        lock.acquire(cancelled=stop.is_set)
     except LockHeld as exc:
+        if stop.is_set():
+            return 0
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    stop = stop or threading.Event()
     wired: Wired | None = None
     server: WebServer | None = None
     service: Service | None = None
     elector = None
+    stopped_in_time = True
     try:
-        wired = Wired(config, workdir=root)
+        def pause(seconds: float) -> None:  # a retry's wait ends at SIGTERM
+            stop.wait(seconds)
+
+        wired = Wired(config, workdir=root, sleep=pause)
         wired.repair()
         telemetry = Telemetry()
-        elector = _elector(config)
+        leading: dict[str, Service] = {}
+        elector = _elector(config, lambda: leading["service"].on_leading() if "service" in leading else None)
         leadership: Leadership | None = elector
-        service = Service(config, wired.ports(), telemetry=telemetry, leadership=leadership)
+        service = Service(config, wired.ports(), telemetry=telemetry, leadership=leadership, stopping=stop)
+        leading["service"] = service
         server = WebServer(config.server.listen, _hooks(config, service, telemetry))
-        _on_signals(stop)
         server.start()
         if elector is not None:
             elector.start()
@@ -111,6 +122,9 @@ def serve(*, config_path: str, workdir: str | None = None, stop: threading.Event
         log.info("listening on %s (webhooks, /metrics, /healthz, /readyz); workdir %s", config.server.listen, root)
         while not stop.wait(0.5):
             telemetry.leader.set(1 if service.may_write() else 0)
+            if not lock.verify():
+                log.error("%s: another process holds the workdir now; stopping", root)
+                stop.set()
         log.info("stopping: finishing the work in flight")
         return 0
     except PromoterError as exc:
@@ -120,17 +134,31 @@ def serve(*, config_path: str, workdir: str | None = None, stop: threading.Event
         print(f"error: {config.server.listen}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     finally:
+        stop.set()
         started = time.monotonic()
         if server is not None:
             server.stop()
         if service is not None:
-            service.stop(timeout=7.0)
+            stopped_in_time = service.stop(timeout=STOP_BUDGET)
+        if not stopped_in_time:
+            _exit_now(started)
         if elector is not None:
             elector.stop(release=True)
         if wired is not None:
             wired.close()
         lock.release()
         log.info("stopped in %.1fs", time.monotonic() - started)
+
+
+def _exit_now(started: float) -> None:
+    """A reconcile outlived the stop budget (a remote that hangs): exit without releasing the Lease
+    (the other replica waits for it to expire: no overlap) and let the kernel drop the workdir lock
+    with the process. Its write, if any, is idempotent and what it left is repaired at start."""
+    log.warning("a reconcile is still running %.1fs after the signal; exiting without it", time.monotonic() - started)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def _on_signals(stop: threading.Event) -> None:

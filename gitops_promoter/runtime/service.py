@@ -22,7 +22,13 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, cast
 
-from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_MAX_INSTANCES,
+    JobExecutionEvent,
+    JobSubmissionEvent,
+)
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -40,6 +46,7 @@ log = logging.getLogger(__name__)
 
 BACKOFF_BASE, BACKOFF_CAP, RETRY_AFTER_CAP = 2.0, 300.0, 600.0
 FIRST_RECONCILE = 2.0  # seconds after start: time for the first polls
+PARK_RETRY = 900.0  # a parked pair is tried again after this long even when nothing seems to change
 REPO_WRITES = frozenset({"commit", "propose", "revert"})
 HOST_WRITES = frozenset({"create_pull", "update_pull", "comment", "close_pull", "merge"})
 
@@ -51,14 +58,15 @@ class Leadership(Protocol):
 
 
 class NotLeader(TransientError):
-    """This replica lost (or never had) the Lease: it must not write."""
+    """This replica lost (or never had) the Lease, or is stopping: it must not write."""
 
 
-class _LeaderOnly:
-    """A port whose writes first check that this replica still leads."""
+class _WritesGuarded:
+    """A port whose writes first check that the service may still write: not stopping, and
+    the leader (with leader election)."""
 
-    def __init__(self, target: Any, writes: frozenset[str], leadership: Leadership) -> None:
-        self._target, self._writes, self._leadership = target, writes, leadership
+    def __init__(self, target: Any, writes: frozenset[str], service: Service) -> None:
+        self._target, self._writes, self._service = target, writes, service
 
     def __getattr__(self, name: str) -> Any:
         value = getattr(self._target, name)
@@ -66,7 +74,9 @@ class _LeaderOnly:
             return value
 
         def write(*args: Any, **kwargs: Any) -> Any:
-            if not self._leadership.is_leader():
+            if self._service.stopping.is_set():
+                raise NotLeader(f"stopping: {name} not started")
+            if not self._service.may_write():
                 raise NotLeader(f"not the leader any more: {name} not done")
             return value(*args, **kwargs)
 
@@ -75,7 +85,7 @@ class _LeaderOnly:
 
 class Service:
     def __init__(self, config: Config, ports: Ports, *, telemetry: Telemetry, leadership: Leadership | None = None,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, stopping: threading.Event | None = None) -> None:
         self.config = config
         self.telemetry = telemetry
         self.leadership = leadership
@@ -84,12 +94,13 @@ class Service:
         self.cache = TagCache(ports.registry, ttl=self.poll)
         repos: dict[str, DeployRepo] = {}
         hosts: dict[str, CodeHost] = {}
+        self.stopping = stopping or threading.Event()
         for name, repo in ports.repos.items():
             r = Instrumented(repo, service="git", telemetry=telemetry)
-            repos[name] = cast(DeployRepo, _LeaderOnly(r, REPO_WRITES, leadership) if leadership else r)
+            repos[name] = cast(DeployRepo, _WritesGuarded(r, REPO_WRITES, self))
         for name, host in ports.hosts.items():
             h = Instrumented(host, service="github", telemetry=telemetry)
-            hosts[name] = cast(CodeHost, _LeaderOnly(h, HOST_WRITES, leadership) if leadership else h)
+            hosts[name] = cast(CodeHost, _WritesGuarded(h, HOST_WRITES, self))
         self.ports = Ports(
             registry=cast(Registry, Instrumented(self.cache, service="registry", telemetry=telemetry)),
             repos=repos, journal=ports.journal, hosts=hosts, host_errors=ports.host_errors,
@@ -103,18 +114,19 @@ class Service:
         for app in config.apps:
             self.users.setdefault(app.image, []).append(app.name)
         self.failures: dict[str, int] = {}
-        self.parked: dict[tuple[str, str], str] = {}  # (app, env) → repository head when parked
+        # (app, env, stage) → (repository head, when) at parking; under self._lock
+        self.parked: dict[tuple[str, str, str], tuple[str | None, float]] = {}
         self.last: dict[tuple[str, str], tuple[str, str]] = {}  # (app, env) → (status, detail) journaled last
         self.first_seen: dict[tuple[str, str], float] = {}  # (image, tag) → when a new tag was first seen
         self.forced: set[str] = set()  # images a webhook named: wake their apps whatever the poll finds
-        self.running: set[str] = set()  # apps whose reconcile runs now
-        self.again: set[str] = set()  # apps woken while running: reconcile once more right after
-        self.stopping = threading.Event()
+        self.running: set[str] = set()  # job keys ("app:NAME", "poll:IMAGE") running now
+        self.again: set[str] = set()  # keys woken while running: run once more, right after, in the same job
         self._lock = threading.Lock()
         self.scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(config.server.workers)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None}, timezone=UTC)
         self.scheduler.add_listener(self._on_job, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
+        self.scheduler.add_listener(self._on_skipped, EVENT_JOB_MAX_INSTANCES)
         self.started = False
 
     # --- life cycle --------------------------------------------------------------------------
@@ -154,15 +166,18 @@ class Service:
         return finished
 
     # --- what webhooks and requeues ask ---------------------------------------------------------
-    def wake(self, app: str, *, reason: str, delay: float = 0.0) -> None:
-        """Run the app's reconcile `delay` seconds from now (or sooner if already due sooner)."""
+    def wake(self, app: str, *, reason: str, delay: float = 0.0, external: bool = False) -> None:
+        """Run the app's reconcile `delay` seconds from now (or sooner if already due sooner).
+        `external`: news from outside (a webhook, a new tag), which also ends the app's parking."""
         if self.stopping.is_set() or app not in self.apps:
             return
         # Under the lock, so a reconcile cannot start between the check and the move (a move to
         # "now" while it runs would be skipped by APScheduler's max_instances and lost).
         with self._lock:
-            if app in self.running and delay <= 0:  # what woke it may have come after the run read it
-                self.again.add(app)
+            if external:
+                self._unpark(app, why=reason)
+            if f"app:{app}" in self.running and delay <= 0:  # what woke it may have come after the run read it
+                self.again.add(f"app:{app}")
                 return
             when = datetime.now(UTC) + timedelta(seconds=delay)
             job = self.scheduler.get_job(f"app:{app}")
@@ -180,11 +195,23 @@ class Service:
             return
         with self._lock:
             self.forced.add(image)
-        try:
-            self.scheduler.modify_job(f"poll:{image}", next_run_time=datetime.now(UTC))
-        except JobLookupError:
-            pass
+            if f"poll:{image}" in self.running:  # its listing may predate the push: list once more
+                self.again.add(f"poll:{image}")
+            else:
+                try:
+                    self.scheduler.modify_job(f"poll:{image}", next_run_time=datetime.now(UTC))
+                except JobLookupError:
+                    pass
         log.info("checking %s now (%s)", image, reason)
+
+    def on_leading(self) -> None:
+        """This replica just became the leader: look at everything now (the last leader's webhooks
+        and wake-ups are not known here)."""
+        log.info("leading now: checking every image and reconciling every app")
+        for image in self.users:
+            self.check_image(image, reason="became the leader")
+        for app in self.apps:
+            self.wake(app, reason="became the leader", external=True)
 
     def apps_of_repository(self, repository: str) -> list[str]:
         return [a.name for a in self.config.apps if a.repository == repository]
@@ -193,7 +220,31 @@ class Service:
     def may_write(self) -> bool:
         return self.leadership is None or self.leadership.is_leader()
 
+    def _exclusive(self, key: str, work: Callable[[], None]) -> None:
+        """Run `work` for `key` one at a time. A wake-up that arrives while it runs makes it run
+        once more right after, inside this same job (APScheduler would skip a second instance)."""
+        with self._lock:
+            if key in self.running:
+                self.again.add(key)
+                return
+            self.running.add(key)
+        try:
+            while True:
+                with self._lock:
+                    self.again.discard(key)
+                work()
+                with self._lock:
+                    if key not in self.again or self.stopping.is_set():
+                        self.running.discard(key)
+                        return
+        finally:
+            with self._lock:
+                self.running.discard(key)
+
     def _poll(self, image: str) -> None:
+        self._exclusive(f"poll:{image}", lambda: self._poll_once(image))
+
+    def _poll_once(self, image: str) -> None:
         if self.stopping.is_set() or not self.may_write():
             return
         with self._lock:
@@ -201,10 +252,10 @@ class Service:
             self.forced.discard(image)
         try:
             tags = self.cache.refresh(image)
-        except PromoterError as exc:
+            seen = self.ports.journal.seen_tags(image)
+        except (PromoterError, OSError) as exc:
             log.warning("poll %s: %s", image, exc)
             return
-        seen = self.ports.journal.seen_tags(image)
         new = set(tags) - set(seen or {})
         if seen is not None:
             now = time.monotonic()
@@ -212,53 +263,63 @@ class Service:
                 for tag in new:
                     self.first_seen.setdefault((image, tag), now)
         if seen is None or set(seen) != set(tags):
-            self.ports.journal.record_tags(image, dict.fromkeys(tags))
+            self._journal(lambda: self.ports.journal.record_tags(image, dict.fromkeys(tags)))
         if new or forced:
             why = f"new tag(s) {', '.join(sorted(new)[:5])}" if new else "a webhook"
             for app in self.users[image]:
-                self.wake(app, reason=f"{image}: {why}")
+                self.wake(app, reason=f"{image}: {why}", external=True)
 
     def _reconcile(self, name: str) -> None:
-        with self._lock:
-            self.running.add(name)
-            self.again.discard(name)
-        try:
-            self._reconcile_app(name)
-        finally:
-            with self._lock:
-                self.running.discard(name)
-                woken = name in self.again
-                self.again.discard(name)
-            if woken:
-                self.wake(name, reason="woken while reconciling")
+        self._exclusive(f"app:{name}", lambda: self._reconcile_app(name))
 
     def _reconcile_app(self, name: str) -> None:
         if self.stopping.is_set() or not self.may_write():
             return
         app = self.apps[name]
-        envs = self._unparked(app)
+        skip = self._parked_now(app)
         started = time.perf_counter()
-        result = reconcile(self.config, app, self.ports, envs=envs)
+        result = reconcile(self.config, app, self.ports, skip=skip, stopping=self.stopping.is_set)
         self.telemetry.reconcile_seconds.observe(time.perf_counter() - started)
         self._account(app, result)
         delay = self._next(app, result)
         if delay is not None:
             self.wake(name, reason="requeue", delay=delay)
 
-    def _unparked(self, app: AppConfig) -> frozenset[str] | None:
-        parked = {env: head for (a, env), head in self.parked.items() if a == app.name}
+    def _parked_now(self, app: AppConfig) -> frozenset[tuple[str, str]]:
+        """The app's (environment, stage) pairs still parked: a permanent fault parks a pair until
+        the repository's head moves, news from outside arrives (`wake(external=True)`) or
+        PARK_RETRY passes — whichever comes first."""
+        with self._lock:
+            parked = {(env, stage): was for (a, env, stage), was in self.parked.items() if a == app.name}
         if not parked:
-            return None
+            return frozenset()
         try:
-            head = self.ports.repos[app.repository].head()
-        except PromoterError:
+            head: str | None = self.ports.repos[app.repository].head()
+        except Exception:  # noqa: BLE001 - parked pairs stay parked; the error is the pair's own business
             head = None
-        for env, was in parked.items():
-            if head is not None and head != was:
-                log.info("%s/%s: the repository moved; trying again", app.name, env, extra={"app": app.name,
-                                                                                             "env": env})
-                del self.parked[(app.name, env)]
-        return frozenset(app.targets) - {env for (a, env) in self.parked if a == app.name}
+        now = time.monotonic()
+        with self._lock:
+            for (env, stage), (was_head, since) in parked.items():
+                moved = head is not None and head != was_head
+                if moved or now - since > PARK_RETRY:
+                    why = "the repository moved" if moved else f"{PARK_RETRY:g}s passed"
+                    log.info("%s/%s: %s parked; %s: trying again", app.name, env, stage, why,
+                             extra={"app": app.name, "env": env})
+                    self.parked.pop((app.name, env, stage), None)
+            return frozenset((env, stage) for (a, env, stage) in self.parked if a == app.name)
+
+    def _unpark(self, app: str, *, why: str) -> None:
+        """Under self._lock."""
+        for key in [k for k in self.parked if k[0] == app]:
+            log.info("%s/%s: %s parked; %s: trying again", app, key[1], key[2], why, extra={"app": app, "env": key[1]})
+            del self.parked[key]
+
+    def _journal(self, write: Callable[[], None]) -> None:
+        """A journal write is best effort here: git stays the truth, and the next pass writes again."""
+        try:
+            write()
+        except (PromoterError, OSError) as exc:
+            log.warning("journal: %s", exc)
 
     def _account(self, app: AppConfig, result: Reconciled) -> None:
         self.telemetry.outcomes(result.outcomes)
@@ -273,21 +334,22 @@ class Service:
                     self.telemetry.tag_to_commit.observe(time.monotonic() - seen)
             if o.error_kind == "permanent":
                 try:
-                    self.parked[(o.app, o.env)] = self.ports.repos[app.repository].head()
-                except PromoterError:
-                    pass
+                    head: str | None = self.ports.repos[app.repository].head()
+                except Exception:  # noqa: BLE001 - parked without a head: PARK_RETRY or news end it
+                    head = None
+                with self._lock:
+                    self.parked[(o.app, o.env, o.stage)] = (head, time.monotonic())
             key = (o.app, o.env)
             if self.last.get(key) != (o.status, o.detail):
                 self.last[key] = (o.status, o.detail)
                 rows.append(Recorded(at=now, app=o.app, env=o.env, status=o.status, detail=o.detail,
                                      from_tag=o.from_tag, to_tag=o.to_tag, sha=o.sha, pr=o.pr))
             if o.pr is not None and o.status in ("proposed", "updated", "merged", "closed"):
-                self.ports.journal.record_pr(o.app, o.env, None if o.status in ("merged", "closed") else o.pr)
+                number = None if o.status in ("merged", "closed") else o.pr
+                self._journal(lambda o=o, number=number: self.ports.journal.record_pr(  # type: ignore[misc]
+                    o.app, o.env, number))
         if rows:
-            try:
-                self.ports.journal.record_outcomes(rows)
-            except PromoterError as exc:
-                log.warning("journal: %s", exc)
+            self._journal(lambda: self.ports.journal.record_outcomes(rows))
 
     def _log(self, o: Outcome) -> None:
         extra = {"app": o.app, "env": o.env, "tag": o.to_tag or o.from_tag, "action": o.status}
@@ -309,6 +371,21 @@ class Service:
             return self.rng.uniform(0.5, 1.0) * min(BACKOFF_CAP, BACKOFF_BASE * 2.0 ** n)
         self.failures.pop(app.name, None)
         return result.requeue_after
+
+    def _on_skipped(self, event: JobSubmissionEvent) -> None:
+        """APScheduler skipped a run because one was still counted as running. Either it really
+        runs (it will run once more right after), or it has just ended and APScheduler has not
+        counted it out yet: ask again in a moment. No wake-up is lost either way."""
+        with self._lock:
+            if event.job_id in self.running:
+                self.again.add(event.job_id)
+                return
+        if self.stopping.is_set():
+            return
+        try:
+            self.scheduler.modify_job(event.job_id, next_run_time=datetime.now(UTC) + timedelta(seconds=0.05))
+        except JobLookupError:
+            pass
 
     def _on_job(self, event: JobExecutionEvent) -> None:
         if event.scheduled_run_time is not None:

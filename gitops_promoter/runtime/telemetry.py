@@ -147,4 +147,6 @@ def setup_logging(*, level: str, fmt: str, secrets: Iterable[str] = ()) -> Redac
     root.setLevel(getattr(logging, level.upper()))
     for noisy in ("apscheduler", "urllib3", "httpx", "git", "kubernetes"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    # A run skipped because one is still running is handled by the service (it runs once more).
+    logging.getLogger("apscheduler.scheduler").setLevel(max(logging.ERROR, root.level))
     return redact

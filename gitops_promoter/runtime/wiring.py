@@ -5,6 +5,7 @@ Code-host and cluster clients (PyGithub, kubernetes) are imported only when the 
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 import tempfile
@@ -65,11 +66,13 @@ class Wired:
     def __init__(self, config: Config, *, workdir: str | Path | None = None, journal: Journal | None = None,
                  host_factory: Callable[..., CodeHost] | None = None,
                  cluster_factory: Callable[..., Cluster] | None = None,
-                 registry: Registry | None = None) -> None:
+                 registry: Registry | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
+        """`sleep` is what the adapters wait with between retries (the service's wakes up on SIGTERM)."""
         self.config = config
         self.workdir = Path(workdir) if isinstance(workdir, Path) else workdir_for(config, workdir)
-        self.repos = {name: GitRepo(cfg, workdir=self.workdir) for name, cfg in config.repositories.items()}
-        self._hub = RegistryHub(config.registry_for) if registry is None else None
+        self.repos = {name: GitRepo(cfg, workdir=self.workdir, sleep=sleep)
+                      for name, cfg in config.repositories.items()}
+        self._hub = RegistryHub(config.registry_for, sleep=sleep) if registry is None else None
         self.registry: Registry = registry or self._hub  # type: ignore[assignment]
         self.journal = journal if journal is not None else open_journal_for(config)
         self.hosts: dict[str, CodeHost] = {}
@@ -80,7 +83,7 @@ class Wired:
             if cluster_factory is None:
                 from gitops_promoter.adapters.kube import KubeCluster
 
-                cluster_factory = KubeCluster
+                cluster_factory = functools.partial(KubeCluster, sleep=sleep)
             for name, cluster_cfg in config.clusters.items():
                 try:
                     self.clusters[name] = cluster_factory(cluster_cfg)
@@ -91,7 +94,7 @@ class Wired:
 
             for name, prom_cfg in config.prometheus.items():
                 try:
-                    self.metrics[name] = PrometheusMetrics(prom_cfg)
+                    self.metrics[name] = PrometheusMetrics(prom_cfg, sleep=sleep)
                 except ConfigError as exc:
                     log.warning("prometheus %s: %s", name, "; ".join(exc.problems))
         for name, cfg in config.repositories.items():

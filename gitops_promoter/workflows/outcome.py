@@ -31,6 +31,7 @@ class Outcome:
     pr: int | None = None
     requeue_after: float | None = None  # seconds: the promoter has its own work to do then (analysis, retry)
     error_kind: ErrorKind | None = None  # for errors: transient (retry with backoff) or permanent (park)
+    stage: str = ""  # "write-back" (a bump or a pull request) or "canary": what part of the environment
 
     def line(self) -> str:
         head = f"{self.app}/{self.env}: {self.status}"
@@ -60,6 +61,9 @@ def guarded(app: str, env: str, work: Callable[[], Outcome]) -> Outcome:
     except TransientError as exc:
         log.warning("%s/%s: %s", app, env, exc, extra={"app": app, "env": env})
         return Outcome(app, env, "error", str(exc), requeue_after=exc.retry_after, error_kind="transient")
+    except OSError as exc:  # the machine, not the app: out of file descriptors, a full disk
+        log.warning("%s/%s: %s", app, env, exc, extra={"app": app, "env": env})
+        return Outcome(app, env, "error", f"{type(exc).__name__}: {exc}", error_kind="transient")
     except PromoterError as exc:
         log.warning("%s/%s: %s", app, env, exc, extra={"app": app, "env": env})
         return Outcome(app, env, "error", str(exc), error_kind="permanent")

@@ -19,6 +19,7 @@ from gitops_promoter.workflows import canary, discover, propose
 from gitops_promoter.workflows.outcome import Outcome
 
 Mode = Literal["run", "dry-run", "observe"]
+WRITE_BACK, CANARY = "write-back", "canary"  # the two stages of an environment
 # A canary in one of these moves on in the cluster without the promoter: look again soon.
 IN_MOTION = frozenset({"waiting", "advanced", "reverted", "rearmed"})
 
@@ -54,10 +55,14 @@ class Reconciled:
 
 
 def reconcile(config: Config, app: AppConfig, ports: Ports, *, mode: Mode = "run",
-              envs: frozenset[str] | None = None, force: str | None = None) -> Reconciled:
+              envs: frozenset[str] | None = None, force: str | None = None,
+              skip: frozenset[tuple[str, str]] = frozenset(),
+              stopping: Callable[[], bool] = lambda: False) -> Reconciled:
     """`mode`: "run" writes; "dry-run" shows the diffs of write-backs (canaries are not driven);
     "observe" reads and decides, writes nothing (for `status`). `force` ("promote" | "rollback")
-    is a person's decision on the canaries of `envs` only; write-backs are left alone then."""
+    is a person's decision on the canaries of `envs` only; write-backs are left alone then.
+    `skip` names (environment, stage) pairs not to run now (the service parks them); `stopping`
+    is asked between stages: once it says so, nothing more is started."""
     outcomes: list[Outcome] = []
     chain = list(config.environments)
     repo = ports.repos[app.repository]
@@ -65,17 +70,18 @@ def reconcile(config: Config, app: AppConfig, ports: Ports, *, mode: Mode = "run
         target = app.targets.get(env.name)
         if target is None or (envs is not None and env.name not in envs):
             continue
-        if force is None:
+        if force is None and (env.name, WRITE_BACK) not in skip and not stopping():
             if env.mode == "direct":
-                outcomes.append(discover.bump(app, target, registry=ports.registry, repo=repo,
-                                              dry_run=mode != "run"))
+                outcome = discover.bump(app, target, registry=ports.registry, repo=repo, dry_run=mode != "run")
             else:
-                outcomes.append(_propose(app, index, ports, mode=mode, config=config))
-        if mode != "dry-run" and app.canary is not None and target.rollout and target.cluster:
+                outcome = _propose(app, index, ports, mode=mode, config=config)
+            outcomes.append(replace(outcome, stage=WRITE_BACK))
+        if mode != "dry-run" and app.canary is not None and target.rollout and target.cluster and \
+                (env.name, CANARY) not in skip and not stopping():
             outcome = _canary(app, env, ports, mode=mode, force=force)
             if ports.recheck is not None and outcome.status in IN_MOTION and outcome.requeue_after is None:
                 outcome = replace(outcome, requeue_after=ports.recheck)
-            outcomes.append(outcome)
+            outcomes.append(replace(outcome, stage=CANARY))
     if mode == "observe":
         outcomes = [_observed(o) for o in outcomes]
     waits = [o.requeue_after for o in outcomes if o.requeue_after is not None]
@@ -84,8 +90,7 @@ def reconcile(config: Config, app: AppConfig, ports: Ports, *, mode: Mode = "run
 
 def _observed(o: Outcome) -> Outcome:
     """What `status` shows of a direct environment: never a diff."""
-    return Outcome(o.app, o.env, o.status, o.detail, o.from_tag, o.to_tag, pr=o.pr,
-                   requeue_after=o.requeue_after, error_kind=o.error_kind)
+    return replace(o, diff=None)
 
 
 def _propose(app: AppConfig, index: int, ports: Ports, *, mode: Mode, config: Config) -> Outcome:

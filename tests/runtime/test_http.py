@@ -4,6 +4,7 @@ cause (only a check of configured images), GitHub events waking the apps they co
 import hashlib
 import hmac
 import json
+import time
 
 import httpx
 import pytest
@@ -161,3 +162,40 @@ def test_an_unconfigured_secret_refuses_every_webhook():
         assert r.status_code == 401 and "not configured" in r.json()["error"]
     finally:
         web.stop()
+
+
+def raw_request(url, data: bytes, *, timeout=3.0) -> bytes:
+    import socket
+
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=timeout) as s:
+        s.sendall(data)
+        chunks = []
+        while chunk := s.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_an_unauthenticated_request_is_refused_before_its_body_is_read(server):
+    url, calls = server
+    # Declares 1 MiB and sends none of it: without credentials the answer comes at once.
+    answer = raw_request(url, b"POST /hooks/registry HTTP/1.1\r\nHost: x\r\nContent-Length: 1048576\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.0 401") and calls["check"] == []
+
+
+def test_a_non_ascii_length_is_411_not_a_traceback(server):
+    url, _ = server
+    answer = raw_request(url, f"POST /hooks/registry HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {SECRET}\r\n"
+                              "Content-Length: \u00b2\r\n\r\n".encode("latin-1"))
+    assert answer.startswith(b"HTTP/1.0 411")
+
+
+def test_a_client_too_slow_to_send_its_request_is_dropped(server, monkeypatch):
+    from gitops_promoter.runtime import http
+
+    monkeypatch.setattr(http._Handler, "timeout", 0.3)
+    url, _ = server
+    started = time.monotonic()
+    answer = raw_request(url, b"POST /hooks/registry HTTP/1.1\r\nHost: x\r\n", timeout=5)  # never ends its headers
+    assert answer == b"" and time.monotonic() - started < 2
+    assert httpx.get(f"{url}/healthz").status_code == 200

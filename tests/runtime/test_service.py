@@ -115,15 +115,26 @@ def test_a_transient_fault_backs_off_and_honours_retry_after(make):
 def test_a_permanent_fault_parks_the_pair_until_the_repository_moves(make):
     service, registry, repo = make(files={"dev/web.yaml": "image:\n  tag: 1.0.0\n"})  # api's file is missing
     service.start()
-    assert eventually(lambda: ("api", "dev") in service.parked)
+    assert eventually(lambda: ("api", "dev", "write-back") in service.parked)
     before = len(registry.calls)
     service._reconcile("api")
     assert registry.calls[before:] == []  # parked: not even the registry is asked
     repo.files["dev/api.yaml"] = "image:\n  tag: 1.0.0\n"
     repo.commits.append(("dev/api.yaml", "a person adds the file"))  # the head moves
     service._reconcile("api")
-    assert ("api", "dev") not in service.parked
-    assert repo.files["dev/api.yaml"] == "image:\n  tag: 1.0.0\n"  # reconciled: 1.0.0 is already the newest
+    assert ("api", "dev", "write-back") not in service.parked
+    assert service.last[("api", "dev")][0] == "unchanged"  # reconciled: 1.0.0 is already the newest
+
+
+def test_news_from_outside_ends_the_parking(make):
+    service, registry, repo = make()
+    registry.images.pop("reg.local/acme/api")  # the image repository does not exist yet: 404, permanent
+    service.start()
+    assert eventually(lambda: ("api", "dev", "write-back") in service.parked)
+    registry.images["reg.local/acme/api"] = [TagInfo("1.0.0"), TagInfo("1.1.0")]  # the first push
+    service.check_image("reg.local/acme/api", reason="a webhook")
+    assert eventually(lambda: "tag: 1.1.0" in repo.files["dev/api.yaml"], timeout=3)
+    assert ("api", "dev", "write-back") not in service.parked
 
 
 def test_a_standby_never_reconciles_and_a_lost_lease_stops_a_write(make):
@@ -148,7 +159,6 @@ def test_a_standby_never_reconciles_and_a_lost_lease_stops_a_write(make):
             return self.asked == 1
 
     service.leadership = LosesItMidway()
-    service.ports.repos["deploy"]._leadership = service.leadership
     service._reconcile("api")
     assert repo.files["dev/api.yaml"] == "image:\n  tag: 1.0.0\n"
     assert service.last[("api", "dev")][0] == "error" and "not the leader" in service.last[("api", "dev")][1]
