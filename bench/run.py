@@ -203,6 +203,8 @@ def main() -> int:
     (RESULTS / "latest.json").write_text(text)
     (RESULTS / f"{result['when'][:10]}.json").write_text(text)
     ok = bool(write["pass"]) and bool(pick["pass"])
+    ok = subprocess.run([sys.executable, "-m", "bench.latency"], cwd=ROOT).returncode == 0 and ok  # latency.json
+    ok = subprocess.run([sys.executable, "-m", "bench.stress_crash"], cwd=ROOT).returncode == 0 and ok  # crash.json
     print(f"bench: {'PASS' if ok else 'FAIL'} (results in bench/results/latest.json)")
     return 0 if ok else 1
 
