@@ -26,7 +26,7 @@ import git
 from gitops_promoter.adapters.retry import Backoff, Retry, retrying
 from gitops_promoter.config.schema import RepositoryConfig
 from gitops_promoter.domain.history import Commit
-from gitops_promoter.errors import ConfigError, GitRejected, GitUnavailable, PromoterError
+from gitops_promoter.errors import ConfigError, GitRejected, GitUnavailable, PromoterError, TransientError
 from gitops_promoter.ports import Change, Committed, Unchanged
 
 log = logging.getLogger(__name__)
@@ -166,6 +166,9 @@ class GitRepo:
         return f"refs/remotes/origin/{self.config.branch}"
 
     def _open_or_init(self) -> git.Repo:
+        if self.path.is_dir() and any(self.path.iterdir()) and not self._looks_like_clone():
+            raise GitRejected(repository=self.name, detail=f"{self.path} is not a clone of the promoter's; it is "
+                                                           "left alone: move it away or choose another state.workdir")
         if self.path.is_dir():
             try:
                 repo = git.Repo(self.path)
@@ -192,9 +195,12 @@ class GitRepo:
             assert self._repo is not None
             raw: bytes = self._repo.git.execute(["git", "cat-file", "blob", f"{commit}:{path}"], env=self.env(),
                                                 stdout_as_string=False, strip_newline_in_stdout=False)
-        except git.GitCommandError:
-            raise GitRejected(repository=self.name,
-                              detail=f"{path}: no such file on branch {self.config.branch}") from None
+        except git.GitCommandError as exc:
+            err = str(exc.stderr or "").lower()
+            if "does not exist" in err or "not a valid object name" in err or "exists on disk, but not in" in err:
+                raise GitRejected(repository=self.name,
+                                  detail=f"{path}: no such file on branch {self.config.branch}") from None
+            raise GitUnavailable(repository=self.name, detail=f"cat-file {path}: {_redact(err.strip())}") from None
         return raw.decode("utf-8")
 
     @_serialized
@@ -396,6 +402,13 @@ class GitRepo:
             log.warning("%s: could not delete %s: %s", self.name, ref, exc)
 
     @_serialized
+    def _looks_like_clone(self) -> bool:
+        """A bare repository's layout (what `git init --bare` makes), nothing else: a person's
+        folder that happens to sit here is never cleaned or replaced."""
+        p = self.path
+        return (p / "HEAD").is_file() and (p / "objects").is_dir() and (p / "refs").is_dir() and \
+            not (p / ".git").exists()
+
     def repair(self) -> list[str]:
         """Remove what a killed writer may have left in the clone: git's `*.lock` files (a ref,
         the index, packed-refs, config), `fast_import_crash_*` reports, half-written packs, the
@@ -403,8 +416,13 @@ class GitRepo:
         process can be writing here. Returns what it removed, for the log."""
         if not self.path.is_dir():
             return []
+        if not self._looks_like_clone():
+            if any(self.path.iterdir()):
+                log.warning("%s: %s is not a clone of the promoter's; not touching it", self.name, self.path)
+            return []
         removed: list[str] = []
-        for pattern in ("**/*.lock", "fast_import_crash_*", "objects/pack/tmp_*", "objects/incoming-*"):
+        for pattern in ("*.lock", "refs/**/*.lock", "logs/**/*.lock", "fast_import_crash_*", "objects/pack/tmp_*",
+                        "objects/incoming-*"):
             for leftover in sorted(self.path.glob(pattern)):
                 if SCRATCH in leftover.relative_to(self.path).parts:
                     continue
@@ -436,8 +454,9 @@ class GitRepo:
         return self._git("log", "-1", "--format=%B", self._tracking)
 
 
-class _PushRace(PromoterError):
-    """The remote branch moved under us; handled inside `commit` by re-applying the edit."""
+class _PushRace(TransientError):
+    """The remote branch moved under us; handled inside `commit` by re-applying the edit (and,
+    should one escape from a fetch — "cannot lock ref" — transient: tried again later)."""
 
 
 def _quote_path(path: str) -> str:

@@ -52,6 +52,15 @@ def start(metrics: Sequence[Metric], *, key: str, fingerprint: str, now: float) 
                        due={m.name: now + (m.initial_delay or 0.0) for m in metrics})
 
 
+def rebase(run: AnalysisRun, metrics: Sequence[Metric], *, now: float) -> AnalysisRun:
+    """The run with any due time further ahead than its metric can ever wait brought to `now`:
+    the wall clock stepped back (NTP, a VM restored) and must not stall a gate for hours."""
+    longest = {m.name: (m.interval if m.interval is not None else ERROR_RETRY) + (m.initial_delay or 0.0)
+               for m in metrics}
+    due = {name: (now if when > now + longest.get(name, ERROR_RETRY) else when) for name, when in run.due.items()}
+    return replace(run, due=due) if due != dict(run.due) else run
+
+
 def due_now(run: AnalysisRun, now: float) -> list[str]:
     """The metrics to measure now, in their order (none once the gate has failed)."""
     return [name for name, when in run.due.items() if when <= now]

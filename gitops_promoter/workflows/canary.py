@@ -92,6 +92,8 @@ def _one(c: Canary, *, force: str | None, observe: bool, journal: Journal, clock
     if observe:
         return Outcome(name, env, "live", f"canary: {decision.action}: {decision.reason}", from_tag=tag)
     if decision.action == "analyse" and force == "promote":
+        assert release is not None
+        _forget(journal, _gate_key(c, release, decision.step))  # a person decided: no analysis to resume
         return _advance(c, release, decision, "advanced by a person (gitops-promoter promote)", [])
     if force == "promote":
         return Outcome(name, env, "unchanged", f"nothing to promote: {decision.reason}", from_tag=tag)
@@ -114,7 +116,7 @@ def _gate(c: Canary, release: Release, decision: Decision, *, journal: Journal,
     prometheus = c.metrics_by_name.get(analysis.prometheus)
     if prometheus is None:
         raise PromoterError(f"{name}: prometheus {analysis.prometheus} cannot be used")
-    key = f"{name}/{env}/{release.bump}/gate-{decision.step}"
+    key = _gate_key(c, release, decision.step)
     fp = analysis_run.fingerprint(metrics, args)
     run = journal.load_analysis(key)
     if run is None or run.fingerprint != fp:
@@ -122,6 +124,7 @@ def _gate(c: Canary, release: Release, decision: Decision, *, journal: Journal,
         log.info("%s/%s: starting the analysis of gate %s with %d metric(s) (%s)", name, env, decision.step,
                  len(metrics), why, extra={"app": name, "env": env, "tag": tag, "action": "analyse"})
         run = analysis_run.start(metrics, key=key, fingerprint=fp, now=clock())
+    run = analysis_run.rebase(run, metrics, now=clock())
     queries = {m.name: render_args(m.query, args) for m in metrics}
     for metric in analysis_run.due_now(run, clock()):
         run = analysis_run.record(run, metrics, metric, prometheus.query(queries[metric]), now=clock())
@@ -144,8 +147,20 @@ def _gate(c: Canary, release: Release, decision: Decision, *, journal: Journal,
                 f"or `gitops-promoter rollback {name} {env}`")
         _tell_the_pr(c, tag, decision.step, text)
         return Outcome(name, env, "inconclusive", text, from_tag=tag, to_tag=tag)
-    journal.drop_analysis(key)  # acted on: the commit is the record now
+    _forget(journal, key)  # acted on: the commit is the record now
     return out
+
+
+def _gate_key(c: Canary, release: Release, step: int | None) -> str:
+    return f"{c.app.name}/{c.env}/{release.bump}/gate-{step}"
+
+
+def _forget(journal: Journal, key: str) -> None:
+    """Drop a gate's analysis run; a journal that cannot do it now changes nothing decided."""
+    try:
+        journal.drop_analysis(key)
+    except PromoterError as exc:
+        log.warning("journal: could not drop %s: %s", key, exc)
 
 
 def _tell_the_pr(c: Canary, tag: str | None, step: int | None, text: str) -> None:

@@ -82,7 +82,8 @@ def test_push_race_reapplies_on_the_new_head_and_keeps_the_human_commit(remote, 
 def test_an_unusable_clone_is_replaced(remote, tmp_path):
     repo = repo_for(remote, tmp_path)
     repo.path.mkdir(parents=True)
-    (repo.path / "stray.txt").write_text("not a repository")
+    git("init", "-q", "--bare", str(repo.path), cwd=tmp_path)  # killed before it had `origin`
+    (repo.path / "stray.txt").write_text("left by the interrupted clone")
     repo.commit(Change(ROLLOUT, bump, MSG))
     assert not (repo.path / "stray.txt").exists()
     assert git("show", "--stat", "--format=", "main", cwd=remote).split("|")[0].strip() == ROLLOUT
@@ -242,3 +243,15 @@ def test_repair_clears_what_a_killed_writer_left_and_writes_work_again(remote, t
     again = repo_for(remote, tmp_path)
     assert isinstance(again.commit(Change(ROLLOUT, lambda t: t.replace("v1.1.0", "v1.2.0"), MSG)), Committed)
     assert again.repair() == []
+
+
+def test_a_persons_folder_in_the_workdir_is_never_cleaned_or_replaced(remote, tmp_path):
+    folder = tmp_path / "work" / "deploy"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "Cargo.lock").write_text("mine")
+    (folder / "sub" / "yarn.lock").write_text("mine too")
+    repo = repo_for(remote, tmp_path)
+    assert repo.repair() == []
+    with pytest.raises(GitRejected, match="is not a clone of the promoter's; it is left alone"):
+        repo.commit(Change(ROLLOUT, bump, MSG))
+    assert (folder / "Cargo.lock").read_text() == "mine" and (folder / "sub" / "yarn.lock").exists()

@@ -103,3 +103,11 @@ def test_the_fingerprint_changes_with_the_metrics_or_their_arguments():
     assert base == ar.fingerprint([RATE], {"service": "web"})
     assert base != ar.fingerprint([RATE], {"service": "api"})
     assert base != ar.fingerprint([RATE, LATENCY], {"service": "web"})
+
+
+def test_a_clock_stepped_back_does_not_stall_the_gate():
+    run = ar.start([RATE], key="k", fingerprint="f", now=10_000.0)
+    run = ar.record(run, [RATE], "rate", ok(), now=10_000.0)  # next due at 10,030
+    stepped = ar.rebase(run, [RATE], now=6_400.0)  # the clock went back an hour
+    assert ar.due_now(stepped, 6_400.0) == ["rate"]
+    assert ar.rebase(run, [RATE], now=10_010.0) is run  # a normal wait is left alone
