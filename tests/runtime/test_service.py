@@ -162,3 +162,27 @@ def test_a_standby_never_reconciles_and_a_lost_lease_stops_a_write(make):
     service._reconcile("api")
     assert repo.files["dev/api.yaml"] == "image:\n  tag: 1.0.0\n"
     assert service.last[("api", "dev")][0] == "error" and "not the leader" in service.last[("api", "dev")][1]
+
+
+def test_a_webhook_during_a_running_poll_is_not_lost(make):
+    """The push lands while the poll's listing is on its way: its answer predates the tag, so the
+    poll must run once more (APScheduler alone would skip the request and wait a full interval)."""
+    service, registry, repo = make()
+    listing = registry.list_tags
+    in_poll = {"now": False}
+
+    def slow_list(image):
+        in_poll["now"] = True
+        tags = listing(image)
+        time.sleep(0.3)
+        in_poll["now"] = False
+        return tags
+
+    service.start()
+    assert eventually(lambda: service.last.get(("web", "dev")) is not None)
+    registry.list_tags = slow_list
+    service.check_image("reg.local/acme/web", reason="first webhook")
+    assert eventually(lambda: in_poll["now"], timeout=3)
+    registry.images["reg.local/acme/web"].append(TagInfo("1.1.0"))  # pushed after the listing was read
+    service.check_image("reg.local/acme/web", reason="second webhook")
+    assert eventually(lambda: "tag: 1.1.0" in repo.files["dev/web.yaml"], timeout=3)
