@@ -163,7 +163,7 @@ def test_service_keys_load():
     config = parse_config(SERVICE, source="p.yaml")
     le = config.server.leader_election
     assert (le.cluster, le.namespace, le.name, le.lease_duration, le.renew_deadline, le.retry_period) == (
-        "home", "promoter", "gitops-promoter", 20.0, 15.0, 2.0)
+        "home", "promoter", "gitops-promoter", 20.0, 15.0, 1.0)
     assert (config.server.workers, config.state.lock_timeout, config.state.recheck_interval) == (2, 5.0, 5.0)
 
 
