@@ -13,6 +13,7 @@ import pytest
 
 from tests.support.gitremote import HumanClone, git, remote_file, remote_log
 from tests.support.net import eventually, free_port
+from tests.support.postgres import postgres_fixture  # noqa: F401 - the session's `postgres` fixture
 from tests.support.registry import Pusher, RegistryServer
 from tests.support.service import ServiceProcess
 from tests.support.world import ROLLOUT, config_text, deploy_remote
@@ -38,7 +39,7 @@ def world(tmp_path, unique):
     service = ServiceProcess(config, port=port, secret=SECRET, log=tmp_path / "service.log",
                              env={"GIT_TOKEN": GIT_TOKEN}, log_level="debug")
     yield {"service": service, "push": lambda tag: push.image(f"{unique}/web", tag), "remote": remote,
-           "config": config, "root": tmp_path}
+           "config": config, "root": tmp_path, "image": image}
     if service.running:
         service.kill()
     registry.stop()
@@ -121,3 +122,22 @@ def test_a_lost_journal_loses_no_decision(world):
     bumps = [s for s in remote_log(world["remote"]) if s.startswith("promote(dev)")]
     assert bumps == ["promote(dev): web v1.0.0 → v1.2.0", "promote(dev): web v1.0.0 → v1.1.0"]
     service.stop()
+
+
+def test_the_service_keeps_its_journal_in_postgresql(world, postgres):
+    """For replicas that share one journal: a PostgreSQL URL in state.journal (real PostgreSQL)."""
+    from gitops_promoter.adapters.journal import open_journal
+
+    url = postgres.url(postgres.create_database())
+    config = world["config"]
+    config.write_text(config.read_text().replace("journal: journal.sqlite", f"journal: {url}"))
+    service = world["service"]
+    service.start()
+    time.sleep(1.2)
+    world["push"]("v1.1.0")
+    assert eventually(lambda: "web:v1.1.0" in remote_file(world["remote"], ROLLOUT))
+    service.stop()
+    with open_journal(url) as journal:
+        assert [(r.status, r.to_tag) for r in journal.recent(app="web", env="dev", limit=1)] == [("bumped", "v1.1.0")]
+        assert set(journal.seen_tags(world["image"]) or {}) == {"v1.0.0", "v1.1.0"}
+    assert not list(world["root"].glob("journal.sqlite*"))
