@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from gitops_promoter.adapters.gitrepo import GitRepo
@@ -20,6 +22,7 @@ from gitops_promoter.config.schema import AppConfig, Config
 from gitops_promoter.errors import ConfigError, PromoterError
 from gitops_promoter.ports import Cluster, CodeHost, Journal, Metrics, Registry
 from gitops_promoter.runtime.lock import LockHeld, WorkdirLock
+from gitops_promoter.runtime.tagcache import TagCache
 from gitops_promoter.workflows.outcome import Outcome
 from gitops_promoter.workflows.reconcile import Mode, Ports, Reconciled, reconcile
 
@@ -182,7 +185,9 @@ def run_once(*, config_path: str, dry_run: bool = False, apps: frozenset[str] | 
         try:
             if not dry_run:
                 wired.repair()
-            outcomes = drive(config, wired.ports(), apps=_selected(config, apps), mode="dry-run" if dry_run else "run")
+            # One tag listing per image repository for the whole run, shared by every app using it.
+            ports = replace(wired.ports(), registry=TagCache(wired.registry, ttl=math.inf))
+            outcomes = drive(config, ports, apps=_selected(config, apps), mode="dry-run" if dry_run else "run")
         finally:
             wired.close()
         print_summary(outcomes)
