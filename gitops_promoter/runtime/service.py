@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 
 BACKOFF_BASE, BACKOFF_CAP, RETRY_AFTER_CAP = 2.0, 300.0, 600.0
 FIRST_RECONCILE = 2.0  # seconds after start: time for the first polls
+FIRST_SEEN_KEPT = 86400.0  # seconds a new tag's first sighting is kept for the tag→commit latency
 PARK_RETRY = 900.0  # a parked pair is tried again after this long even when nothing seems to change
 REPO_WRITES = frozenset({"commit", "propose", "revert"})
 HOST_WRITES = frozenset({"create_pull", "update_pull", "comment", "close_pull", "merge"})
@@ -262,6 +263,9 @@ class Service:
             with self._lock:
                 for tag in new:
                     self.first_seen.setdefault((image, tag), now)
+                # Tags no policy ever picks would pile up for months: forget them after a day.
+                for key in [k for k, seen_at in self.first_seen.items() if now - seen_at > FIRST_SEEN_KEPT]:
+                    del self.first_seen[key]
         if seen is None or set(seen) != set(tags):
             self._journal(lambda: self.ports.journal.record_tags(image, dict.fromkeys(tags)))
         if new or forced:
