@@ -90,7 +90,12 @@ def _one(c: Canary, *, force: str | None, observe: bool, journal: Journal, clock
         decision = Decision("revert", "rolled back by a person (gitops-promoter rollback)")
     tag = release.tag if release else None
     if observe:
-        return Outcome(name, env, "live", f"canary: {decision.action}: {decision.reason}", from_tag=tag)
+        progress = ""
+        if decision.action == "analyse" and release is not None:
+            run = journal.load_analysis(_gate_key(c, release, decision.step))
+            taken = sum(len(ms) for ms in run.taken.values()) if run is not None else 0
+            progress = f" ({taken} measurement(s) taken so far)" if run is not None else " (not started)"
+        return Outcome(name, env, "live", f"canary: {decision.action}: {decision.reason}{progress}", from_tag=tag)
     if decision.action == "analyse" and force == "promote":
         assert release is not None
         _forget(journal, _gate_key(c, release, decision.step))  # a person decided: no analysis to resume

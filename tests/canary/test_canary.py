@@ -175,7 +175,7 @@ def test_observing_decides_but_never_measures_or_writes(world):
 
     out = world.run(metrics=NoQueries(), mode="observe")
     assert out["web/dev/live"].status_line() == \
-        "web/dev: live v1.1.0; live: canary: analyse: the canary waits at gate 1"
+        "web/dev: live v1.1.0; live: canary: analyse: the canary waits at gate 1 (not started)"
     assert git("rev-parse", "main", cwd=world.remote) == before
 
 

@@ -34,6 +34,8 @@ def test_a_gate_is_measured_across_reconciles_and_resumed_after_a_restart(world)
 
     _, out = gate(world)  # too early: nothing is due, nothing is measured
     assert measured(world.journal) == 1 and "analysing" in out
+    observed = reconcile(world.config, world.config.apps[0], world.ports(), mode="observe")  # as `status` does
+    assert observed.outcomes[-1].detail == "canary: analyse: the canary waits at gate 1 (1 measurement(s) taken so far)"
 
     taken = 1
     for _ in range(10):  # each reconcile is a restart: new repo, cluster and Prometheus clients; same journal
