@@ -100,5 +100,15 @@ class MergeConflict(CodeHostRejected):
     """GitHub says the pull request is not mergeable (405): the branch must be rebuilt."""
 
 
+class MergeRefused(CodeHostRejected):
+    """GitHub refuses the merge for a reason other than a conflict (405: branch protection wants
+    reviews or checks, the pull request is closed, …): report it and wait; never rebuild."""
+
+
+class MergeMethodNotAllowed(CodeHostRejected):
+    """The repository does not allow the configured merge method (405): a configuration error
+    that names the method and the ones the repository allows."""
+
+
 class HeadMoved(CodeHostRejected):
     """The PR head changed since it was evaluated (409): evaluate again."""

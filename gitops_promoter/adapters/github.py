@@ -3,6 +3,19 @@
 GitHub.com or Enterprise (`api_url`), a token or a GitHub App installation. Rate limits
 (403/429 with reset headers) and 5xx are retried with backoff by PyGithub's GithubRetry;
 what is left is mapped once into CodeHostUnavailable / CodeHostRejected.
+
+Two answers need more than a status code:
+
+* A 405 from "Merge a pull request" is a conflict only when GitHub says so on the pull request
+  (`mergeable: false`, `mergeable_state: dirty`); branch protection ("At least 1 approving review
+  is required…", 'Required status check "x" is expected.') and a disallowed merge method ("Merge
+  commits are not allowed on this repository.", Mergifyio/mergify#48 and #1812) are 405s too.
+  Mergify learnt the same (Mergifyio/mergify#294: `blocked` is sometimes reported wrongly, so
+  try the merge and read GitHub's 405). → MergeConflict / MergeRefused / MergeMethodNotAllowed.
+* A comment is a POST: PyGithub's GithubRetry retries POST on 5xx, so an answer lost after
+  GitHub stored the comment would post it twice. Comments go through a client that retries
+  only rate limits (the request was refused, nothing stored), and a lost answer is settled by
+  reading the comments back.
 """
 
 from __future__ import annotations
@@ -14,6 +27,7 @@ from typing import Any, TypeVar
 
 import github
 from github import Auth, Github, GithubException, GithubRetry
+from urllib3.util.retry import Retry
 
 from gitops_promoter.adapters.retry import WAIT_CAP, parse_retry_after
 from gitops_promoter.config.schema import GitHubConfig
@@ -24,6 +38,8 @@ from gitops_promoter.errors import (
     ConfigError,
     HeadMoved,
     MergeConflict,
+    MergeMethodNotAllowed,
+    MergeRefused,
 )
 from gitops_promoter.ports import PullRequest
 
@@ -42,15 +58,36 @@ def _auth(config: GitHubConfig) -> Auth.Auth:
     return Auth.Token(config.token.resolve())
 
 
-def _rate_limit_wait(headers: dict[str, Any]) -> float | None:
-    """Seconds GitHub asks us to wait: Retry-After, else until x-ratelimit-reset when none remain."""
+SECONDARY_WAIT = 60.0
+METHOD_SETTINGS = {"merge": "allow_merge_commit", "squash": "allow_squash_merge", "rebase": "allow_rebase_merge"}
+
+
+def _rate_limit_wait(headers: dict[str, Any], message: str = "") -> float | None:
+    """Seconds GitHub asks us to wait: Retry-After, else until x-ratelimit-reset when none remain,
+    else a minute for a secondary rate limit. GitHub's REST docs ("Rate limits for the REST API",
+    exceeding the rate limit): "Otherwise, wait for at least one minute before retrying"."""
     lowered = {str(k).lower(): str(v) for k, v in headers.items()}
     wait = parse_retry_after(lowered.get("retry-after"))
     if wait is not None:
         return wait
     if lowered.get("x-ratelimit-remaining") == "0" and lowered.get("x-ratelimit-reset", "").isdigit():
         return max(0.0, float(lowered["x-ratelimit-reset"]) - time.time())
+    if "secondary rate limit" in message.lower():
+        return SECONDARY_WAIT
     return None
+
+
+def _message(data: Any) -> str:
+    """GitHub's message and its `errors`, which are objects (`{"message": …}` / `{"code": …}`) or
+    plain strings (422 `"errors": ["Can not approve your own pull request"]`, hubtty/hubtty#33)."""
+    if not isinstance(data, dict):
+        return str(data)
+    message = str(data.get("message") or "")
+    errors = data.get("errors")
+    if errors:
+        parts = [str(e.get("message") or e.get("code") or e) if isinstance(e, dict) else str(e) for e in errors]
+        message = f"{message}: " + "; ".join(parts)
+    return message
 
 
 class GitHubHost:
@@ -70,6 +107,16 @@ class GitHubHost:
                           if seconds_between_requests is None else seconds_between_requests,
                           seconds_between_writes=config.seconds_between_writes
                           if seconds_between_writes is None else seconds_between_writes)
+        # Comments: rate limits retried (nothing was stored), 5xx and lost answers never (see above).
+        once = GithubRetry(total=retries, backoff_factor=backoff, max_rate_limit_wait=max_rate_limit_wait,
+                           status_forcelist=[429], read=0,
+                           allowed_methods=Retry.DEFAULT_ALLOWED_METHODS.union({"GET", "POST"}))
+        self._gh_once = Github(base_url=config.api_url.rstrip("/"), auth=_auth(config), retry=once,
+                               timeout=timeout, per_page=100,
+                               seconds_between_requests=config.seconds_between_requests
+                               if seconds_between_requests is None else seconds_between_requests,
+                               seconds_between_writes=config.seconds_between_writes
+                               if seconds_between_writes is None else seconds_between_writes)
         self._repo: Any = None
         self._login: str | None = None
 
@@ -79,14 +126,12 @@ class GitHubHost:
             return fn()
         except GithubException as exc:
             status = exc.status
-            message = exc.data.get("message") if isinstance(exc.data, dict) else str(exc.data)
-            errors = exc.data.get("errors") if isinstance(exc.data, dict) else None
-            if errors:
-                message = f"{message}: " + "; ".join(str(e.get("message") or e.get("code") or e) for e in errors)
+            message = _message(exc.data)
             detail = f"{what}: {message}"
             if status is None or status >= 500 or status == 429 or isinstance(exc, github.RateLimitExceededException):
                 error = CodeHostUnavailable(repository=self.repo_name, status=status, detail=detail)
-                error.retry_after = _rate_limit_wait(exc.headers or {})  # longer waits go back to the scheduler
+                # longer waits go back to the scheduler
+                error.retry_after = _rate_limit_wait(exc.headers or {}, message)
                 raise error from None
             raise CodeHostRejected(repository=self.repo_name, status=status, detail=detail) from None
         except (OSError, github.BadAttributeException) as exc:
@@ -146,8 +191,27 @@ class GitHubHost:
     def update_pull(self, number: int, *, title: str, body: str) -> None:
         self._call(f"update pull #{number}", lambda: self.repo.get_pull(number).edit(title=title, body=body))
 
-    def comment(self, number: int, text: str) -> None:
-        self._call(f"comment on #{number}", lambda: self.repo.get_pull(number).create_issue_comment(text))
+    def comment(self, number: int, text: str, *, attempts: int = 3) -> None:
+        """Post `text` once. The workflow's comments carry a unique hidden marker, so a comment with
+        exactly this body already there is this one: after a lost answer (5xx, timeout) the
+        comments are read back, and the POST is only sent again when it did not land."""
+        url = f"{self.repo.url}/issues/{number}/comments"
+
+        def post() -> None:
+            self._gh_once.requester.requestJsonAndCheck("POST", url, input={"body": text})
+
+        for attempt in range(1, attempts + 1):
+            try:
+                self._call(f"comment on #{number}", post)
+                return
+            except CodeHostUnavailable as exc:
+                if exc.status is not None and exc.status < 500:
+                    raise  # a rate limit beyond its retries: refused, nothing stored
+                if _same_text(text) in {_same_text(body) for body in self.comments(number)}:
+                    log.info("comment on #%s landed although its answer was lost (%s)", number, exc)
+                    return
+                if attempt == attempts:
+                    raise
 
     def comments(self, number: int) -> list[str]:
         return self._call(f"list comments of #{number}", lambda: [
@@ -187,11 +251,33 @@ class GitHubHost:
                 commit_title=title, commit_message=message, merge_method=method, sha=sha))
         except CodeHostRejected as exc:
             if exc.status == 405:
-                raise MergeConflict(repository=self.repo_name, status=405, detail=exc.detail) from None
+                return self._refused(number, method=method, detail=exc.detail)
             if exc.status == 409:
                 raise HeadMoved(repository=self.repo_name, status=409, detail=exc.detail) from None
             raise
         return str(status.sha)
+
+    def _refused(self, number: int, *, method: str, detail: str) -> str:
+        """Why GitHub answered 405, from the pull request and the repository as GitHub sees them now."""
+        reason = detail.removeprefix(f"merge #{number}: ")
+        fresh = self._call(f"get pull #{number}", lambda: self.repo.get_pull(number))
+        if fresh.merged:  # a retried PUT whose first answer was lost: the merge landed
+            return str(fresh.merge_commit_sha or "")
+        if "are not allowed on this repository" in reason:
+            settings = self._call("get repository", lambda: self._gh.get_repo(self.repo_name))
+            allowed = [m for m, attr in METHOD_SETTINGS.items() if getattr(settings, attr, None)]
+            if method not in allowed:
+                raise MergeMethodNotAllowed(
+                    repository=self.repo_name, status=405,
+                    detail=f"merge method '{method}' is not allowed on this repository; it allows "
+                           f"{', '.join(allowed) or 'none'} (set merge_method; GitHub: {reason})")
+        if fresh.mergeable is False or fresh.mergeable_state == "dirty":
+            raise MergeConflict(repository=self.repo_name, status=405, detail=detail)
+        raise MergeRefused(repository=self.repo_name, status=405, detail=f"GitHub refuses the merge: {reason}")
+
+
+def _same_text(text: str) -> str:
+    return text.replace("\r\n", "\n").strip()
 
 
 def _pull(p: Any, *, full: bool, closed_by: str | None = None) -> PullRequest:

@@ -9,13 +9,20 @@ Each reconcile, per app × pull-request environment:
    no longer has a candidate, with a comment;
 4. make the PR carry the proposal: create it, or rewrite its branch and body for a newer tag;
 5. on the PR's current head, evaluate the rule (domain.approval); merge when it holds.
-   A conflict rebuilds the branch on the target branch; a moved head waits for the next pass.
+   Only a real conflict (GitHub: `mergeable: false` / `dirty`) rebuilds the branch on the target
+   branch; any other refusal (branch protection wants reviews or checks) is reported as
+   "GitHub refuses the merge: …" and waited on with nothing pushed; a moved head waits for the
+   next pass; a merge method the repository disallows is an error naming the allowed ones.
+
+Every comment carries a hidden marker for its event and is looked up before it is posted, so a
+retried pass (or a POST whose answer was lost) never says the same thing twice.
 
 With `observe=True` nothing is written: the same reads and verdicts feed `status`.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -27,7 +34,14 @@ from gitops_promoter.domain.history import find_bump, moved_back_by_hand, reject
 from gitops_promoter.domain.plan import Bump, commit_message
 from gitops_promoter.domain.proposal import Proposal, body, branch_name, parse_marker, plan_promotion, title
 from gitops_promoter.domain.rollout import canary_steps
-from gitops_promoter.errors import CodeHostRejected, CodeHostUnavailable, HeadMoved, MergeConflict, PromoterError
+from gitops_promoter.errors import (
+    CodeHostRejected,
+    CodeHostUnavailable,
+    HeadMoved,
+    MergeConflict,
+    MergeRefused,
+    PromoterError,
+)
 from gitops_promoter.ports import Change, Cluster, CodeHost, Committed, DeployRepo, PullRequest, Registry
 from gitops_promoter.workflows.outcome import Outcome, file_diff, guarded
 
@@ -113,7 +127,7 @@ def _one(step: Step, *, dry_run: bool, observe: bool) -> Outcome:
             return Outcome(app, env, "waiting", plan.reason, from_tag=running.tag, pr=open_pr.number)
         if observe or dry_run:
             return Outcome(app, env, "would-close", plan.reason, from_tag=running.tag, pr=open_pr.number)
-        step.host.comment(open_pr.number, f"Closing: {plan.reason}.")
+        _say(step, open_pr.number, f"close {open_pr.head_sha}", f"Closing: {plan.reason}.")
         step.host.close_pull(open_pr.number)
         return Outcome(app, env, "closed", plan.reason, from_tag=running.tag, pr=open_pr.number)
     proposal = plan.proposal
@@ -175,8 +189,9 @@ def _drive(step: Step, p: Proposal, change: Change, open_pr: PullRequest | None,
         return _maybe_merge(step, p, change, open_pr.number, bot, "waiting", "")
     old = (facts or {}).get("tag") or "an older proposal"
     step.host.update_pull(open_pr.number, title=title(p), body=_describe(step, p, committed.sha))
-    step.host.comment(open_pr.number, f"Superseded: {old} → {p.tag} ({p.source_env} runs {p.tag} now). "
-                                      "The branch was rebuilt; approvals on the old head no longer count.")
+    _say(step, open_pr.number, f"superseded {old} {p.tag} {committed.sha}",
+         f"Superseded: {old} → {p.tag} ({p.source_env} runs {p.tag} now). "
+         "The branch was rebuilt; approvals on the old head no longer count.")
     return _maybe_merge(step, p, change, open_pr.number, bot, "updated", f"now proposes {p.tag} instead of {old}")
 
 
@@ -219,13 +234,18 @@ def _maybe_merge(step: Step, p: Proposal, change: Change, number: int, bot: str,
     subject, _, rest = change.message.partition("\n\n")
     try:
         sha = step.host.merge(number, sha=pr.head_sha, method=step.env.merge_method, title=subject, message=rest)
-    except (MergeConflict, HeadMoved, CodeHostUnavailable) as exc:
+    except (MergeConflict, MergeRefused, HeadMoved, CodeHostUnavailable) as exc:
         # A retried merge may have landed although its answer was lost (a 5xx, then 405 on the
         # retry): ask GitHub before deciding it failed.
         if step.host.pull(number).merged:
             return Outcome(app, env, "merged", verdict.describe(), p.from_tag, p.tag, pr=number)
         if isinstance(exc, MergeConflict):
             return _rebuild(step, p, change, number)
+        if isinstance(exc, MergeRefused):
+            # Branch protection and the like: pushing cannot fix it, and a rebuild would throw
+            # away the approvals it may be waiting for. Say why, and wait.
+            return Outcome(app, env, "waiting", f"{exc.detail}; waiting (the promoter's rule holds: "
+                                                f"{verdict.describe()})", p.from_tag, p.tag, pr=number)
         if isinstance(exc, HeadMoved):
             return Outcome(app, env, "waiting", "the head moved while merging; evaluating again next pass",
                            p.from_tag, p.tag, pr=number)
@@ -235,8 +255,23 @@ def _maybe_merge(step: Step, p: Proposal, change: Change, number: int, bot: str,
 
 def _rebuild(step: Step, p: Proposal, change: Change, number: int) -> Outcome:
     committed = step.repo.propose(change, branch=branch_name(p.env, p.app), rebuild=True)
-    step.host.comment(number, f"The branch conflicted with {step.repo.branch}; rebuilt it on the current "
-                              f"{step.repo.branch}. Approvals on the old head no longer count.")
     sha = committed.sha if isinstance(committed, Committed) else None
+    _say(step, number, f"rebuilt {sha or step.host.pull(number).head_sha}",
+         f"The branch conflicted with {step.repo.branch}; rebuilt it on the current "
+         f"{step.repo.branch}. Approvals on the old head no longer count.")
     return Outcome(p.app, p.env, "rebuilt", "merge conflict: branch rebuilt on the target branch", p.from_tag,
                    p.tag, sha=sha, pr=number)
+
+
+def _marker(key: str) -> str:
+    """The hidden marker of one comment-worthy event (`key`: what happened, on which head)."""
+    return f"<!-- gitops-promoter:comment {hashlib.sha256(key.encode()).hexdigest()[:16]} -->"
+
+
+def _say(step: Step, number: int, key: str, text: str) -> None:
+    """Comment once per event: the marker is looked up first, so a pass that is retried after a
+    failure (or whose POST landed but lost its answer) does not say it again."""
+    marker = _marker(key)
+    if any(marker in existing for existing in step.host.comments(number)):
+        return
+    step.host.comment(number, f"{text}\n\n{marker}")

@@ -1,7 +1,10 @@
 """Pull-request promotion, scenario by scenario, on real git and the real PyGithub client."""
 
+import pytest
+
 from gitops_promoter.domain.plan import parse_trailers
 from gitops_promoter.domain.proposal import parse_marker
+from tests.support.fake_github import Refused
 from tests.support.gitremote import git
 from tests.support.world import STAGING
 
@@ -24,13 +27,14 @@ def test_dev_commit_opens_a_staging_pr_merged_only_at_the_valid_approval(world):
 
     head = world.head("promoter/staging/web")
     world.github.review(1, "mallory", "APPROVED")  # not an approver
-    world.github.review(1, "promoter-bot", "APPROVED")  # the author, the bot itself
+    with pytest.raises(Refused) as refused:  # the author, the bot itself: GitHub refuses it (422)
+        world.github.review(1, "promoter-bot", "APPROVED")
+    assert (refused.value.status, refused.value.body["errors"]) == (422, ["Can not approve your own pull request"])
     world.github.review(1, "alice", "APPROVED", commit_id="0" * 40)  # on an older head
     waiting = world.run()["web/staging"]
     assert waiting.status == "waiting"
     assert waiting.detail == ("waiting: no valid approval yet; 1 more approval needed from alice, acme/sre; "
-                              "not counted: mallory (not an approver), promoter-bot (author), "
-                              "alice (approved an older head 0000000)")
+                              "not counted: mallory (not an approver), alice (approved an older head 0000000)")
     assert world.head("promoter/staging/web") == head  # waiting never rewrites the branch
     assert "newTag: v1.0.0" in world.file(STAGING)
 
@@ -67,6 +71,7 @@ def test_a_newer_healthy_tag_updates_the_same_pr(world):
     assert len(world.github.pulls()) == 1
     assert pr.title == "promote(staging): web v1.0.0 → v1.2.0" and parse_marker(pr.body)["tag"] == "v1.2.0"
     assert pr.comments[-1][1].startswith("Superseded: v1.1.0 → v1.2.0")
+    assert "<!-- gitops-promoter:comment " in pr.comments[-1][1]  # hidden marker, looked up before posting
     assert world.head("promoter/staging/web") != old_head
     assert "newTag: v1.2.0" in git("show", f"promoter/staging/web:{STAGING}", cwd=world.remote)
 
@@ -110,7 +115,8 @@ def test_pr_is_closed_when_its_tag_is_no_longer_a_candidate(world):
     assert out.detail == "staging already runs v1.0.0, as dev does"
     pr = world.github.pulls()[0]
     assert pr.state == "closed" and pr.closed_by == "promoter-bot"
-    assert pr.comments[-1][1] == "Closing: staging already runs v1.0.0, as dev does."
+    assert pr.comments[-1][1].split("\n\n")[0] == "Closing: staging already runs v1.0.0, as dev does."
+    assert len(pr.comments) == 1
 
 
 def test_merge_conflict_rebuilds_the_branch(world):

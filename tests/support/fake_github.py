@@ -2,12 +2,24 @@
 
 It implements the endpoints the promoter uses with GitHub's semantics:
 pulls (create / list / get / update / merge with 405, 409 and 422 answers as GitHub gives
-them), reviews, combined statuses and check runs, issue comments and labels, team members,
-the authenticated user, GitHub App installation tokens, `Link` pagination and rate-limit
-headers. A merge really merges in the bare repository (merge, squash or rebase).
+them), reviews (submit, list, dismiss), combined statuses and check runs, issue comments and
+labels, team members, the authenticated user, GitHub App installation tokens, `Link`
+pagination and rate-limit headers. A merge really merges in the bare repository (merge,
+squash or rebase).
 
-Tests drive the human side through plain methods: `review`, `set_status`, `close`,
-`merge_by_human`, `fail_next`, `rate_limit_next`.
+As strict as GitHub where the promoter depends on it (the sources each rule follows are named
+where it is implemented):
+
+* branch protection (`protect`): required approving review count and required status checks
+  (contexts) refuse the merge with GitHub's own 405 messages; the repository's allowed merge
+  methods (`allow_merge_commit` / `allow_squash_merge` / `allow_rebase_merge`) too;
+* `mergeable` / `mergeable_state` on GET pulls: `clean`, `blocked`, `dirty`, `unstable`, `unknown`;
+* the author of a pull request cannot approve it (422);
+* a dismissal turns the original review into `DISMISSED` (no new review is added);
+* secondary rate limits are 403s, with or without `Retry-After`.
+
+Tests drive the human side through plain methods: `review`, `dismiss`, `protect`,
+`set_status`, `set_check_run`, `close`, `fail_next`, `fail_after`, `rate_limit_next`.
 """
 
 from __future__ import annotations
@@ -34,6 +46,44 @@ def _git(repo: Path, *args: str, env: dict[str, str] | None = None, check: bool 
     if check and result.returncode != 0:
         raise RuntimeError(f"git {' '.join(args)}: {result.stderr}")
     return result.stdout.strip()
+
+
+class Refused(Exception):
+    """What GitHub answers a person's action it refuses (the human-side helpers raise it)."""
+
+    def __init__(self, status: int, body: dict[str, Any]) -> None:
+        self.status, self.body = status, body
+        super().__init__(f"{status} {body}")
+
+
+# The 405 messages of PUT /repos/{o}/{r}/pulls/{n}/merge, as GitHub words them:
+# * "Merge commits are not allowed on this repository." — Mergifyio/mergify#48 (a PyGithub
+#   GithubException 405 with exactly this message); squash and rebase have their own sentence,
+#   handled alike by Mergifyio/mergify#1812 ("handle forbidden squash/rebase/merge commits").
+# * 'Required status check "Codacy/PR Quality Review" is expected.' with documentation_url
+#   about-protected-branches — PennyDreadfulMTG/Penny-Dreadful-Tools#6226.
+# * "At least 2 approving reviews are required by reviewers with write access." —
+#   Skatteetaten/terraform-nomad-minio#53 quotes GitHub's wording.
+# * "Pull Request is not mergeable" for a conflict or a closed pull request (what the GitHub REST
+#   docs' "Merge a pull request" calls "405 Method Not Allowed if merge cannot be performed").
+# A 409 "Head branch was modified. Review and try the merge again." when `sha` is stale —
+# dlang/dlang-bot#77 quotes the docs' example response.
+NOT_ALLOWED = {"merge": "Merge commits are not allowed on this repository.",
+               "squash": "Squash merges are not allowed on this repository.",
+               "rebase": "Rebase merges are not allowed on this repository."}
+PROTECTED_DOCS = "https://docs.github.com/articles/about-protected-branches"
+MERGE_DOCS = "https://docs.github.com/rest/pulls/pulls#merge-a-pull-request"
+
+
+@dataclass
+class Protection:
+    """Branch protection of one branch, as GET /repos/{o}/{r}/branches/{b}/protection shapes it:
+    `required_pull_request_reviews.required_approving_review_count` and `dismiss_stale_reviews`,
+    `required_status_checks.contexts` (a commit status context or a check run name)."""
+
+    required_approving_review_count: int = 0
+    dismiss_stale_reviews: bool = False  # GitHub's default: an approval survives new commits
+    contexts: list[str] = field(default_factory=list)
 
 
 def _now() -> str:
@@ -69,6 +119,14 @@ class Repo:
     statuses: dict[str, dict[str, str]] = field(default_factory=dict)  # sha -> context -> state
     # sha -> name -> (status, conclusion)
     check_runs: dict[str, dict[str, tuple[str, str | None]]] = field(default_factory=dict)
+    protection: dict[str, Protection] = field(default_factory=dict)  # branch -> its protection
+    allow_merge_commit: bool = True
+    allow_squash_merge: bool = True
+    allow_rebase_merge: bool = True
+
+    def allowed(self, method: str) -> bool:
+        return {"merge": self.allow_merge_commit, "squash": self.allow_squash_merge,
+                "rebase": self.allow_rebase_merge}.get(method, False)
 
     def head_sha(self, branch: str) -> str | None:
         out = _git(self.path, "rev-parse", "--verify", "-q", f"refs/heads/{branch}^{{commit}}", check=False)
@@ -105,15 +163,122 @@ class FakeGitHub(LocalServer):
         return self.repos[full_name] if full_name else next(iter(self.repos.values()))
 
     def review(self, number: int, user: str, state: str, *, commit_id: str | None = None,
-               repo: str = "") -> None:
-        """A review by `user`: APPROVED, CHANGES_REQUESTED, COMMENTED or DISMISSED; on the current head
-        unless `commit_id` names another."""
+               repo: str = "") -> int:
+        """A review by `user`: APPROVED, CHANGES_REQUESTED or COMMENTED; on the current head unless
+        `commit_id` names another. Returns the review id. GitHub's rules apply: the author's own
+        approval or change request is refused with 422 (`Refused`); a dismissal is `dismiss`."""
         with self._lock:
             r = self.repo(repo)
-            pull = r.pulls[number]
-            sha = commit_id or r.head_sha(pull.head)
-            pull.reviews.append({"id": len(pull.reviews) + 1, "user": user, "state": state, "commit_id": sha,
-                                 "submitted_at": _now()})
+            status, body = self._submit_review(r, r.pulls[number], user, state, commit_id)
+            if status >= 400:
+                raise Refused(status, body)
+            return int(body["id"])
+
+    def dismiss(self, number: int, review_id: int, *, message: str = "stale", repo: str = "") -> None:
+        """Dismiss a review, as PUT /pulls/{n}/reviews/{id}/dismissals does."""
+        with self._lock:
+            status, body = self._dismiss(self.repo(repo).pulls[number], review_id, message)
+            if status >= 400:
+                raise Refused(status, body)
+
+    def protect(self, branch: str = "main", *, required_reviews: int = 0, contexts: tuple[str, ...] = (),
+                dismiss_stale_reviews: bool = False, repo: str = "") -> Protection:
+        """Protect `branch`: `required_reviews` approving reviews, `contexts` required status checks."""
+        protection = Protection(required_reviews, dismiss_stale_reviews, list(contexts))
+        self.repo(repo).protection[branch] = protection
+        return protection
+
+    def allow_merge_methods(self, *methods: str, repo: str = "") -> None:
+        """The repository's merge button settings: only these methods are allowed."""
+        r = self.repo(repo)
+        r.allow_merge_commit, r.allow_squash_merge, r.allow_rebase_merge = (
+            "merge" in methods, "squash" in methods, "rebase" in methods)
+
+    # --- GitHub's rules, shared by the HTTP side and the human side ----------------------
+    def _submit_review(self, r: Repo, pull: Pull, user: str, state: str,
+                       commit_id: str | None) -> tuple[int, dict[str, Any]]:
+        state = {"APPROVE": "APPROVED", "REQUEST_CHANGES": "CHANGES_REQUESTED", "COMMENT": "COMMENTED"}.get(
+            state, state)
+        if state not in ("APPROVED", "CHANGES_REQUESTED", "COMMENTED"):
+            return 422, {"message": "Unprocessable Entity", "errors": [f"Unknown review event {state}"]}
+        if user == pull.author and state != "COMMENTED":
+            # hubtty/hubtty#33: 422 {"message":"Unprocessable Entity","errors":["Can not approve your own
+            # pull request"], "documentation_url": ".../pulls#create-a-review-for-a-pull-request"}.
+            verb = "approve" if state == "APPROVED" else "request changes on"
+            return 422, {"message": "Unprocessable Entity", "errors": [f"Can not {verb} your own pull request"],
+                         "documentation_url": "https://docs.github.com/rest/pulls/reviews#create-a-review-for-a-pull-request"}
+        review = {"id": pull.number * 1000 + len(pull.reviews) + 1, "user": user, "state": state,
+                  "commit_id": commit_id or r.head_sha(pull.head), "submitted_at": _now()}
+        pull.reviews.append(review)
+        return 200, review
+
+    def _dismiss(self, pull: Pull, review_id: int, message: str) -> tuple[int, dict[str, Any]]:
+        review = next((rv for rv in pull.reviews if rv["id"] == review_id), None)
+        if review is None:
+            return 404, {"message": "Not Found"}
+        if review["state"] not in ("APPROVED", "CHANGES_REQUESTED"):
+            # Only a deciding review can be dismissed ("Dismissing a pull request review": it
+            # "changes the status of the review to a review comment").
+            return 422, {"message": "Unprocessable Entity",
+                         "errors": ["Can not dismiss a commented pull request review"]}
+        # GitHub REST "Dismiss a review for a pull request": the same review comes back with
+        # state DISMISSED; no new review is added.
+        review["state"] = "DISMISSED"
+        review["dismissal_message"] = message
+        return 200, review
+
+    def _approvals(self, r: Repo, pull: Pull, protection: Protection) -> int:
+        """Approving reviews GitHub counts for protection: each reviewer's latest APPROVED /
+        CHANGES_REQUESTED / DISMISSED review, never the author's (GitHub refuses those anyway);
+        with `dismiss_stale_reviews`, approvals of an older head do not count."""
+        latest: dict[str, dict[str, Any]] = {}
+        for rv in pull.reviews:
+            if rv["state"] in ("APPROVED", "CHANGES_REQUESTED", "DISMISSED"):
+                latest[rv["user"]] = rv
+        head = r.head_sha(pull.head)
+        return sum(1 for user, rv in latest.items() if rv["state"] == "APPROVED" and user != pull.author
+                   and (not protection.dismiss_stale_reviews or rv["commit_id"] == head))
+
+    def _checks(self, r: Repo, sha: str) -> dict[str, str]:
+        """Every status context and check run of `sha`, reduced to success / pending / failure."""
+        out = {c: {"success": "success", "pending": "pending"}.get(s, "failure")
+               for c, s in r.statuses.get(sha, {}).items()}
+        for name, (status, conclusion) in r.check_runs.get(sha, {}).items():
+            out[name] = ("pending" if status != "completed" else
+                         "success" if conclusion in ("success", "neutral", "skipped") else "failure")
+        return out
+
+    def _protection_refusal(self, r: Repo, pull: Pull) -> str | None:
+        """GitHub's 405 message when branch protection refuses the merge, else None."""
+        protection = r.protection.get(pull.base)
+        if protection is None:
+            return None
+        needed = protection.required_approving_review_count
+        if needed and self._approvals(r, pull, protection) < needed:
+            noun = "approving review is" if needed == 1 else "approving reviews are"
+            return f"At least {needed} {noun} required by reviewers with write access."
+        checks = self._checks(r, r.head_sha(pull.head) or "")
+        for context in protection.contexts:
+            state = checks.get(context)
+            if state != "success":
+                # Missing or pending: "is expected." (Penny-Dreadful-Tools#6226); a red one: "is failing."
+                return f'Required status check "{context}" is {"failing" if state == "failure" else "expected"}.'
+        return None
+
+    def _mergeable_state(self, r: Repo, pull: Pull, mergeable: bool | None) -> str:
+        """`dirty` is a conflict and always comes with `mergeable: false`
+        (prince-chrismc/label-merge-conflicts-action#44); `blocked` is branch protection;
+        `unstable` a red or pending check that protection does not require; `unknown` while
+        GitHub computes mergeability (`mergeable: null`)."""
+        if mergeable is None:
+            return "unknown"
+        if mergeable is False:
+            return "dirty"
+        if self._protection_refusal(r, pull) is not None:
+            return "blocked"
+        if any(s != "success" for s in self._checks(r, r.head_sha(pull.head) or "").values()):
+            return "unstable"
+        return "clean"
 
     def set_status(self, sha: str, context: str, state: str, *, repo: str = "") -> None:
         self.repo(repo).statuses.setdefault(sha, {})[context] = state
@@ -135,11 +300,19 @@ class FakeGitHub(LocalServer):
         the work lands but the answer is lost, as with a gateway timeout."""
         self._lost.append((method, re.compile(path), status, count))
 
-    def rate_limit_next(self, count: int, *, reset_in: int = 0, secondary: bool = False) -> None:
+    def rate_limit_next(self, count: int, *, reset_in: int = 0, secondary: bool = False,
+                        retry_after: int | None = 0) -> None:
+        """Primary: 403 with X-RateLimit-Remaining 0 and the reset time. Secondary: 403 with the
+        message GitHub sends (KnpLabs/php-github-api#1126 quotes it) and `Retry-After` when
+        `retry_after` is not None — GitHub does not always send it (hub4j/github-api#1805), and
+        then the REST docs say to wait at least a minute."""
         for _ in range(count):
             if secondary:
-                self._failures.append((429, {"Retry-After": "0"},
-                                       {"message": "You have exceeded a secondary rate limit."}))
+                headers = {} if retry_after is None else {"Retry-After": str(retry_after)}
+                self._failures.append((403, headers, {
+                    "message": "You have exceeded a secondary rate limit and have been temporarily blocked from "
+                               "content creation. Please retry your request again later.",
+                    "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"}))
             else:
                 reset = str(int(time.time()) + reset_in)
                 self._failures.append((403, {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset},
@@ -157,7 +330,8 @@ class FakeGitHub(LocalServer):
         full = f"{r.owner}/{r.name}"
         return {"id": abs(hash(full)) % 10**8, "name": r.name, "full_name": full, "owner": self._user(r.owner),
                 "default_branch": r.default_branch, "private": True, "url": f"{self.api}/repos/{full}",
-                "html_url": f"{self.root}/{full}"}
+                "html_url": f"{self.root}/{full}", "allow_merge_commit": r.allow_merge_commit,
+                "allow_squash_merge": r.allow_squash_merge, "allow_rebase_merge": r.allow_rebase_merge}
 
     def _mergeable(self, r: Repo, pull: Pull) -> bool | None:
         if pull.state != "open":
@@ -189,7 +363,7 @@ class FakeGitHub(LocalServer):
         if full:
             mergeable = self._mergeable(r, pull)
             out.update({"merged": pull.merged, "mergeable": mergeable,
-                        "mergeable_state": {True: "clean", False: "dirty", None: "unknown"}[mergeable],
+                        "mergeable_state": self._mergeable_state(r, pull, mergeable),
                         "merged_by": self._user(pull.merged_by) if pull.merged_by else None})
         return out
 
@@ -274,8 +448,9 @@ class FakeGitHub(LocalServer):
                 self.end_headers()
                 self.wfile.write(data)
 
-            def fail(self, status: int, message: str, errors: list[dict[str, Any]] | None = None) -> None:
-                body: dict[str, Any] = {"message": message, "documentation_url": "https://docs.github.com/rest"}
+            def fail(self, status: int, message: str, errors: list[dict[str, Any]] | None = None, *,
+                     docs: str = "https://docs.github.com/rest") -> None:
+                body: dict[str, Any] = {"message": message, "documentation_url": docs}
                 if errors:
                     body["errors"] = errors
                 self.reply(status, body)
@@ -457,20 +632,37 @@ class FakeGitHub(LocalServer):
                               "commit_id": rv["commit_id"], "submitted_at": rv["submitted_at"], "body": ""}
                              for rv in pull.reviews]
                     return self.page(items, query)
+                if rest == "/reviews" and cmd == "POST":
+                    status, body = gh._submit_review(r, pull, user, str(payload.get("event") or "PENDING"),
+                                                     payload.get("commit_id"))
+                    return self.reply(status, self.review_json(body) if status < 400 else body)
+                m = re.match(r"^/reviews/(\d+)/dismissals$", rest)
+                if m and cmd == "PUT":
+                    status, body = gh._dismiss(pull, int(m.group(1)), str(payload.get("message") or ""))
+                    return self.reply(status, self.review_json(body) if status < 400 else body)
                 if rest == "/merge" and cmd == "PUT":
                     return self.merge(r, pull, payload, user)
                 return self.fail(404, "Not Found")
 
+            def review_json(self, rv: dict[str, Any]) -> dict[str, Any]:
+                return {**rv, "user": gh._user(rv["user"]), "body": ""}
+
             def merge(self, r: Repo, pull: Pull, payload: dict[str, Any], user: str) -> None:
+                """The checks in the order GitHub answers them; every refusal is its real message."""
                 if pull.state != "open":
-                    return self.fail(405, "Pull Request is not mergeable")
+                    return self.fail(405, "Pull Request is not mergeable", docs=MERGE_DOCS)
                 if payload.get("sha") and payload["sha"] != r.head_sha(pull.head):
-                    return self.fail(409, "Head branch was modified. Review and try the merge again.")
+                    return self.fail(409, "Head branch was modified. Review and try the merge again.", docs=MERGE_DOCS)
                 method = str(payload.get("merge_method") or "merge")
                 if method not in ("merge", "squash", "rebase"):
                     return self.fail(422, "Validation Failed", [{"field": "merge_method", "code": "invalid"}])
+                if not r.allowed(method):
+                    return self.fail(405, NOT_ALLOWED[method], docs=MERGE_DOCS)
                 if not gh._mergeable(r, pull):
-                    return self.fail(405, "Pull Request is not mergeable")
+                    return self.fail(405, "Pull Request is not mergeable", docs=MERGE_DOCS)
+                refusal = gh._protection_refusal(r, pull)
+                if refusal is not None:
+                    return self.fail(405, refusal, docs=PROTECTED_DOCS)
                 title = str(payload.get("commit_title") or f"Merge pull request #{pull.number} from {pull.head}")
                 sha = gh._merge(r, pull, method=method, title=title, message=str(payload.get("commit_message") or ""),
                                 by=user)
