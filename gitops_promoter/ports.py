@@ -157,9 +157,14 @@ class Cluster(Protocol):
 
 @dataclass(frozen=True)
 class AppView:
+    """An Argo CD Application's status. `revision` is what Argo CD last *compared* git at (set even
+    while OutOfSync), so it says nothing about what runs; `applied` lists the revisions the cluster
+    really got: the last successful sync operation's, or the compared ones while Synced."""
+
     revision: str | None
     sync: str | None
     health: str | None
+    applied: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -73,6 +73,28 @@ def api_client_for(cfg: ClusterConfig) -> client.ApiClient:
     return cast(client.ApiClient, config.new_client_from_config(config_file=path, context=cfg.context))
 
 
+def application_view(obj: dict[str, Any]) -> AppView:
+    """What the promoter reads of an Application (argo-cd pkg/apis/application/v1alpha1/types.go):
+    `status.sync` {status, revision, revisions (multi-source)} is the last *comparison*;
+    `status.operationState` {phase, syncResult {revision, revisions}} the last sync operation."""
+    status = obj.get("status") or {}
+    sync = status.get("sync") or {}
+    applied: list[str] = []
+    operation = status.get("operationState") or {}
+    result = operation.get("syncResult") or {}
+    if operation.get("phase") == "Succeeded":
+        applied += _revisions(result)
+    if sync.get("status") == "Synced":
+        applied += _revisions(sync)
+    return AppView(sync.get("revision") or next(iter(_revisions(sync)), None), sync.get("status"),
+                   (status.get("health") or {}).get("status"), tuple(dict.fromkeys(applied)))
+
+
+def _revisions(part: dict[str, Any]) -> list[str]:
+    found = [str(r) for r in part.get("revisions") or [] if r]
+    return found or ([str(part["revision"])] if part.get("revision") else [])
+
+
 class KubeCluster:
     def __init__(self, cfg: ClusterConfig, *, api_client: client.ApiClient | None = None, retries: int = 3,
                  sleep: Callable[[float], None] = time.sleep) -> None:
@@ -103,9 +125,7 @@ class KubeCluster:
         ns, name = _split(ref)
         obj = self._call(f"get application {ref}", lambda: self.api.get_namespaced_custom_object(
             *ARGO, ns, "applications", name))
-        status = obj.get("status") or {}
-        sync = status.get("sync") or {}
-        return AppView(sync.get("revision"), sync.get("status"), (status.get("health") or {}).get("status"))
+        return application_view(obj)
 
     def rollout(self, ref: str) -> RolloutView:
         ns, name = _split(ref)

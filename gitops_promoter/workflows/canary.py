@@ -76,8 +76,10 @@ def _one(c: Canary, *, force: str | None, observe: bool, journal: Journal, clock
     steps = canary_steps(c.repo.read(c.target.steps_file), source=source)
     synced = False
     if release is not None and c.target.application:
-        revision = c.cluster.application(c.target.application).revision
-        synced = bool(revision) and c.repo.contains(release.bump, str(revision))
+        # Argo CD runs the release once a revision it applied (any source of a multi-source
+        # Application) contains the release's commit; the compared revision alone is not enough.
+        applied = c.cluster.application(c.target.application).applied
+        synced = any(c.repo.contains(release.bump, revision) for revision in applied)
     elif release is not None:
         synced = True  # no Application to ask: trust the Rollout's image
     view = c.cluster.rollout(str(c.target.rollout))

@@ -1,8 +1,13 @@
 """Simulators of Argo CD and Argo Rollouts over the fake Kubernetes API, driven step by step.
 
 * `ArgoCD.sync(app)`: like an auto-sync, reads the Application's path at the head of the
-  deployment repo's branch, applies the Rollout in it to the cluster (spec only) and records
-  `status.sync.revision`.
+  deployment repo's branch, applies the Rollout in it to the cluster (spec only) and records the
+  sync operation (`status.operationState` Succeeded, `syncResult.revision`) and the comparison
+  (`status.sync` Synced at that revision). `ArgoCD.compare(app)` is a refresh without a sync (auto-sync
+  off, or not yet run): `status.sync.revision` moves to the head — Argo CD sets it to the compared
+  revision even while OutOfSync — and nothing is applied. A multi-source Application (`sources`)
+  reports `revisions` (one per source) instead of `revision`, in `sync` and in `syncResult`
+  (argo-cd pkg/apis/application/v1alpha1/types.go: SyncStatus, SyncOperationResult).
 * `Rollouts.tick(ref, seconds)`: like the Argo Rollouts controller, walks the canary steps
   (`setWeight`, `pause: {}`, `pause: {duration}`), sets `pauseConditions`, completes (the new
   pod hash becomes stable), goes back to stable at once when the template returns to the
@@ -49,13 +54,36 @@ class ArgoCD:
     repo: Path  # bare deployment repository
     branch: str = "main"
     paths: dict[str, str] = field(default_factory=dict)  # application ref -> rollout file
+    multi: dict[str, str] = field(default_factory=dict)  # application ref -> its second source's revision
 
-    def add(self, app: str, rollout_file: str) -> None:
+    def add(self, app: str, rollout_file: str, *, second_source: str | None = None) -> None:
+        """`second_source`: a multi-source Application whose other source (a Helm chart's values,
+        say) sits at this revision."""
         ns, name = app.split("/")
         self.paths[app] = rollout_file
+        spec: dict[str, Any] = {"source": {"path": rollout_file}}
+        if second_source is not None:
+            self.multi[app] = second_source
+            spec = {"sources": [{"path": rollout_file}, {"repoURL": "https://charts.example/", "chart": "web"}]}
         self.kube.put(APPS, {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
-                             "metadata": {"name": name, "namespace": ns}, "spec": {"source": {"path": rollout_file}},
+                             "metadata": {"name": name, "namespace": ns}, "spec": spec,
                              "status": {"sync": {"status": "OutOfSync"}, "health": {"status": "Missing"}}})
+
+    def _revision_fields(self, app: str, head: str) -> dict[str, Any]:
+        if app in self.multi:
+            return {"revisions": [head, self.multi[app]]}
+        return {"revision": head}
+
+    def compare(self, app: str) -> str:
+        """A refresh: Argo CD compares git's head with the cluster and applies nothing."""
+        head = _git(self.repo, "rev-parse", self.branch).strip()
+        app_ns, app_name = app.split("/")
+        current = self.kube.get(APPS, app_ns, app_name) or {}
+        applied = ((current.get("status") or {}).get("operationState") or {}).get("syncResult") or {}
+        same = applied.get("revision") == head or (applied.get("revisions") or [None])[0] == head
+        self.kube.patch(APPS, app_ns, app_name, {"status": {"sync": {
+            "status": "Synced" if same else "OutOfSync", **self._revision_fields(app, head)}}})
+        return head
 
     def sync(self, app: str) -> str:
         head = _git(self.repo, "rev-parse", self.branch).strip()
@@ -70,8 +98,11 @@ class ArgoCD:
         if current is None or current["spec"] != obj["spec"]:
             self.kube.put(ROLLOUTS, obj)
         app_ns, app_name = app.split("/")
-        self.kube.patch(APPS, app_ns, app_name, {"status": {"sync": {"status": "Synced", "revision": head},
-                                                            "health": {"status": "Healthy"}}})
+        revisions = self._revision_fields(app, head)
+        self.kube.patch(APPS, app_ns, app_name, {"status": {
+            "sync": {"status": "Synced", **revisions}, "health": {"status": "Healthy"},
+            "operationState": {"phase": "Succeeded", "message": "successfully synced (all tasks run)",
+                               "syncResult": revisions}}})
         return head
 
 
