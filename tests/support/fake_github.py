@@ -145,6 +145,7 @@ class FakeGitHub(LocalServer):
         self.log: list[str] = []
         self._failures: list[tuple[int, dict[str, str], dict[str, Any]]] = []
         self._lost: list[tuple[str, re.Pattern[str], int, int]] = []
+        self._refuse: list[tuple[str, re.Pattern[str], int, int]] = []
         self.mergeable_pending = 0  # answer mergeable: null (still computing) this many times
         self._lock = threading.RLock()
         self._next_number = 1
@@ -299,6 +300,11 @@ class FakeGitHub(LocalServer):
         """Do the next `count` requests matching `method` and the `path` regex, then answer `status`:
         the work lands but the answer is lost, as with a gateway timeout."""
         self._lost.append((method, re.compile(path), status, count))
+
+    def fail_before(self, method: str, path: str, *, status: int = 502, count: int = 1) -> None:
+        """Answer the next `count` requests matching `method` and the `path` regex with `status`
+        without doing them, as a gateway that never reached GitHub."""
+        self._refuse.append((method, re.compile(path), status, count))
 
     def rate_limit_next(self, count: int, *, reset_in: int = 0, secondary: bool = False,
                         retry_after: int | None = 0) -> None:
@@ -491,6 +497,12 @@ class FakeGitHub(LocalServer):
                     if gh._failures:
                         status, headers, body = gh._failures.pop(0)
                         return self.reply(status, body, headers)
+                    for i, (method, pattern, refused, count) in enumerate(gh._refuse):
+                        if method == self.command and pattern.search(path):
+                            gh._refuse[i] = (method, pattern, refused, count - 1)
+                            if count <= 1:
+                                gh._refuse.pop(i)
+                            return self.fail(refused, "Server Error")
                     m = re.match(r"^/app/installations/(\d+)/access_tokens$", path)
                     if m and self.command == "POST":
                         return self.installation_token(int(m.group(1)))
@@ -628,24 +640,29 @@ class FakeGitHub(LocalServer):
                         pull.state, pull.closed_by = "open", None
                     return self.reply(200, gh._pull_json(r, pull))
                 if rest == "/reviews" and cmd == "GET":
-                    items = [{"id": rv["id"], "user": gh._user(rv["user"]), "state": rv["state"],
-                              "commit_id": rv["commit_id"], "submitted_at": rv["submitted_at"], "body": ""}
-                             for rv in pull.reviews]
+                    items = [self.review_json(r, pull, rv) for rv in pull.reviews]
                     return self.page(items, query)
                 if rest == "/reviews" and cmd == "POST":
                     status, body = gh._submit_review(r, pull, user, str(payload.get("event") or "PENDING"),
                                                      payload.get("commit_id"))
-                    return self.reply(status, self.review_json(body) if status < 400 else body)
+                    return self.reply(status, self.review_json(r, pull, body) if status < 400 else body)
+                m = re.match(r"^/reviews/(\d+)$", rest)
+                if m and cmd == "GET":
+                    review = next((rv for rv in pull.reviews if rv["id"] == int(m.group(1))), None)
+                    if review is None:
+                        return self.fail(404, "Not Found")
+                    return self.reply(200, self.review_json(r, pull, review))
                 m = re.match(r"^/reviews/(\d+)/dismissals$", rest)
                 if m and cmd == "PUT":
                     status, body = gh._dismiss(pull, int(m.group(1)), str(payload.get("message") or ""))
-                    return self.reply(status, self.review_json(body) if status < 400 else body)
+                    return self.reply(status, self.review_json(r, pull, body) if status < 400 else body)
                 if rest == "/merge" and cmd == "PUT":
                     return self.merge(r, pull, payload, user)
                 return self.fail(404, "Not Found")
 
-            def review_json(self, rv: dict[str, Any]) -> dict[str, Any]:
-                return {**rv, "user": gh._user(rv["user"]), "body": ""}
+            def review_json(self, r: Repo, pull: Pull, rv: dict[str, Any]) -> dict[str, Any]:
+                url = f"{gh.api}/repos/{r.owner}/{r.name}/pulls/{pull.number}"
+                return {**rv, "user": gh._user(rv["user"]), "body": "", "pull_request_url": url}
 
             def merge(self, r: Repo, pull: Pull, payload: dict[str, Any], user: str) -> None:
                 """The checks in the order GitHub answers them; every refusal is its real message."""
