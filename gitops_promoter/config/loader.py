@@ -29,7 +29,7 @@ from gitops_promoter.config.schema import (
     StateConfig,
     TargetConfig,
 )
-from gitops_promoter.domain.analysis import Metric, metric_from
+from gitops_promoter.domain.analysis import Metric, MetricError, metric_problems, parse_metric
 from gitops_promoter.domain.approval import Rule as ApprovalRule
 from gitops_promoter.domain.edits import ContainerEdit, Edit, HelmEdit, KustomizeEdit, MarkerEdit
 from gitops_promoter.domain.imageref import ImageRef
@@ -41,7 +41,8 @@ TOP = ("version", "registries", "repositories", "clusters", "prometheus", "envir
 POLICY_KEYS = ("strategy", "constraint", "semver_mode", "allow_tags", "ignore_tags", "extract", "order",
                "ignore_signature_tags")
 METRIC_KEYS = ("name", "query", "interval", "count", "initialDelay", "successCondition", "failureCondition",
-               "failureLimit", "inconclusiveLimit", "consecutiveErrorLimit", "emptyResult")
+               "failureLimit", "inconclusiveLimit", "consecutiveErrorLimit", "consecutiveSuccessLimit", "emptyResult",
+               "dryRun")
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$")
 
 
@@ -425,14 +426,21 @@ class _Builder:
         return MarkerEdit((m["marker"].str() if "marker" in m else None) or app)
 
     def canary(self, c: Cursor, prometheus: dict[str, PrometheusConfig]) -> CanaryConfig | None:
-        m = c.mapping(("gate_duration", "analysis", "gates"))
+        m = c.mapping(("gate_duration", "gate_window", "analysis", "gates"))
         gate = "10s"
         if "gate_duration" in m:
             text = m["gate_duration"].str()
             if text is not None and not re.fullmatch(r"\d+(ms|s|m|h)?", text):
                 m["gate_duration"].error(f"must be a duration such as 10s, not {text!r}")
             gate = text or gate
-        analysis = self.analysis(m["analysis"], prometheus) if "analysis" in m else None
+        window = CanaryConfig().gate_window
+        if "gate_window" in m:
+            seconds = m["gate_window"].duration()
+            if seconds is not None and seconds <= 0:
+                m["gate_window"].error("must be greater than 0")
+            elif seconds is not None:
+                window = seconds
+        analysis = self.analysis(m["analysis"], prometheus, window) if "analysis" in m else None
         gates: dict[int, AnalysisConfig] = {}
         if "gates" in m:
             for key, gc in m["gates"].items():
@@ -440,12 +448,13 @@ class _Builder:
                     gc.error(f"gate keys are step indexes in spec.strategy.canary.steps, not {key!r}")
                     continue
                 g = gc.mapping(("analysis",), required=("analysis",))
-                built = self.analysis(g["analysis"], prometheus) if "analysis" in g else None
+                built = self.analysis(g["analysis"], prometheus, window) if "analysis" in g else None
                 if built is not None:
                     gates[int(key)] = built
-        return CanaryConfig(gate_duration=gate, analysis=analysis, gates=gates)
+        return CanaryConfig(gate_duration=gate, gate_window=window, analysis=analysis, gates=gates)
 
-    def analysis(self, c: Cursor, prometheus: dict[str, PrometheusConfig]) -> AnalysisConfig | None:
+    def analysis(self, c: Cursor, prometheus: dict[str, PrometheusConfig],
+                 window: float = CanaryConfig().gate_window) -> AnalysisConfig | None:
         a = c.mapping(("prometheus", "args", "metrics", "template"), required=("prometheus",))
         ref = a["prometheus"].str() if "prometheus" in a else None
         if ref is not None and ref not in prometheus:
@@ -464,15 +473,18 @@ class _Builder:
                 if not mm:
                     continue
                 try:
-                    built = metric_from(_plain(metric.value))
-                except (ValueError, PromoterError) as exc:
-                    metric.error(str(exc))
+                    built = parse_metric(_plain(metric.value), gate_window=window)
+                except (MetricError, PromoterError) as exc:
+                    bad: str | None = exc.key if isinstance(exc, MetricError) else None
+                    (mm[bad] if bad is not None and bad in mm else metric).error(str(exc))
                     continue
-                if not built.success_condition and not built.failure_condition:
-                    metric.error("needs successCondition or failureCondition (a metric with neither always passes)")
-                if built.interval is not None and built.count is None:
-                    metric.error("with interval, give count too: a gate must end")
-                metrics.append(built)
+                # the same rules as an AnalysisTemplate's metrics (domain.analysis.metric_problems);
+                # interval without count is Argo's background shape, bounded by canary.gate_window
+                problems = metric_problems(built)
+                for where, message in problems:
+                    (mm[where] if where is not None and where in mm else metric).error(message)
+                if not problems:
+                    metrics.append(built)
         template = a["template"].str() if "template" in a else None
         if ("metrics" in a) == ("template" in a):
             c.error("give either metrics or template")

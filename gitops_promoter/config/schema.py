@@ -119,6 +119,9 @@ class AnalysisConfig:
 @dataclass(frozen=True)
 class CanaryConfig:
     gate_duration: str = "10s"
+    # seconds: how long a metric with `interval` and no `count` (Argo's background shape) is measured
+    # at a gate before it is Successful if it never failed (Metric.gate_window)
+    gate_window: float = 300.0
     analysis: AnalysisConfig | None = None  # for every gate
     gates: Mapping[int, AnalysisConfig] = field(default_factory=dict)  # per gate (step index), overriding
 

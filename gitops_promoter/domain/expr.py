@@ -4,7 +4,8 @@ Covers what AnalysisTemplates write against Prometheus results: `result`, indexi
 (`result[0]`), `len(x)`, `isNaN(x)`, `isInf(x)`, `isNil(x)`, `asFloat(x)`, `asInt(x)`,
 `all(list, {# >= 0.95})` / `any(...)` / `none(...)` predicates, comparisons
 (`== != < <= > >=`), `&&` `||` `!` and `and` `or` `not`, arithmetic (`+ - * / %`),
-parentheses, numbers, strings, `true` / `false` / `nil`.
+`in` / `not in` (membership in a list, e.g. `result[0] in [200, 204]`, as expr-lang's `in`),
+list literals, parentheses, numbers, strings, `true` / `false` / `nil`.
 
 As in expr-lang (which Argo uses), logic needs booleans and arithmetic needs numbers; anything
 else — nil in a comparison, an index out of range, an unknown name — is an ExprError, which the
@@ -35,8 +36,8 @@ _TOKEN = re.compile(r"""
     )""", re.VERBOSE)
 
 _WORDS = {"and": "&&", "or": "||", "not": "!"}
-_BINARY = {"||": 1, "&&": 2, "==": 3, "!=": 3, "<": 4, "<=": 4, ">": 4, ">=": 4, "+": 5, "-": 5, "*": 6, "/": 6,
-           "%": 6, "**": 7}
+_BINARY = {"||": 1, "&&": 2, "==": 3, "!=": 3, "<": 4, "<=": 4, ">": 4, ">=": 4, "in": 4, "not in": 4, "+": 5,
+           "-": 5, "*": 6, "/": 6, "%": 6, "**": 7}
 
 
 @dataclass(frozen=True)
@@ -96,13 +97,24 @@ class _Parser:
         """Precedence climbing; `**` is right-associative, every other operator left-associative."""
         left = self.unary()
         while True:
-            tok = self.peek()
-            prec = _BINARY.get(tok.text) if tok.kind == "op" else None
-            if prec is None or prec < min_prec:
+            op = self._binary_op()
+            prec = _BINARY.get(op) if op else None
+            if op is None or prec is None or prec < min_prec:
                 return left
             self.take()
-            right = self.expr(prec if tok.text == "**" else prec + 1)
-            left = ("bin", tok.text, left, right)
+            if op == "not in":
+                self.take("in")
+            right = self.expr(prec if op == "**" else prec + 1)
+            left = ("bin", op, left, right)
+
+    def _binary_op(self) -> str | None:
+        """The binary operator at the cursor: an operator token, `in`, or `not in` (`!` then `in`)."""
+        tok = self.toks[self.i]
+        if tok.kind == "name" and tok.text == "in":
+            return "in"
+        if tok.kind == "op" and tok.text == "!" and self.toks[self.i + 1].text == "in":
+            return "not in"
+        return tok.text if tok.kind == "op" else None
 
     def unary(self) -> Node:
         tok = self.peek()
@@ -135,6 +147,14 @@ class _Parser:
             node = self.expr(0)
             self.take(")")
             return node
+        if tok.text == "[":
+            items: list[Node] = []
+            while self.peek().text != "]":
+                items.append(self.expr(0))
+                if self.peek().text != "]":
+                    self.take(",")
+            self.take("]")
+            return ("list", items)
         if tok.text == "#":
             return ("it",)
         if tok.text == "{":
@@ -242,6 +262,8 @@ class Condition:
             return node[1]
         if kind == "it":
             return it
+        if kind == "list":
+            return [self._eval(item, env, it) for item in node[1]]
         if kind == "var":
             if node[1] not in env:
                 raise ExprError(f"unknown name {node[1]!r} in {self.source!r}")
@@ -259,6 +281,9 @@ class Condition:
                     return left
                 return _bool(self._eval(node[3], env, it), f"'{op}'")
             a, b = self._eval(node[2], env, it), self._eval(node[3], env, it)
+            if op in ("in", "not in"):
+                found = any(_compare("==", a, x) for x in _as_list(b, f"'{op}'"))
+                return found if op == "in" else not found
             if op in ("==", "!=", "<", "<=", ">", ">="):
                 return _compare(op, a, b)
             return _arith(op, a, b)

@@ -180,3 +180,58 @@ def test_service_keys_load():
 ])
 def test_service_key_problems(old, new, expected):
     assert problems(SERVICE.replace(old, new)) == [expected]
+
+
+# --- canary analysis metrics: the same rules as AnalysisTemplates (domain.analysis.metric_problems) -------
+PROMETHEUS = "prometheus:\n  - {name: main, url: 'http://127.0.0.1:9090'}\n"
+CANARY = MINIMAL.replace("version: 1\n", "version: 1\n" + PROMETHEUS) + """\
+    canary:
+      gate_window: 10m
+      analysis:
+        prometheus: main
+        metrics:
+          - name: success-rate
+            query: up
+METRIC
+"""
+
+
+def canary(metric: str) -> str:
+    return CANARY.replace("METRIC\n", "".join(f"            {line}\n" for line in metric.splitlines()))
+
+
+@pytest.mark.parametrize(("metric", "expected"), [
+    pytest.param("interval: 0s\ncount: 2\nsuccessCondition: result[0] > 0.9",
+                 "p.yaml:26:23: apps[0].canary.analysis.metrics[0].interval: interval must be greater than 0",
+                 id="inline-zero-interval"),
+    pytest.param("count: 0\nsuccessCondition: result[0] > 0.9",
+                 "p.yaml:26:20: apps[0].canary.analysis.metrics[0].count: count must be at least 1, not 0 "
+                 "(count: 0 would pass on no data)", id="inline-count-zero"),
+    pytest.param("failureLimit: -1\nsuccessCondition: result[0] > 0.9",
+                 "p.yaml:26:27: apps[0].canary.analysis.metrics[0].failureLimit: failureLimit -1 turns failures off: "
+                 "give consecutiveSuccessLimit > 0 then, or the metric can neither fail nor succeed on evidence",
+                 id="inline-failureLimit-off-alone"),
+    pytest.param("interval: 1m",
+                 "p.yaml:24:13: apps[0].canary.analysis.metrics[0]: needs successCondition or failureCondition "
+                 "(a metric with neither always passes)", id="inline-no-condition"),
+])
+def test_inline_metric_rules(metric, expected):
+    assert problems(canary(metric)) == [expected]
+
+
+def test_inline_interval_without_count_is_bounded_by_gate_window():
+    config = parse_config(canary("interval: 5m\nfailureLimit: 3\nsuccessCondition: result[0] >= 0.95\n"
+                                 "consecutiveSuccessLimit: 2\ndryRun: false"), source="p.yaml")
+    app_canary = config.apps[0].canary
+    assert app_canary is not None and app_canary.gate_window == 600.0
+    assert app_canary.analysis is not None
+    (metric,) = app_canary.analysis.metrics
+    assert (metric.gate_window, metric.effective_count, metric.consecutive_success_limit) == (600.0, 3, 2)
+
+
+def test_gate_window_defaults_to_5m_and_must_be_positive():
+    default = parse_config(canary("successCondition: result[0] > 0.9").replace("      gate_window: 10m\n", ""),
+                           source="p.yaml")
+    assert default.apps[0].canary is not None and default.apps[0].canary.gate_window == 300.0
+    assert problems(canary("successCondition: result[0] > 0.9").replace("gate_window: 10m", "gate_window: 0s")) == [
+        "p.yaml:20:20: apps[0].canary.gate_window: must be greater than 0"]

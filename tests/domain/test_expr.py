@@ -37,6 +37,14 @@ NAN, INF = math.nan, math.inf
     pytest.param("result[0] >= 0.95", [NAN], False, id="nan-compares-false"),
     pytest.param("result == 'ok'", "ok", True, id="strings"),
     pytest.param("asInt(result) == 3", 3.7, True, id="asInt"),
+    pytest.param("result[0] in [200, 204]", [204.0], True, id="in-list-literal"),
+    pytest.param("result[0] in [200, 204]", [500.0], False, id="in-list-literal-absent"),
+    pytest.param("result not in [500, 503]", 200.0, True, id="not-in-words"),
+    pytest.param("!(result in [1])", 1.0, False, id="negated-in"),
+    pytest.param("1 in result", [3.0, 1.0], True, id="in-the-result-vector"),
+    pytest.param("result in [1] && true", 1.0, True, id="in-binds-tighter-than-and"),
+    pytest.param("1 + 1 in [2]", 0.0, True, id="arithmetic-binds-tighter-than-in"),
+    pytest.param("'ok' in ['ok', 'fine']", 0.0, True, id="in-strings"),
 ])
 def test_conditions(condition, result, expected):
     assert Condition(condition).check(result) is expected
@@ -54,6 +62,8 @@ def test_conditions(condition, result, expected):
     pytest.param("result > 1 $", 1.0, "unexpected character '$'", id="bad-char"),
     pytest.param("all(result, # > 1)", [1.0], "all(list, {predicate})", id="predicate-needs-braces"),
     pytest.param("__import__('os')", 1.0, "unknown function '__import__'", id="no-python"),
+    pytest.param("result in 3", 1.0, "'in' needs a list, got 3.0", id="in-needs-a-list"),
+    pytest.param("result in [1, 2", 1.0, "expected ','", id="unclosed-list"),
 ])
 def test_errors(condition, result, message):
     with pytest.raises(ExprError) as info:
