@@ -18,7 +18,7 @@ ROLLOUT = "envs/dev/web/rollout.yaml"
 
 @pytest.fixture
 def cluster(tmp_path):
-    with FakeKube() as kube:
+    with FakeKube(token="test-token") as kube:
         kubeconfig = tmp_path / "kubeconfig"
         kubeconfig.write_text(f"""\
 apiVersion: v1
@@ -80,3 +80,41 @@ def test_wait_rollout_times_out(cluster):
     argocd.sync("argocd/web-dev")
     rollouts.tick("shop/web")
     assert observer.wait_rollout("shop/web", lambda v: v.phase == "Degraded", timeout=1.5) is None
+
+
+def test_a_wrong_token_is_401_and_permanent(cluster, tmp_path):
+    kube, *_ = cluster
+    bad = tmp_path / "bad-kubeconfig"
+    bad.write_text((tmp_path / "kubeconfig").read_text().replace("test-token", "stolen"))
+    observer = KubeCluster(ClusterConfig("dev", kubeconfig=SecretRef("file", str(bad), "t"), context="test"),
+                           sleep=lambda s: None)
+    with pytest.raises(ClusterRejected, match="HTTP 401"):
+        observer.rollout("shop/web")
+
+
+def test_a_watch_from_a_compacted_revision_gets_410_and_starts_over(cluster):
+    kube, argocd, rollouts, observer = cluster
+    argocd.sync("argocd/web-dev")
+    rollouts.tick("shop/web")
+    kube.keep_events = 3
+    for n in range(6):  # other writes compact the history past what the watcher knows
+        kube.patch(APPS, "argocd", "web-dev", {"metadata": {"annotations": {"n": str(n)}}})
+
+    def later():
+        time.sleep(0.5)
+        kube.patch("argoproj.io/v1alpha1/rollouts", "shop", "web", {"status": {"phase": "Degraded"}})
+
+    real = observer.api.list_namespaced_custom_object
+    old = {"rv": None}
+
+    def from_an_old_revision(*args, **kwargs):
+        if old["rv"] is None and kwargs.get("resource_version"):
+            old["rv"] = kwargs["resource_version"] = "101"  # long compacted
+        return real(*args, **kwargs)
+
+    observer.api.list_namespaced_custom_object = from_an_old_revision
+    threading.Thread(target=later, daemon=True).start()
+    view = observer.wait_rollout("shop/web", lambda v: v.phase == "Degraded", timeout=10)
+    assert view is not None and view.phase == "Degraded"
+    assert old["rv"] == "101"  # the first watch asked from a compacted revision (410) ...
+    assert sum(1 for line in kube.log if "watch=true" in line) >= 2  # ... and the adapter started over

@@ -331,7 +331,8 @@ def _status(exc: ApiException) -> tuple[int, str]:
 
 def _raw(kube, method: str, path: str, body: dict) -> tuple[int, dict]:
     request = urllib.request.Request(kube.url + path, method=method, data=json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"})
+                                     headers={"Content-Type": "application/json",
+                                              **({"Authorization": f"Bearer {kube.token}"} if kube.token else {})})
     try:
         with urllib.request.urlopen(request) as response:
             return response.status, json.loads(response.read())

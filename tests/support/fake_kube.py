@@ -217,7 +217,12 @@ def _lease_validate(lease: dict[str, Any]) -> None:
 
 
 class FakeKube(LocalServer):
-    def __init__(self) -> None:
+    def __init__(self, *, token: str | None = "t", keep_events: int = 500) -> None:
+        """`token`: the bearer token every request must carry (kubeconfig_for writes "t"); None lets
+        anyone in. `keep_events`: how many watch events are kept, as etcd compacts old revisions, so
+        a watch from an older resourceVersion gets 410 Expired for real."""
+        self.token = token
+        self.keep_events = keep_events
         self.objects: dict[tuple[str, str, str], dict[str, Any]] = {}  # (api/plural, ns, name) -> object
         self.events: list[tuple[int, str, str, dict[str, Any]]] = []  # (rv, type, kind key, object)
         self.rv = 100
@@ -279,6 +284,7 @@ class FakeKube(LocalServer):
             obj["metadata"]["generation"] = number
         self.objects[key] = obj
         self.events.append((self.rv, event, kind, copy.deepcopy(obj)))
+        del self.events[:-self.keep_events]
         self._cond.notify_all()
         return copy.deepcopy(obj)
 
@@ -401,6 +407,11 @@ class FakeKube(LocalServer):
                     self.close_connection = True
                     return self.status(503, "ServiceUnavailable", "the server is currently unable to handle the "
                                                                   "request")
+                # The apiserver's authentication filter answers 401 before anything else
+                # (k8s.io/apiserver/pkg/endpoints/filters/authentication.go: "Unauthorized").
+                if kube.token is not None and self.headers.get("Authorization") != f"Bearer {kube.token}":
+                    self.close_connection = True
+                    return self.status(401, "Unauthorized", "Unauthorized")
                 m = _PATH.match(url.path)
                 if not m:
                     return self.status(404, "NotFound", f"the server could not find {url.path}")
@@ -496,7 +507,12 @@ class FakeKube(LocalServer):
                     self.wfile.write(b"0\r\n\r\n")
                     return
                 if since and kube.events and since < kube.events[0][0] - 1:
-                    self.chunk({"type": "ERROR", "object": {"kind": "Status", "code": 410, "reason": "Expired"}})
+                    # As the watch cache says it (k8s.io/apiserver/pkg/storage/cacher/watch_cache.go:
+                    # errors.NewResourceExpired "too old resource version: %d (%d)").
+                    self.chunk({"type": "ERROR", "object": {
+                        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                        "message": f"too old resource version: {since} ({kube.events[0][0] - 1})",
+                        "reason": "Expired", "code": 410}})
                     self.wfile.write(b"0\r\n\r\n")
                     return
                 deadline = time.monotonic() + timeout
