@@ -485,6 +485,8 @@ class _Builder:
                     (mm[where] if where is not None and where in mm else metric).error(message)
                 if not problems:
                     metrics.append(built)
+            if metrics and all(m.dry_run for m in metrics):
+                a["metrics"].error("every metric is dryRun: nothing would decide the gate")
         template = a["template"].str() if "template" in a else None
         if ("metrics" in a) == ("template" in a):
             c.error("give either metrics or template")

@@ -235,3 +235,8 @@ def test_gate_window_defaults_to_5m_and_must_be_positive():
     assert default.apps[0].canary is not None and default.apps[0].canary.gate_window == 300.0
     assert problems(canary("successCondition: result[0] > 0.9").replace("gate_window: 10m", "gate_window: 0s")) == [
         "p.yaml:20:20: apps[0].canary.gate_window: must be greater than 0"]
+
+
+def test_a_gate_of_dry_run_metrics_only_is_refused():
+    assert problems(canary("successCondition: result[0] > 0.9\ndryRun: true")) == [
+        "p.yaml:24:11: apps[0].canary.analysis.metrics: every metric is dryRun: nothing would decide the gate"]
