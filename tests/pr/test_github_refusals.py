@@ -46,8 +46,10 @@ def assert_waits_without_pushing(world, expected: str, passes: int = 2) -> None:
 
 def test_a_required_review_count_is_reported_and_waited_on_without_a_push(world):
     world.github.protect("main", required_reviews=2)
+    world.github.repo().readers.add("mallory")
     open_staging_pr(world)
     world.github.review(1, "alice", "APPROVED")  # the promoter's rule holds, GitHub's does not
+    world.github.review(1, "mallory", "APPROVED")  # no write access: GitHub does not count it
     assert_waits_without_pushing(world, "At least 2 approving reviews are required by reviewers with write access.")
     assert not any(REBUILT in c for c in comments(world))
     world.github.review(1, "carol", "APPROVED")

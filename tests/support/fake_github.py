@@ -123,6 +123,7 @@ class Repo:
     allow_merge_commit: bool = True
     allow_squash_merge: bool = True
     allow_rebase_merge: bool = True
+    readers: set[str] = field(default_factory=set)  # users without write access; everyone else has it
 
     def allowed(self, method: str) -> bool:
         return {"merge": self.allow_merge_commit, "squash": self.allow_squash_merge,
@@ -230,15 +231,17 @@ class FakeGitHub(LocalServer):
 
     def _approvals(self, r: Repo, pull: Pull, protection: Protection) -> int:
         """Approving reviews GitHub counts for protection: each reviewer's latest APPROVED /
-        CHANGES_REQUESTED / DISMISSED review, never the author's (GitHub refuses those anyway);
-        with `dismiss_stale_reviews`, approvals of an older head do not count."""
+        CHANGES_REQUESTED / DISMISSED review, never the author's (GitHub refuses those anyway), only
+        from users with write access (GitHub's "About required reviews for pull requests": anyone
+        may approve, only approvals by people with write or admin permissions count); with
+        `dismiss_stale_reviews`, approvals of an older head do not count."""
         latest: dict[str, dict[str, Any]] = {}
         for rv in pull.reviews:
             if rv["state"] in ("APPROVED", "CHANGES_REQUESTED", "DISMISSED"):
                 latest[rv["user"]] = rv
         head = r.head_sha(pull.head)
         return sum(1 for user, rv in latest.items() if rv["state"] == "APPROVED" and user != pull.author
-                   and (not protection.dismiss_stale_reviews or rv["commit_id"] == head))
+                   and user not in r.readers and (not protection.dismiss_stale_reviews or rv["commit_id"] == head))
 
     def _checks(self, r: Repo, sha: str) -> dict[str, str]:
         """Every status context and check run of `sha`, reduced to success / pending / failure."""
