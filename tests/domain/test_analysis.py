@@ -367,3 +367,46 @@ def test_template_dry_run_metrics_are_marked():
 def test_template_yaml_error_has_a_position():
     (problem,) = template_problems("kind: AnalysisTemplate\nspec: {metrics: [\n")
     assert problem.startswith("deploy:envs/prod/at.yaml:3:1: not valid YAML")
+
+
+# A multi-metric gate shaped like the field's common ones: success rate, p99 latency, restarts (failureLimit 2,
+# Argo's background shape for the latency), in a ClusterAnalysisTemplate after another document.
+FIELD = """\
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: unrelated}
+---
+apiVersion: argoproj.io/v1alpha1
+kind: ClusterAnalysisTemplate
+metadata: {name: web-canary}
+spec:
+  args:
+  - name: service
+    value: web
+  metrics:
+  - name: success-rate
+    interval: 1m
+    count: 5
+    failureLimit: 2
+    successCondition: result[0] >= 0.99
+    provider: {prometheus: {query: 'sum(rate(ok{service="{{args.service}}"}[1m])) / sum(rate(all[1m]))'}}
+  - name: latency-p99
+    interval: 2m
+    successCondition: result[0] < 0.5
+    provider: {prometheus: {query: 'histogram_quantile(0.99, rate(latency_bucket[2m]))'}}
+  - name: restarts
+    failureCondition: result[0] > 0
+    provider: {prometheus: {query: 'sum(increase(kube_pod_container_status_restarts_total[5m]))'}}
+"""
+
+
+def test_field_shaped_multi_metric_gate_one_metric_fails_early():
+    metrics, defaults = metrics_from_template(FIELD, source="t.yaml", gate_window=600.0)
+    assert defaults == {"service": "web"}
+    assert [(m.name, m.effective_count) for m in metrics] == [("success-rate", 5), ("latency-p99", 6),
+                                                              ("restarts", 1)]
+    rate, latency, restarts = metrics
+    verdicts = [assess_metric(rate, [OK, OK]), assess_metric(latency, [Measurement([0.2])]),
+                assess_metric(restarts, [Measurement([2.0])])]
+    assert [v.phase for v in verdicts] == ["Running", "Running", "Failed"]
+    assert verdicts[2].reason == "failed (1) > failureLimit (0)"
