@@ -75,7 +75,7 @@ def record(run: AnalysisRun, metrics: Sequence[Metric], name: str, measurement: 
     times = {**run.times, name: (*run.times.get(name, ()), now)}
     due = dict(run.due)
     verdict = assess_metric(metric, taken[name])
-    if verdict.phase == FAILED:
+    if verdict.phase == FAILED and not metric.dry_run:  # a dryRun metric's failure decides nothing
         due = {}
     elif verdict.phase != RUNNING:
         due.pop(name, None)
@@ -91,7 +91,7 @@ def verdicts(run: AnalysisRun, metrics: Sequence[Metric]) -> list[MetricVerdict]
 def phase(run: AnalysisRun, metrics: Sequence[Metric]) -> str:
     """Failed as soon as one metric failed; else the gate's combined phase (Running while any runs)."""
     found = verdicts(run, metrics)
-    if any(v.phase == FAILED for v in found):
+    if any(v.phase == FAILED and not v.dry_run for v in found):
         return FAILED
     return gate_phase(found)
 

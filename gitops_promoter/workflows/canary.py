@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from gitops_promoter.config.schema import AnalysisConfig, AppConfig, CanaryConfig, TargetConfig
 from gitops_promoter.domain import analysis_run
@@ -57,6 +57,7 @@ class Canary:
     cluster: Cluster
     metrics_by_name: Mapping[str, Metrics]
     host: CodeHost | None = None  # for pull-request environments: where to say a gate is undecided
+    prometheus_urls: Mapping[str, str] = field(default_factory=dict)  # name → URL of configured Prometheus
 
 
 def drive(c: Canary, *, journal: Journal, clock: Callable[[], float] = time.time, force: str | None = None,
@@ -120,9 +121,7 @@ def _gate(c: Canary, release: Release, decision: Decision, *, journal: Journal,
     """Take the measurements that are due; act once the gate has a verdict, else say when next."""
     name, env, tag = c.app.name, c.env, release.tag
     analysis, metrics, args = _analysis_metrics(c, decision.step)
-    prometheus = c.metrics_by_name.get(analysis.prometheus)
-    if prometheus is None:
-        raise PromoterError(f"{name}: prometheus {analysis.prometheus} cannot be used")
+    sources = {m.name: _prometheus_for(c, m, analysis.prometheus) for m in metrics}
     key = _gate_key(c, release, decision.step)
     fp = analysis_run.fingerprint(metrics, args)
     run = journal.load_analysis(key)
@@ -134,7 +133,7 @@ def _gate(c: Canary, release: Release, decision: Decision, *, journal: Journal,
     run = analysis_run.rebase(run, metrics, now=clock())
     queries = {m.name: render_args(m.query, args) for m in metrics}
     for metric in analysis_run.due_now(run, clock()):
-        run = analysis_run.record(run, metrics, metric, prometheus.query(queries[metric]), now=clock())
+        run = analysis_run.record(run, metrics, metric, sources[metric].query(queries[metric]), now=clock())
     journal.save_analysis(run)
     phase = analysis_run.phase(run, metrics)
     verdicts = analysis_run.verdicts(run, metrics)
@@ -156,6 +155,24 @@ def _gate(c: Canary, release: Release, decision: Decision, *, journal: Journal,
         return Outcome(name, env, "inconclusive", text, from_tag=tag, to_tag=tag)
     _forget(journal, key)  # acted on: the commit is the record now
     return out
+
+
+def _prometheus_for(c: Canary, metric: Metric, default: str) -> Metrics:
+    """The metric's Prometheus: the gate's, or the configured one whose URL its
+    `provider.prometheus.address` names. An address the config does not name is refused: a file in
+    the deployment repository never makes the promoter contact a server O&M did not configure."""
+    name = default
+    if metric.address:
+        wanted = metric.address.rstrip("/")
+        found = [n for n, url in c.prometheus_urls.items() if url.rstrip("/") == wanted]
+        if not found:
+            raise PromoterError(f"{c.app.name}: metric {metric.name} asks for Prometheus {metric.address}, which is "
+                                "not in the config's prometheus list; add it there (name and url)")
+        name = found[0]
+    prometheus = c.metrics_by_name.get(name)
+    if prometheus is None:
+        raise PromoterError(f"{c.app.name}: prometheus {name} cannot be used")
+    return prometheus
 
 
 def _gate_key(c: Canary, release: Release, step: int | None) -> str:
@@ -193,7 +210,8 @@ def _analysis_metrics(c: Canary, step: int | None) -> tuple[AnalysisConfig, list
     if analysis.template:
         path = analysis.template.replace("{env}", c.env)
         try:
-            metrics, defaults = metrics_from_template(c.repo.read(path), source=f"{c.repo.name}:{path}")
+            metrics, defaults = metrics_from_template(c.repo.read(path), source=f"{c.repo.name}:{path}",
+                                                      gate_window=c.canary.gate_window)
         except ValueError as exc:
             raise PromoterError(str(exc)) from None
         return analysis, metrics, {**defaults, **analysis.args}

@@ -78,7 +78,7 @@ def reconcile(config: Config, app: AppConfig, ports: Ports, *, mode: Mode = "run
             outcomes.append(replace(outcome, stage=WRITE_BACK))
         if mode != "dry-run" and app.canary is not None and target.rollout and target.cluster and \
                 (env.name, CANARY) not in skip and not stopping():
-            outcome = _canary(app, env, ports, mode=mode, force=force)
+            outcome = _canary(app, env, ports, mode=mode, force=force, config=config)
             if ports.recheck is not None and outcome.status in IN_MOTION and outcome.requeue_after is None:
                 outcome = replace(outcome, requeue_after=ports.recheck)
             outcomes.append(replace(outcome, stage=CANARY))
@@ -113,7 +113,8 @@ def _propose(app: AppConfig, index: int, ports: Ports, *, mode: Mode, config: Co
     return propose.propose(step, dry_run=mode == "dry-run", observe=mode == "observe")
 
 
-def _canary(app: AppConfig, env: EnvironmentConfig, ports: Ports, *, mode: Mode, force: str | None) -> Outcome:
+def _canary(app: AppConfig, env: EnvironmentConfig, ports: Ports, *, mode: Mode, force: str | None,
+            config: Config) -> Outcome:
     assert app.canary is not None
     target = app.targets[env.name]
     cluster = ports.clusters.get(str(target.cluster))
@@ -121,5 +122,6 @@ def _canary(app: AppConfig, env: EnvironmentConfig, ports: Ports, *, mode: Mode,
         return Outcome(app.name, env.name, "error", f"cluster {target.cluster} is not reachable",
                        error_kind="transient")
     host = ports.hosts.get(app.repository) if env.mode == "pull-request" else None
-    c = canary.Canary(app, env.name, target, app.canary, ports.repos[app.repository], cluster, ports.metrics, host)
+    c = canary.Canary(app, env.name, target, app.canary, ports.repos[app.repository], cluster, ports.metrics, host,
+                      prometheus_urls={name: p.url for name, p in config.prometheus.items()})
     return canary.drive(c, journal=ports.journal, clock=ports.clock, force=force, observe=mode == "observe")

@@ -111,3 +111,13 @@ def test_a_clock_stepped_back_does_not_stall_the_gate():
     stepped = ar.rebase(run, [RATE], now=6_400.0)  # the clock went back an hour
     assert ar.due_now(stepped, 6_400.0) == ["rate"]
     assert ar.rebase(run, [RATE], now=10_010.0) is run  # a normal wait is left alone
+
+
+def test_a_dry_run_metric_is_measured_but_never_stops_or_decides_the_gate():
+    shadow = Metric(name="shadow", success_condition="result[0] >= 0.99", interval=30.0, count=2, dry_run=True,
+                    query="q4")
+    run = ar.start([RATE, shadow], key="k", fingerprint="f", now=0.0)
+    run = ar.record(run, [RATE, shadow], "shadow", ok(0.5), now=0.0)  # the dryRun metric fails
+    assert ar.phase(run, [RATE, shadow]) == "Running" and ar.due_now(run, 0.0) == ["rate"]
+    run = drive([RATE, shadow], {"rate": [ok()] * 3, "shadow": [ok(0.5)] * 2})
+    assert ar.phase(run, [RATE, shadow]) == "Successful"
