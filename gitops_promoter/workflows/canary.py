@@ -146,7 +146,7 @@ def _gate(c: Canary, release: Release, decision: Decision, *, journal: Journal,
     if phase == SUCCESSFUL:
         out = _advance(c, release, decision, f"analysis passed at gate {decision.step}", verdicts)
     elif phase == FAILED:
-        failed = ", ".join(v.metric for v in verdicts if v.phase == FAILED)
+        failed = ", ".join(v.metric for v in verdicts if v.phase == FAILED and not v.dry_run)
         out = _revert(c, release, f"canary analysis failed at gate {decision.step} ({failed})", verdicts)
     else:
         text = (f"gate {decision.step}: {phase}: {summary}; decide with `gitops-promoter promote {name} {env}` "

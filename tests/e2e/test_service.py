@@ -138,6 +138,7 @@ def test_the_service_keeps_its_journal_in_postgresql(world, postgres):
     assert eventually(lambda: "web:v1.1.0" in remote_file(world["remote"], ROLLOUT))
     service.stop()
     with open_journal(url) as journal:
-        assert [(r.status, r.to_tag) for r in journal.recent(app="web", env="dev", limit=1)] == [("bumped", "v1.1.0")]
+        rows = [(r.status, r.to_tag) for r in journal.recent(app="web", env="dev")]
+        assert ("bumped", "v1.1.0") in rows  # newest first: an "unchanged" may follow it
         assert set(journal.seen_tags(world["image"]) or {}) == {"v1.0.0", "v1.1.0"}
     assert not list(world["root"].glob("journal.sqlite*"))
