@@ -53,6 +53,16 @@ def test_refresh_annotation(cluster):
     assert kube.get(APPS, "argocd", "web-dev")["metadata"]["annotations"] == {"argocd.argoproj.io/refresh": "normal"}
 
 
+def degrade_soon(kube):
+    """The Rollout turns Degraded half a second from now (while a watch waits for it)."""
+
+    def later():
+        time.sleep(0.5)
+        kube.patch("argoproj.io/v1alpha1/rollouts", "shop", "web", {"status": {"phase": "Degraded"}})
+
+    threading.Thread(target=later, daemon=True).start()
+
+
 def test_missing_rollout_is_rejected(cluster):
     *_, observer = cluster
     with pytest.raises(ClusterRejected, match="cluster dev: get rollout shop/nope: HTTP 404"):
@@ -65,11 +75,7 @@ def test_wait_rollout_follows_the_watch_and_survives_dropped_streams(cluster):
     rollouts.tick("shop/web")
     kube.fail_watches = 2  # the first two watch streams end at once
 
-    def later():
-        time.sleep(0.5)
-        kube.patch("argoproj.io/v1alpha1/rollouts", "shop", "web", {"status": {"phase": "Degraded"}})
-
-    threading.Thread(target=later, daemon=True).start()
+    degrade_soon(kube)
     view = observer.wait_rollout("shop/web", lambda v: v.phase == "Degraded", timeout=10)
     assert view is not None and view.phase == "Degraded"
     assert sum(1 for line in kube.log if "watch=true" in line) >= 3
@@ -100,10 +106,6 @@ def test_a_watch_from_a_compacted_revision_gets_410_and_starts_over(cluster):
     for n in range(6):  # other writes compact the history past what the watcher knows
         kube.patch(APPS, "argocd", "web-dev", {"metadata": {"annotations": {"n": str(n)}}})
 
-    def later():
-        time.sleep(0.5)
-        kube.patch("argoproj.io/v1alpha1/rollouts", "shop", "web", {"status": {"phase": "Degraded"}})
-
     real = observer.api.list_namespaced_custom_object
     old = {"rv": None}
 
@@ -113,7 +115,7 @@ def test_a_watch_from_a_compacted_revision_gets_410_and_starts_over(cluster):
         return real(*args, **kwargs)
 
     observer.api.list_namespaced_custom_object = from_an_old_revision
-    threading.Thread(target=later, daemon=True).start()
+    degrade_soon(kube)
     view = observer.wait_rollout("shop/web", lambda v: v.phase == "Degraded", timeout=10)
     assert view is not None and view.phase == "Degraded"
     assert old["rv"] == "101"  # the first watch asked from a compacted revision (410) ...
