@@ -316,7 +316,8 @@ class _Builder:
                 checks=tuple(a["checks"].str_list()) if "checks" in a else ())
         elif mode == "pull-request":
             approval = ApprovalRule()
-        merge = (m["merge_method"].choice(("merge", "squash", "rebase")) if "merge_method" in m else None) or "merge"
+        merge = (m["merge_method"].choice(("merge", "squash", "rebase")) if "merge_method" in m else None) \
+            or EnvironmentConfig.merge_method
         return EnvironmentConfig(name=name, mode=cast(Literal["direct", "pull-request"], mode), approval=approval,
                                  merge_method=merge,
                                  labels=tuple(m["labels"].str_list()) if "labels" in m else ())

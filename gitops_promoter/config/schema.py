@@ -85,7 +85,9 @@ class EnvironmentConfig:
     name: str
     mode: Literal["direct", "pull-request"]
     approval: ApprovalRule | None = None
-    merge_method: str = "merge"
+    # squash by default: one commit per promotion on the branch, carrying the promoter's trailers, so
+    # O&M's usual `git revert HEAD` rolls a promotion back (a merge commit would need `-m 1`).
+    merge_method: str = "squash"
     labels: tuple[str, ...] = ()
 
 

@@ -218,3 +218,23 @@ def test_merge_waits_while_github_computes_mergeability(world):
     out = world.run()["web/staging"]
     assert (out.status, out.detail) == ("waiting", "approved; GitHub is still computing whether it merges cleanly")
     assert world.run()["web/staging"].status == "merged"
+
+
+def test_git_revert_head_rolls_back_a_squash_merged_promotion_and_is_respected(world):
+    """O&M's usual rollback works in a pull-request environment: the default squash merge is one
+    commit carrying the trailers, so `git revert HEAD` needs no `-m`; the tag is rejected there."""
+    world.config_text = world.config_text.replace("    merge_method: squash\n", "")  # the default
+    world.push_tag("v1.1.0")
+    world.run()
+    world.github.review(1, "alice", "APPROVED")
+    assert world.run()["web/staging"].status == "merged"
+    assert git("rev-list", "--count", "--merges", "main", cwd=world.remote) == "0"  # squashed: no merge commit
+    human = world.human()
+    git("-c", "user.name=Olive", "-c", "user.email=olive@acme.example", "revert", "--no-edit", "HEAD",
+        cwd=human.path)
+    git("push", "-q", "origin", "HEAD:main", cwd=human.path)
+    assert "newTag: v1.0.0" in world.file(STAGING)
+    again = world.run()["web/staging"]
+    assert (again.status, again.detail.split(" in ")[0]) == ("unchanged", "v1.1.0 was rejected for staging: reverted")
+    assert "newTag: v1.0.0" in world.file(STAGING)  # the revert stands
+    assert [p for p in world.github.pulls() if p.state == "open" and p.head == "promoter/staging/web"] == []
