@@ -32,6 +32,7 @@ class Outcome:
     requeue_after: float | None = None  # seconds: the promoter has its own work to do then (analysis, retry)
     error_kind: ErrorKind | None = None  # for errors: transient (retry with backoff) or permanent (park)
     stage: str = ""  # "write-back" (a bump or a pull request) or "canary": what part of the environment
+    rollback: str | None = None  # `status`: the git command that rolls back the live release
 
     def line(self) -> str:
         head = f"{self.app}/{self.env}: {self.status}"
@@ -48,7 +49,8 @@ class Outcome:
         live = self.from_tag or "(none)"
         move = f" → {self.to_tag}" if self.to_tag and self.to_tag != self.from_tag else ""
         pr = f" (#{self.pr})" if self.pr is not None else ""
-        return f"{self.app}/{self.env}: live {live}; {self.status}{move}{pr}: {self.detail}"
+        back = f"; roll back: {self.rollback}" if self.rollback else ""
+        return f"{self.app}/{self.env}: live {live}; {self.status}{move}{pr}: {self.detail}{back}"
 
 
 def guarded(app: str, env: str, work: Callable[[], Outcome]) -> Outcome:

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from gitops_promoter.config.schema import AppConfig, Config, EnvironmentConfig
+from gitops_promoter.domain.history import current_release
+from gitops_promoter.errors import PromoterError
 from gitops_promoter.ports import Cluster, CodeHost, DeployRepo, Journal, Metrics, Registry
 from gitops_promoter.workflows import canary, discover, propose
 from gitops_promoter.workflows.outcome import Outcome
@@ -83,9 +85,28 @@ def reconcile(config: Config, app: AppConfig, ports: Ports, *, mode: Mode = "run
                 outcome = replace(outcome, requeue_after=ports.recheck)
             outcomes.append(replace(outcome, stage=CANARY))
     if mode == "observe":
-        outcomes = [_observed(o) for o in outcomes]
+        outcomes = _with_rollback([_observed(o) for o in outcomes], ports.repos[app.repository], app)
     waits = [o.requeue_after for o in outcomes if o.requeue_after is not None]
     return Reconciled(app.name, tuple(outcomes), min(waits) if waits else None)
+
+
+def _with_rollback(outcomes: list[Outcome], repo: DeployRepo, app: AppConfig) -> list[Outcome]:
+    """For `status`: the exact `git revert` that rolls back each environment's live release of the
+    promoter's — its bump and the gate advances while the canary runs (after the re-arm, the gates
+    are `pause: {}` again, so the bump alone)."""
+    try:
+        history = repo.history(app=app.name)
+    except PromoterError:
+        return outcomes
+    out, said = [], set()
+    for o in outcomes:
+        release = current_release(history, app=app.name, env=o.env) if o.env not in said else None
+        if release is not None and o.from_tag == release.tag:
+            commits = (release.bump,) if release.rearmed else release.commits
+            o = replace(o, rollback="git revert --no-edit " + " ".join(sha[:12] for sha in commits))
+            said.add(o.env)
+        out.append(o)
+    return out
 
 
 def _observed(o: Outcome) -> Outcome:

@@ -218,3 +218,20 @@ def test_a_human_bump_to_another_tag_is_not_driven_or_fought(world):
     lines = [o.detail for o in drive(world.config, world.ports(metrics=object()), apps=world.config.apps)]
     assert lines[-1:] == ["git now says v1.0.5, not the promoter's v1.1.0: a person's choice, which the promoter "
                           "does not drive or fight"]
+
+
+def test_status_says_how_to_roll_back_each_live_release(world):
+    release(world)
+    bump = git("rev-parse", "main", cwd=world.remote)
+    line = world.run(mode="observe")["web/dev/unchanged"].status_line()
+    assert line.endswith(f"; roll back: git revert --no-edit {bump[:12]}")
+    assert "web/dev/advanced" in world.run()  # gate 1 passes: the release is now two commits
+    advance = git("rev-parse", "main", cwd=world.remote)
+    line = world.run(mode="observe")["web/dev/unchanged"].status_line()
+    assert line.endswith(f"; roll back: git revert --no-edit {advance[:12]} {bump[:12]}")
+    human = world.root / "olive"
+    git("clone", "-q", str(world.remote), str(human), cwd=world.root)
+    git("-c", "user.name=Olive", "-c", "user.email=o@acme.example", "revert", "--no-edit", advance[:12], bump[:12],
+        cwd=human)  # what status said, as a person runs it
+    git("push", "-q", "origin", "HEAD:main", cwd=human)
+    assert "web:v1.0.0" in world.file() and gates(world.file()) == [1, 5]
