@@ -98,6 +98,8 @@ def _one(c: Canary, *, force: str | None, observe: bool, journal: Journal, clock
             run = journal.load_analysis(_gate_key(c, release, decision.step))
             taken = sum(len(ms) for ms in run.taken.values()) if run is not None else 0
             progress = f" ({taken} measurement(s) taken so far)" if run is not None else " (not started)"
+        if not any(step.is_gate for step in steps):
+            progress += f"; nothing to analyse: {c.target.steps_file} has no pause: {{}} step (a gate)"
         return Outcome(name, env, "live", f"canary: {decision.action}: {decision.reason}{progress}", from_tag=tag)
     if decision.action == "analyse" and force == "promote":
         assert release is not None

@@ -235,3 +235,13 @@ def test_status_says_how_to_roll_back_each_live_release(world):
         cwd=human)  # what status said, as a person runs it
     git("push", "-q", "origin", "HEAD:main", cwd=human)
     assert "web:v1.0.0" in world.file() and gates(world.file()) == [1, 5]
+
+
+def test_status_says_when_a_rollout_has_no_gate_to_analyse(world):
+    from tests.support.gitremote import HumanClone
+    from tests.support.world import ROLLOUT
+
+    human = HumanClone(world.remote, world.root / "olive")
+    human.commit(ROLLOUT, world.file().replace("pause: {}", "pause: {duration: 1m}"), "no gates here")
+    detail = world.run(mode="observe")["web/dev/live"].detail
+    assert detail.endswith("; nothing to analyse: envs/dev/web/rollout.yaml has no pause: {} step (a gate)")
