@@ -135,14 +135,19 @@ class Demo:
         self.cli("run", "--once", "--config", str(config))
         sh("git", "--no-pager", "diff", "main~1", "main", cwd=remote)
 
-        step("The cluster catches up: 10s pause, setWeight 50, 30s pause, setWeight 80, gate 2")
+        step("Argo CD applies the advance: the steps changed, so Argo Rollouts starts the canary over at step 0;"
+             " it walks the 10s pause (was gate 1), setWeight 50, the 30s pause, setWeight 80, and stops at gate 5")
         argocd.sync(APP)
+        rollouts.tick(RO)
         rollouts.tick(RO, 10)
         print(f"rollout: {self.rollout_state(rollouts, 30)}")
         self.cli("run", "--once", "--config", str(config))
 
-        step("The rollout completes; the promoter re-arms the gates and staging gets its pull request")
+        step("The rollout walks its steps once more and completes; the promoter re-arms the gates and staging "
+             "gets its pull request")
         argocd.sync(APP)
+        for seconds in (0, 10, 30):
+            rollouts.tick(RO, seconds)
         print(f"rollout: {self.rollout_state(rollouts, 10)}")
         self.cli("run", "--once", "--config", str(config))
         sh("git", "--no-pager", "log", "--oneline", "main", cwd=remote)

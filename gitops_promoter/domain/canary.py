@@ -51,7 +51,14 @@ def decide(*, release: Release | None, steps: Sequence[Step], synced: bool, roll
                                 "which the promoter does not drive or fight")
     if rollout.aborted or rollout.phase == "Degraded":
         why = f": {rollout.message}" if rollout.message else ""
-        return Decision("revert", f"the Rollout aborted ({rollout.phase or 'abort'}){why}; git must say what runs")
+        # Blame only the release whose spec the Rollout aborted on: Argo CD applied it, the controller
+        # observed it, its template runs the release's tag. An abort left from an earlier release
+        # (a new template clears it in Argo Rollouts) never reverts or rejects a newer tag.
+        if synced and rollout.observed_generation >= rollout.generation and rollout.runs(release.tag):
+            return Decision("revert", f"the Rollout aborted ({rollout.phase or 'abort'}){why}; git must say what "
+                                      "runs")
+        return Decision("wait", f"the Rollout's abort ({rollout.phase or 'abort'}{why}) is from an earlier spec; "
+                                f"waiting for Argo CD to apply {release.tag}")
     if not synced:
         return Decision("wait", "Argo CD does not run the release commit yet")
     if rollout.observed_generation < rollout.generation:

@@ -68,6 +68,13 @@ class World:
         self.argocd.sync(APP)
         return self.rollouts.tick(RO, seconds)["status"]
 
+    def walk(self, *seconds: float):
+        """Argo CD syncs, then the controller reconciles after each of these many seconds."""
+        status = None
+        for s in seconds:
+            status = self.cluster_catches_up(s)
+        return status
+
     def file(self) -> str:
         return remote_file(self.remote, ROLLOUT)
 

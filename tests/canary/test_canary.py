@@ -36,13 +36,16 @@ def test_good_tag_walks_every_gate_and_rearms(world):
     assert world.kube.get("argoproj.io/v1alpha1/applications", "argocd", "web-dev")["metadata"]["annotations"] == {
         "argocd.argoproj.io/refresh": "normal"}
 
+    # Argo CD applies the advance: the steps changed, so Argo Rollouts starts the canary over at
+    # step 0 (rollout/sync.go resetRolloutStatus) and walks it; the passed gate is a 10s pause now.
+    assert world.cluster_catches_up()["currentStepIndex"] == 1
     status = world.cluster_catches_up(10)  # the 10s pause passes, then the 30s one waits
     assert status["currentStepIndex"] == 3
     assert world.run()["web/dev/waiting"].detail == "the canary pauses at step 3 for 30s"
     status = world.cluster_catches_up(30)
     assert (status["phase"], status["currentStepIndex"]) == ("Paused", 5)
     assert "web/dev/advanced" in world.run()
-    status = world.cluster_catches_up(10)
+    status = world.walk(0, 10, 30, 10)  # from step 0 again: 10s, 30s and the second passed gate's 10s
     assert status["phase"] == "Healthy"
 
     rearmed = world.run()["web/dev/rearmed"]
@@ -157,10 +160,9 @@ def test_staging_takes_only_what_completed_its_canary_in_dev(world, monkeypatch)
             "unchanged", "dev is not healthy on v1.1.0 yet: its canary is at step 1 (Paused)")
         assert gh.pulls() == []
         world.run()  # gate 1 passes
-        world.cluster_catches_up(10)
-        world.cluster_catches_up(30)
+        world.walk(0, 10, 30)
         world.run()  # gate 5 passes
-        assert world.cluster_catches_up(10)["phase"] == "Healthy"
+        assert world.walk(0, 10, 30, 10)["phase"] == "Healthy"
         proposed = staging()
         assert (proposed.status, proposed.to_tag) == ("proposed", "v1.1.0")
 
@@ -194,8 +196,7 @@ def test_a_gate_can_have_its_own_analysis(world):
     world.config_text = world.config_text.replace("state:\n", strict + "state:\n", 1)
     release(world)
     assert "web/dev/advanced" in world.run()  # gate 1: the app-wide analysis passes
-    world.cluster_catches_up(10)
-    assert world.cluster_catches_up(30)["currentStepIndex"] == 5
+    assert world.walk(0, 10, 30)["currentStepIndex"] == 5
     reverted = world.run()["web/dev/reverted"]
     assert reverted.detail.startswith("v1.1.0: canary analysis failed at gate 5 (impossible)")
 
@@ -245,3 +246,21 @@ def test_status_says_when_a_rollout_has_no_gate_to_analyse(world):
     human.commit(ROLLOUT, world.file().replace("pause: {}", "pause: {duration: 1m}"), "no gates here")
     detail = world.run(mode="observe")["web/dev/live"].detail
     assert detail.endswith("; nothing to analyse: envs/dev/web/rollout.yaml has no pause: {} step (a gate)")
+
+
+def test_a_stale_abort_is_never_blamed_on_the_next_release(world):
+    """v1.1.0 aborts in the cluster; v1.2.0 (the fix) is bumped before the promoter saw the abort.
+    The abort belongs to v1.1.0's spec: v1.2.0 waits for Argo CD, whose new template clears the
+    abort (Argo Rollouts' resetRolloutStatus), and walks its gates."""
+    release(world)
+    world.rollouts.abort(RO, "analysis run failed: error-rate")
+    world.registry.images[IMAGE].append(TagInfo("v1.2.0", digest="sha256:" + "3" * 64))
+    out = world.run()
+    assert "web/dev/bumped" in out and out["web/dev/bumped"].to_tag == "v1.2.0"
+    waiting = out["web/dev/waiting"].detail
+    assert waiting.startswith("the Rollout's abort (Degraded: analysis run failed: error-rate) is from an earlier spec")
+    status = world.cluster_catches_up()
+    assert (status["phase"], status["currentStepIndex"], status.get("abort")) == ("Paused", 1, None)
+    assert "web/dev/advanced" in world.run()
+    assert "web:v1.2.0" in world.file()
+    assert not [s for s in remote_log(world.remote) if s.startswith("revert(")]

@@ -114,9 +114,15 @@ class Rollouts:
     def _hash(self, spec: dict[str, Any]) -> str:
         return hashlib.sha256(repr(spec["template"]).encode()).hexdigest()[:10]
 
+    def _step_hash(self, spec: dict[str, Any]) -> str:
+        return hashlib.sha256(repr(spec["strategy"]["canary"]["steps"]).encode()).hexdigest()[:10]
+
     def abort(self, ref: str, message: str = "analysis run failed") -> None:
+        """Argo Rollouts' abort: back to the stable ReplicaSet, step index 0, Degraded
+        (rollout/canary.go, pause.go AddAbort; the index reset in sync.go)."""
         ns, name = ref.split("/")
-        self.kube.patch(ROLLOUTS, ns, name, {"status": {"abort": True, "phase": "Degraded", "message": message}})
+        self.kube.patch(ROLLOUTS, ns, name, {"status": {"abort": True, "phase": "Degraded", "message": message,
+                                                        "currentStepIndex": 0, "pauseConditions": None}})
 
     def tick(self, ref: str, seconds: float = 0.0) -> dict[str, Any]:
         self.now += seconds
@@ -134,11 +140,17 @@ class Rollouts:
             if status.get("currentPodHash") != stable or status.get("abort"):
                 status.update({"currentPodHash": stable, "currentStepIndex": len(steps), "phase": "Healthy",
                                "pauseConditions": None, "abort": None, "message": None})
-        elif not status.get("abort"):
-            if status.get("currentPodHash") != desired:
+        else:
+            # rollout/sync.go syncRolloutStatusCanary: when the pod template or the steps changed
+            # (PodTemplateOrStepsChanged: status.currentPodHash / status.currentStepHash differ),
+            # resetRolloutStatus clears pause conditions and the abort and sends the index back to 0.
+            changed = status.get("currentPodHash") != desired or status.get("currentStepHash") != self._step_hash(spec)
+            if changed:
                 status.update({"currentPodHash": desired, "currentStepIndex": 0, "pauseConditions": None,
-                               "phase": "Progressing", "pauseStartedAt": None})
-            self._walk(status, steps, desired)
+                               "phase": "Progressing", "pauseStartedAt": None, "abort": None, "message": None})
+            if not status.get("abort"):
+                self._walk(status, steps, desired)
+        status["currentStepHash"] = self._step_hash(spec)
         status["observedGeneration"] = str(obj["metadata"].get("generation", 0))
         return self.kube.patch(ROLLOUTS, ns, name, {"status": status})
 
