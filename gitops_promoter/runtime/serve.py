@@ -120,13 +120,15 @@ def serve(*, config_path: str, workdir: str | None = None, stop: threading.Event
             elector.start()
         service.start()
         log.info("listening on %s (webhooks, /metrics, /healthz, /readyz); workdir %s", config.server.listen, root)
+        lost = False
         while not stop.wait(0.5):
             telemetry.leader.set(1 if service.may_write() else 0)
             if not lock.verify():
                 log.error("%s: another process holds the workdir now; stopping", root)
+                lost = True
                 stop.set()
         log.info("stopping: finishing the work in flight")
-        return 0
+        return 1 if lost else 0
     except PromoterError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
