@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from tests.support.fake_github import FakeGitHub
-from tests.support.gitremote import remote_file
+from tests.support.gitremote import git, remote_file
 from tests.support.registry import Pusher
 from tests.support.world import PROD, STAGING, config_text, deploy_remote
 
@@ -45,8 +45,10 @@ def test_dev_to_staging_to_prod_through_the_cli(world):
 
     status = cli("status", "--config", "promoter.yaml", cwd=cwd)
     assert status.returncode == 0, status.stderr
+    bump = git("rev-parse", "main", cwd=world["remote"])[:12]
     assert status.stdout.splitlines() == [
-        "web/dev: live v1.1.0; unchanged: already at v1.1.0, the newest tag under semver lenient ^1.0",
+        "web/dev: live v1.1.0; unchanged: already at v1.1.0, the newest tag under semver lenient ^1.0; "
+        f"roll back: git revert --no-edit {bump}",
         "web/staging: live v1.0.0; waiting → v1.1.0 (#1): waiting: no valid approval yet; 1 more approval needed "
         "from alice, acme/sre",
         "web/prod: live v1.0.0; unchanged: prod already runs v1.0.0, as staging does",
