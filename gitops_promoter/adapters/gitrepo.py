@@ -401,7 +401,6 @@ class GitRepo:
         except PromoterError as exc:  # repaired at the next start
             log.warning("%s: could not delete %s: %s", self.name, ref, exc)
 
-    @_serialized
     def _looks_like_clone(self) -> bool:
         """A bare repository's layout (what `git init --bare` makes), nothing else: a person's
         folder that happens to sit here is never cleaned or replaced."""
@@ -409,6 +408,7 @@ class GitRepo:
         return (p / "HEAD").is_file() and (p / "objects").is_dir() and (p / "refs").is_dir() and \
             not (p / ".git").exists()
 
+    @_serialized
     def repair(self) -> list[str]:
         """Remove what a killed writer may have left in the clone: git's `*.lock` files (a ref,
         the index, packed-refs, config), `fast_import_crash_*` reports, half-written packs, the

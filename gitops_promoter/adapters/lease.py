@@ -48,12 +48,11 @@ import urllib3
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from gitops_promoter.config.schema import LeaderElectionConfig
+from gitops_promoter.config.schema import JITTER_FACTOR, LeaderElectionConfig
 from gitops_promoter.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-JITTER_FACTOR = 1.2  # client-go leaderelection.JitterFactor
 RELEASE_ATTEMPTS = 3
 
 
@@ -87,22 +86,11 @@ def _sendable(value: object, default: str) -> str:
 
 
 def validate(config: LeaderElectionConfig) -> None:
-    """client-go's NewLeaderElector checks, as a ConfigError."""
-    problems = []
-    where = "server.leader_election"
-    if config.lease_duration <= config.renew_deadline:
-        problems.append(f"{where}: lease_duration ({config.lease_duration}s) must be greater than renew_deadline "
-                        f"({config.renew_deadline}s)")
-    if config.renew_deadline <= JITTER_FACTOR * config.retry_period:
-        problems.append(f"{where}: renew_deadline ({config.renew_deadline}s) must be greater than "
-                        f"{JITTER_FACTOR} * retry_period ({config.retry_period}s)")
-    for key in ("lease_duration", "renew_deadline", "retry_period"):
-        if getattr(config, key) <= 0:
-            problems.append(f"{where}: {key} must be greater than zero")
-    if not config.name or not config.namespace:
-        problems.append(f"{where}: namespace and name are required")
+    """client-go's NewLeaderElector checks (LeaderElectionConfig.problems), as a ConfigError: for an
+    elector built in code rather than from the config file (which reports them with positions)."""
+    problems = config.problems()
     if problems:
-        raise ConfigError(problems)
+        raise ConfigError([f"server.leader_election: {p}" for p in problems])
 
 
 def _status_message(exc: ApiException) -> str:

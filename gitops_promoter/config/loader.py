@@ -269,19 +269,16 @@ class _Builder:
             m["cluster"].error(f"unknown cluster {cluster!r}; clusters: {known}")
         namespace = m["namespace"].str() if "namespace" in m else None
         name = (m["name"].str() if "name" in m else None) or d.name
-        lease = _seconds(m.get("lease_duration"), d.lease_duration)
-        renew = _seconds(m.get("renew_deadline"), d.renew_deadline)
-        retry = _seconds(m.get("retry_period"), d.retry_period)
-        # client-go's NewLeaderElector: leaseDuration > renewDeadline > jitter * retryPeriod (jitter 1.2)
-        if not lease > renew:
-            c.error(f"lease_duration ({lease:g}s) must be greater than renew_deadline ({renew:g}s)")
-        if not renew > 1.2 * retry:
-            c.error(f"renew_deadline ({renew:g}s) must be greater than 1.2 × retry_period ({retry:g}s)")
-        if cluster is None or namespace is None:
-            return None
-        return LeaderElectionConfig(cluster=cluster, namespace=namespace, name=name, lease_duration=lease,
-                                    renew_deadline=renew, retry_period=retry,
-                                    identity=m["identity"].str() if "identity" in m else None)
+        built = LeaderElectionConfig(
+            cluster=cluster or "", namespace=namespace or "", name=name,
+            lease_duration=_seconds(m.get("lease_duration"), d.lease_duration),
+            renew_deadline=_seconds(m.get("renew_deadline"), d.renew_deadline),
+            retry_period=_seconds(m.get("retry_period"), d.retry_period),
+            identity=m["identity"].str() if "identity" in m else None)
+        for problem in built.problems():
+            if not problem.startswith("namespace and name"):  # missing keys are reported by mapping()
+                c.error(problem)
+        return built if cluster is not None and namespace is not None else None
 
     def state(self, c: Cursor) -> StateConfig:
         m = c.mapping(("journal", "poll_interval", "workdir", "lock_timeout", "recheck_interval"))

@@ -155,6 +155,9 @@ class PrometheusConfig:
     password: SecretRef | None = None
 
 
+JITTER_FACTOR = 1.2  # client-go leaderelection.JitterFactor: retries wait retry_period × (1 + up to 1.2)
+
+
 @dataclass(frozen=True)
 class LeaderElectionConfig:
     """A Kubernetes coordination.k8s.io/v1 Lease, as client-go's leader election uses it.
@@ -169,6 +172,21 @@ class LeaderElectionConfig:
     renew_deadline: float = 6.0
     retry_period: float = 1.0
     identity: str | None = None  # default: hostname_pid
+
+    def problems(self) -> list[str]:
+        """client-go's NewLeaderElector checks: every duration > 0 and leaseDuration > renewDeadline >
+        JitterFactor (1.2) × retryPeriod. The one place these rules live (loader and elector)."""
+        out = [f"{key} must be greater than zero" for key in ("lease_duration", "renew_deadline", "retry_period")
+               if getattr(self, key) <= 0]
+        if not self.lease_duration > self.renew_deadline:
+            out.append(f"lease_duration ({self.lease_duration:g}s) must be greater than renew_deadline "
+                       f"({self.renew_deadline:g}s)")
+        if not self.renew_deadline > JITTER_FACTOR * self.retry_period:
+            out.append(f"renew_deadline ({self.renew_deadline:g}s) must be greater than {JITTER_FACTOR} * retry_period "
+                       f"({self.retry_period:g}s)")
+        if not self.name or not self.namespace:
+            out.append("namespace and name are required")
+        return out
 
 
 @dataclass(frozen=True)

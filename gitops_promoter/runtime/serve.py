@@ -194,7 +194,7 @@ def _hooks(config: Config, service: Service, telemetry: Telemetry) -> Hooks:
         return True, f"ready ({state}, pid {os.getpid()})"
 
     return Hooks(
-        known_images=sorted({a.image for a in config.apps}),
+        known_images=sorted(service.users),
         check_image=lambda image, reason: service.check_image(image, reason=reason),
         wake=lambda app, reason: service.wake(app, reason=reason),
         apps_for_github=apps_for_github,

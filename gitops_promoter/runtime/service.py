@@ -18,7 +18,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, cast
 
@@ -404,9 +404,3 @@ class Service:
             return "single"
         return self.leadership.state()
 
-
-def known_images(config: Config) -> Iterable[str]:
-    return sorted({a.image for a in config.apps})
-
-
-Clock = Callable[[], float]

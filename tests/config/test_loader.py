@@ -172,6 +172,8 @@ def test_service_keys_load():
                  "'away'; clusters: home", id="unknown-cluster"),
     pytest.param("renew_deadline: 15s", "renew_deadline: 25s", "p.yaml:22:20: server.leader_election: "
                  "lease_duration (20s) must be greater than renew_deadline (25s)", id="renew-after-expiry"),
+    pytest.param("renew_deadline: 15s}", "renew_deadline: 15s, retry_period: 0}", "p.yaml:22:20: "
+                 "server.leader_election: retry_period must be greater than zero", id="no-retry-period"),
     pytest.param("promoter@db", "promoter:hunter2@db", "p.yaml:24:12: state.journal: a password in the journal URL "
                  "would sit in the config in plain text; give the URL without it and the password in PGPASSWORD or "
                  "~/.pgpass", id="password-in-journal-url"),
