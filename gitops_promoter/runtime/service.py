@@ -117,7 +117,8 @@ class Service:
         self.failures: dict[str, int] = {}
         # (app, env, stage) → (repository head, when) at parking; under self._lock
         self.parked: dict[tuple[str, str, str], tuple[str | None, float]] = {}
-        self.last: dict[tuple[str, str], tuple[str, str]] = {}  # (app, env) → (status, detail) journaled last
+        # (app, env, stage) → (status, detail) journaled last: a row only when it changes
+        self.last: dict[tuple[str, str, str], tuple[str, str]] = {}
         self.first_seen: dict[tuple[str, str], float] = {}  # (image, tag) → when a new tag was first seen
         self.forced: set[str] = set()  # images a webhook named: wake their apps whatever the poll finds
         self.running: set[str] = set()  # job keys ("app:NAME", "poll:IMAGE") running now
@@ -297,26 +298,34 @@ class Service:
             parked = {(env, stage): was for (a, env, stage), was in self.parked.items() if a == app.name}
         if not parked:
             return frozenset()
-        try:
-            head: str | None = self.ports.repos[app.repository].head()
-        except Exception:  # noqa: BLE001 - parked pairs stay parked; the error is the pair's own business
-            head = None
+        head = self._head(app)
         now = time.monotonic()
         with self._lock:
             for (env, stage), (was_head, since) in parked.items():
                 moved = head is not None and head != was_head
                 if moved or now - since > PARK_RETRY:
-                    why = "the repository moved" if moved else f"{PARK_RETRY:g}s passed"
-                    log.info("%s/%s: %s parked; %s: trying again", app.name, env, stage, why,
-                             extra={"app": app.name, "env": env})
-                    self.parked.pop((app.name, env, stage), None)
+                    self._release((app.name, env, stage), why="the repository moved" if moved
+                                  else f"{PARK_RETRY:g}s passed")
             return frozenset((env, stage) for (a, env, stage) in self.parked if a == app.name)
+
+    def _head(self, app: AppConfig) -> str | None:
+        """The deployment repository's head (a fetch), or None when it cannot be read now: parking
+        then ends by news or time only."""
+        try:
+            return self.ports.repos[app.repository].head()
+        except Exception:  # noqa: BLE001 - the failure is the parked pair's own business
+            return None
 
     def _unpark(self, app: str, *, why: str) -> None:
         """Under self._lock."""
         for key in [k for k in self.parked if k[0] == app]:
-            log.info("%s/%s: %s parked; %s: trying again", app, key[1], key[2], why, extra={"app": app, "env": key[1]})
-            del self.parked[key]
+            self._release(key, why=why)
+
+    def _release(self, key: tuple[str, str, str], *, why: str) -> None:
+        """Under self._lock: the parked pair runs again at its app's next reconcile."""
+        app, env, stage = key
+        log.info("%s/%s: %s parked; %s: trying again", app, env, stage, why, extra={"app": app, "env": env})
+        self.parked.pop(key, None)
 
     def _journal(self, write: Callable[[], None]) -> None:
         """A journal write is best effort here: git stays the truth, and the next pass writes again."""
@@ -329,6 +338,7 @@ class Service:
         self.telemetry.outcomes(result.outcomes)
         rows = []
         now = time.time()
+        parked_head: list[str | None] = []  # the repository's head, read once, when something parks
         for o in result.outcomes:
             self._log(o)
             if o.status == "bumped" and o.to_tag:
@@ -337,13 +347,11 @@ class Service:
                 if seen is not None:
                     self.telemetry.tag_to_commit.observe(time.monotonic() - seen)
             if o.error_kind == "permanent":
-                try:
-                    head: str | None = self.ports.repos[app.repository].head()
-                except Exception:  # noqa: BLE001 - parked without a head: PARK_RETRY or news end it
-                    head = None
+                if not parked_head:
+                    parked_head.append(self._head(app))
                 with self._lock:
-                    self.parked[(o.app, o.env, o.stage)] = (head, time.monotonic())
-            key = (o.app, o.env)
+                    self.parked[(o.app, o.env, o.stage)] = (parked_head[0], time.monotonic())
+            key = (o.app, o.env, o.stage)
             if self.last.get(key) != (o.status, o.detail):
                 self.last[key] = (o.status, o.detail)
                 rows.append(Recorded(at=now, app=o.app, env=o.env, status=o.status, detail=o.detail,

@@ -81,7 +81,7 @@ def test_a_new_tag_seen_through_a_webhook_is_committed_at_once(make):
     service, registry, repo = make()
     service.start()
     assert eventually(lambda: service.ports.journal.seen_tags("reg.local/acme/web") is not None)
-    assert eventually(lambda: service.last.get(("web", "dev")) is not None)
+    assert eventually(lambda: service.last.get(("web", "dev", "write-back")) is not None)
     registry.images["reg.local/acme/web"].append(TagInfo("1.1.0"))
     service.check_image("reg.local/acme/web", reason="test")
     assert eventually(lambda: "tag: 1.1.0" in repo.files["dev/web.yaml"], timeout=3)
@@ -123,7 +123,7 @@ def test_a_permanent_fault_parks_the_pair_until_the_repository_moves(make):
     repo.commits.append(("dev/api.yaml", "a person adds the file"))  # the head moves
     service._reconcile("api")
     assert ("api", "dev", "write-back") not in service.parked
-    assert service.last[("api", "dev")][0] == "unchanged"  # reconciled: 1.0.0 is already the newest
+    assert service.last[("api", "dev", "write-back")][0] == "unchanged"  # reconciled: 1.0.0 is the newest
 
 
 def test_news_from_outside_ends_the_parking(make):
@@ -161,7 +161,8 @@ def test_a_standby_never_reconciles_and_a_lost_lease_stops_a_write(make):
     service.leadership = LosesItMidway()
     service._reconcile("api")
     assert repo.files["dev/api.yaml"] == "image:\n  tag: 1.0.0\n"
-    assert service.last[("api", "dev")][0] == "error" and "not the leader" in service.last[("api", "dev")][1]
+    status, detail = service.last[("api", "dev", "write-back")]
+    assert status == "error" and "not the leader" in detail
 
 
 def test_a_webhook_during_a_running_poll_is_not_lost(make):
@@ -179,7 +180,7 @@ def test_a_webhook_during_a_running_poll_is_not_lost(make):
         return tags
 
     service.start()
-    assert eventually(lambda: service.last.get(("web", "dev")) is not None)
+    assert eventually(lambda: service.last.get(("web", "dev", "write-back")) is not None)
     registry.list_tags = slow_list
     service.check_image("reg.local/acme/web", reason="first webhook")
     assert eventually(lambda: in_poll["now"], timeout=3)
