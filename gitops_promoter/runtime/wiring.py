@@ -128,18 +128,16 @@ class Wired:
 
 
 def drive(config: Config, ports: Ports, *, apps: Sequence[AppConfig], mode: Mode = "run",
-          sleep: Callable[[float], None] = time.sleep, stop: Callable[[], bool] = lambda: False,
-          envs: frozenset[str] | None = None, force: str | None = None) -> list[Outcome]:
+          sleep: Callable[[float], None] = time.sleep, envs: frozenset[str] | None = None,
+          force: str | None = None) -> list[Outcome]:
     """`run --once`: reconcile every app, then keep reconciling those with a gate's analysis in
     flight — waiting here, between reconciles, until its next measurement is due — until each
     settles or waits on something outside (Argo CD, a review). Outcomes in config order."""
     results: dict[str, Reconciled] = {}
     for app in apps:
-        if stop():
-            break
         results[app.name] = reconcile(config, app, ports, mode=mode, envs=envs, force=force)
-    while not stop():
-        pending = [a for a in apps if a.name in results and results[a.name].analysing]
+    while True:
+        pending = [a for a in apps if results[a.name].analysing]
         if not pending:
             break
         wait = min(results[a.name].requeue_after or 0.0 for a in pending)
@@ -147,7 +145,7 @@ def drive(config: Config, ports: Ports, *, apps: Sequence[AppConfig], mode: Mode
         sleep(wait)
         for app in pending:
             results[app.name] = reconcile(config, app, ports, mode=mode, envs=envs, force=force)
-    return [o for app in apps if app.name in results for o in results[app.name].outcomes]
+    return [o for app in apps for o in results[app.name].outcomes]
 
 
 def _selected(config: Config, apps: frozenset[str] | None) -> list[AppConfig]:
@@ -155,8 +153,8 @@ def _selected(config: Config, apps: frozenset[str] | None) -> list[AppConfig]:
 
 
 def _with_workdir(config: Config, workdir: str | None, *, writes: bool, work: Callable[[Path], int]) -> int:
-    """Run `work` holding the workdir lock (after repairing a killed writer's leftovers). A
-    read-only command finding the lock held reads through a private temporary clone instead."""
+    """Run `work` holding the workdir lock (writers repair a killed writer's leftovers first, under
+    it). A read-only command finding the lock held reads through a private temporary clone instead."""
     root = workdir_for(config, workdir)
     lock = WorkdirLock(root, timeout=config.state.lock_timeout if writes else 0.0)
     try:

@@ -98,19 +98,20 @@ def _with_rollback(outcomes: list[Outcome], repo: DeployRepo, app: AppConfig) ->
         history = repo.history(app=app.name)
     except PromoterError:
         return outcomes
-    out, said = [], set()
+    out: list[Outcome] = []
+    releases = {env: current_release(history, app=app.name, env=env) for env in dict.fromkeys(o.env for o in outcomes)}
     for o in outcomes:
-        release = current_release(history, app=app.name, env=o.env) if o.env not in said else None
-        if release is not None and o.from_tag == release.tag:
+        release = releases[o.env]
+        if release is not None and o.from_tag == release.tag:  # said once, on the environment's first line
             commits = (release.bump,) if release.rearmed else release.commits
             o = replace(o, rollback="git revert --no-edit " + " ".join(sha[:12] for sha in commits))
-            said.add(o.env)
+            releases[o.env] = None
         out.append(o)
     return out
 
 
 def _observed(o: Outcome) -> Outcome:
-    """What `status` shows of a direct environment: never a diff."""
+    """What `status` shows: never a diff (a direct environment is decided as a dry run)."""
     return replace(o, diff=None)
 
 
