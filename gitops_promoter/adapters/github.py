@@ -99,24 +99,19 @@ class GitHubHost:
         """Pacing comes from the config (GitHub's advice for integrations by default)."""
         self.config = config
         self.repo_name = config.repo
-        retry = GithubRetry(total=retries, backoff_factor=backoff, max_rate_limit_wait=max_rate_limit_wait,
-                            status_forcelist=[429, *range(500, 600)])
-        self._gh = Github(base_url=config.api_url.rstrip("/"), auth=_auth(config), retry=retry, timeout=timeout,
-                          per_page=100,
-                          seconds_between_requests=config.seconds_between_requests
-                          if seconds_between_requests is None else seconds_between_requests,
-                          seconds_between_writes=config.seconds_between_writes
-                          if seconds_between_writes is None else seconds_between_writes)
+        requests = config.seconds_between_requests if seconds_between_requests is None else seconds_between_requests
+        writes = config.seconds_between_writes if seconds_between_writes is None else seconds_between_writes
+
+        def client(retry: GithubRetry) -> Github:
+            return Github(base_url=config.api_url.rstrip("/"), auth=_auth(config), retry=retry, timeout=timeout,
+                          per_page=100, seconds_between_requests=requests, seconds_between_writes=writes)
+
+        self._gh = client(GithubRetry(total=retries, backoff_factor=backoff, max_rate_limit_wait=max_rate_limit_wait,
+                                      status_forcelist=[429, *range(500, 600)]))
         # Comments: rate limits retried (nothing was stored), 5xx and lost answers never (see above).
-        once = GithubRetry(total=retries, backoff_factor=backoff, max_rate_limit_wait=max_rate_limit_wait,
-                           status_forcelist=[429], read=0,
-                           allowed_methods=Retry.DEFAULT_ALLOWED_METHODS.union({"GET", "POST"}))
-        self._gh_once = Github(base_url=config.api_url.rstrip("/"), auth=_auth(config), retry=once,
-                               timeout=timeout, per_page=100,
-                               seconds_between_requests=config.seconds_between_requests
-                               if seconds_between_requests is None else seconds_between_requests,
-                               seconds_between_writes=config.seconds_between_writes
-                               if seconds_between_writes is None else seconds_between_writes)
+        self._gh_once = client(GithubRetry(total=retries, backoff_factor=backoff,
+                                           max_rate_limit_wait=max_rate_limit_wait, status_forcelist=[429], read=0,
+                                           allowed_methods=Retry.DEFAULT_ALLOWED_METHODS.union({"GET", "POST"})))
         self._repo: Any = None
         self._login: str | None = None
 
