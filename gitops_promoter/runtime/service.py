@@ -354,6 +354,7 @@ class Service:
             key = (o.app, o.env, o.stage)
             if self.last.get(key) != (o.status, o.detail):
                 self.last[key] = (o.status, o.detail)
+                self.telemetry.verdict(o)
                 rows.append(Recorded(at=now, app=o.app, env=o.env, status=o.status, detail=o.detail,
                                      from_tag=o.from_tag, to_tag=o.to_tag, sha=o.sha, pr=o.pr))
             if o.pr is not None and o.status in ("proposed", "updated", "merged", "closed"):

@@ -48,12 +48,16 @@ class Telemetry:
     def outcomes(self, outcomes: Iterable[Outcome]) -> None:
         for o in outcomes:
             self.actions.labels(o.app, o.env, o.status).inc()
-            if o.status == "advanced" and "analysis passed" in o.detail:
-                self.verdicts.labels(o.app, o.env, "Successful").inc()
-            elif o.status == "reverted" and "analysis failed" in o.detail:
-                self.verdicts.labels(o.app, o.env, "Failed").inc()
-            elif o.status == "inconclusive":
-                self.verdicts.labels(o.app, o.env, "Inconclusive").inc()
+
+    def verdict(self, o: Outcome) -> None:
+        """Count a gate's verdict; the caller passes each outcome once, when it is new (an
+        inconclusive gate is reported again every pass until a person decides)."""
+        if o.status == "advanced" and "analysis passed" in o.detail:
+            self.verdicts.labels(o.app, o.env, "Successful").inc()
+        elif o.status == "reverted" and "analysis failed" in o.detail:
+            self.verdicts.labels(o.app, o.env, "Failed").inc()
+        elif o.status == "inconclusive":
+            self.verdicts.labels(o.app, o.env, "Inconclusive").inc()
 
 
 class Instrumented:

@@ -187,3 +187,19 @@ def test_a_webhook_during_a_running_poll_is_not_lost(make):
     registry.images["reg.local/acme/web"].append(TagInfo("1.1.0"))  # pushed after the listing was read
     service.check_image("reg.local/acme/web", reason="second webhook")
     assert eventually(lambda: "tag: 1.1.0" in repo.files["dev/web.yaml"], timeout=3)
+
+
+def test_a_gate_verdict_is_counted_once_though_reported_every_pass(make):
+    from gitops_promoter.workflows.outcome import Outcome
+    from gitops_promoter.workflows.reconcile import Reconciled
+
+    service, *_ = make()
+    stuck = Outcome("web", "dev", "inconclusive", "gate 1: Inconclusive: ...", "1.1.0", "1.1.0", stage="canary")
+    for _ in range(3):  # the gate waits for a person: every pass says so again
+        service._account(service.apps["web"], Reconciled("web", (stuck,), None))
+    count = service.telemetry.registry.get_sample_value(
+        "gitops_promoter_analysis_verdicts_total", {"app": "web", "env": "dev", "verdict": "Inconclusive"})
+    assert count == 1.0
+    actions = service.telemetry.registry.get_sample_value(
+        "gitops_promoter_actions_total", {"app": "web", "env": "dev", "result": "inconclusive"})
+    assert actions == 3.0  # every reconcile's outcome still counts as an action
