@@ -32,6 +32,9 @@ from gitops_promoter.ports import Change, Committed, Unchanged
 log = logging.getLogger(__name__)
 
 SCRATCH = "promoter-scratch"
+# What a bare repository (git init --bare, fetch, fast-import) and the promoter put at the top of a clone.
+_BARE_LAYOUT = frozenset({"HEAD", "config", "description", "hooks", "info", "objects", "refs", "branches", "logs",
+                          "packed-refs", "FETCH_HEAD", "ORIG_HEAD", "shallow", "index", SCRATCH})
 NETWORK_TIMEOUT = 60.0  # seconds for one fetch, push or ls-remote
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -402,11 +405,10 @@ class GitRepo:
             log.warning("%s: could not delete %s: %s", self.name, ref, exc)
 
     def _looks_like_clone(self) -> bool:
-        """A bare repository's layout (what `git init --bare` makes), nothing else: a person's
-        folder that happens to sit here is never cleaned or replaced."""
-        p = self.path
-        return (p / "HEAD").is_file() and (p / "objects").is_dir() and (p / "refs").is_dir() and \
-            not (p / ".git").exists()
+        """Whether the folder is git's (a bare clone, even one half-made by a kill during `git init`,
+        which writes hooks, info, description, HEAD, config, objects, refs): a person's folder that
+        happens to sit here holds none of those, and is never cleaned or replaced."""
+        return any(p.name in _BARE_LAYOUT for p in self.path.iterdir())
 
     @_serialized
     def repair(self) -> list[str]:
