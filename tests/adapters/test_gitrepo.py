@@ -255,3 +255,11 @@ def test_a_persons_folder_in_the_workdir_is_never_cleaned_or_replaced(remote, tm
     with pytest.raises(GitRejected, match="is not a clone of the promoter's; it is left alone"):
         repo.commit(Change(ROLLOUT, bump, MSG))
     assert (folder / "Cargo.lock").read_text() == "mine" and (folder / "sub" / "yarn.lock").exists()
+
+
+def test_a_clone_killed_early_in_git_init_is_made_again(remote, tmp_path):
+    folder = tmp_path / "work" / "deploy"
+    (folder / "hooks").mkdir(parents=True)  # git init writes its templates first
+    (folder / "description").write_text("Unnamed repository")
+    repo = repo_for(remote, tmp_path)
+    assert isinstance(repo.commit(Change(ROLLOUT, bump, MSG)), Committed)
