@@ -28,6 +28,8 @@ class RolloutView:
     observed_generation: int
     images: tuple[str, ...]
     message: str = ""
+    pause_reasons: tuple[str, ...] = ()  # every status.pauseConditions[].reason
+    controller_pause: bool = False  # status.controllerPause: the controller paused it (a step or its analysis)
 
     def runs(self, tag: str) -> bool:
         return any(image.split("@")[0].rsplit(":", 1)[-1] == tag for image in self.images)
