@@ -40,8 +40,12 @@ def _parser() -> argparse.ArgumentParser:
                         "(default: $GITOPS_PROMOTER_LOG_FORMAT, else console)")
     sub = p.add_subparsers(dest="command", required=True)
 
-    c = sub.add_parser("check-config", help="validate a config file; exit 0 when valid, 1 otherwise")
+    c = sub.add_parser("check-config", help="validate a config file, and the canaries' AnalysisTemplates and "
+                                            "Rollout steps where the repository is readable here; exit 0 when "
+                                            "valid, 1 otherwise")
     c.add_argument("file")
+    c.add_argument("--workdir", help="where working clones live, read (never fetched) for the repositories' files "
+                                     "(default: state.workdir)")
     c.set_defaults(func=cmd_check_config)
 
     tags = sub.add_parser("tags", help="tag policy tools").add_subparsers(dest="tags_command", required=True)
@@ -98,6 +102,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     from gitops_promoter.config import load_config
+    from gitops_promoter.runtime.checks import check_repositories
 
     try:
         config = load_config(args.file)
@@ -106,8 +111,19 @@ def cmd_check_config(args: argparse.Namespace) -> int:
             print(problem, file=sys.stderr)
         print(f"{args.file}: {len(exc.problems)} problem(s)", file=sys.stderr)
         return 1
+    found = check_repositories(config, workdir=args.workdir)
+    for warning in found.warnings:
+        print(f"warning: {warning}")
+    for note in found.notes:
+        print(f"note: {note}")
+    if found.problems:
+        for problem in found.problems:
+            print(problem, file=sys.stderr)
+        print(f"{args.file}: {len(found.problems)} problem(s)", file=sys.stderr)
+        return 1
+    warned = f"; {len(found.warnings)} warning(s)" if found.warnings else ""
     print(f"{args.file}: OK ({len(config.apps)} apps, {len(config.environments)} environments, "
-          f"{len(config.repositories)} repositories)")
+          f"{len(config.repositories)} repositories){warned}")
     return 0
 
 
