@@ -28,14 +28,28 @@ class Registry(Protocol):
         ...
 
 
+Edit = Callable[[str], str]
+
+
 @dataclass(frozen=True)
 class Change:
-    """One file edit to commit. `edit` maps the file's current text to the new text; it is
-    re-applied on the new head when a push races another writer, so it must be pure."""
+    """One commit: an edit of `path`, plus edits of other files (`also`) that belong in the same
+    commit (a release's bump arms its canary gates). Each edit maps a file's current text to the
+    new text; edits are re-applied on the new head when a push races another writer, so they
+    must be pure. The commit is made only when the edit of `path` changes it."""
 
     path: str
-    edit: Callable[[str], str]
+    edit: Edit
     message: str
+    also: tuple[tuple[str, Edit], ...] = ()
+
+    def apply(self, read: Callable[[str], str]) -> dict[str, tuple[str, str]]:
+        """Every file's (before, after), `path` first; edits of one file apply in order."""
+        out: dict[str, tuple[str, str]] = {}
+        for path, edit in ((self.path, self.edit), *self.also):
+            before, current = out[path] if path in out else (read(path),) * 2
+            out[path] = (before, edit(current))
+        return out
 
 
 @dataclass(frozen=True)

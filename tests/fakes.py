@@ -63,13 +63,13 @@ class MemoryRepo:
         return self.files[path]
 
     def commit(self, change: Change, *, dry_run=False):
-        before = self.read(change.path)
-        after = change.edit(before)
+        texts = change.apply(self.read)
+        before, after = texts[change.path]
         if dry_run:
             return before, after
         if after == before:
             return Unchanged(reason=f"{change.path} already says so")
-        self.files[change.path] = after
+        self.files.update({path: text for path, (_, text) in texts.items()})
         self.commits.append((change.path, change.message))
         return Committed(sha=f"{len(self.commits):x}".ljust(40, "0"), attempts=1)
 

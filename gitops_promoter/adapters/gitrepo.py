@@ -210,13 +210,13 @@ class GitRepo:
     def commit(self, change: Change, *, dry_run: bool = False) -> Committed | Unchanged | tuple[str, str]:
         for attempt in range(1, self.max_attempts + 1):
             head = self.sync()
-            before = self._read_at(head, change.path)
-            after = change.edit(before)
+            texts = change.apply(lambda path, head=head: self._read_at(head, path))  # type: ignore[misc]
+            before, after = texts[change.path]
             if dry_run:
                 return before, after
             if after == before:
                 return Unchanged(reason=f"{change.path} already says so")
-            commit = self._write_commit(head, change.path, after, change.message)
+            commit = self._write_commit(head, _changed(texts), change.message)
             try:
                 self._retrying("push", lambda commit=commit: self._git(  # type: ignore[misc]
                     "push", "--porcelain", "origin", f"{commit}:refs/heads/{self.config.branch}"))
@@ -228,26 +228,25 @@ class GitRepo:
         raise GitUnavailable(repository=self.name,
                              detail=f"push kept losing races after {self.max_attempts} attempts")
 
-    def _write_commit(self, parent: str, path: str, text: str, message: str) -> str:
-        """A commit on `parent` that changes only `path`, built by one `git fast-import` (no index,
-        no work tree), so its cost does not grow with the number of files in the repository."""
-        mode = self._git("ls-tree", parent, "--", path).split(" ", 1)[0] or "100644"
+    def _write_commit(self, parent: str, files: dict[str, str], message: str) -> str:
+        """A commit on `parent` that changes only `files` (path → text), built by one
+        `git fast-import` (no index, no work tree), so its cost does not grow with the number of
+        files in the repository."""
+        modes = {path: self._git("ls-tree", parent, "--", path).split(" ", 1)[0] or "100644" for path in files}
         with self._scratch() as scratch:
-            return self._fast_import(scratch, parent, mode, path, text, message)
+            return self._fast_import(scratch, parent, {p: (modes[p], text) for p, text in files.items()}, message)
 
-    def _fast_import(self, scratch: Path, parent: str, mode: str, path: str, text: str, message: str) -> str:
+    def _fast_import(self, scratch: Path, parent: str, files: dict[str, tuple[str, str]], message: str) -> str:
         marks = scratch / "marks"
         ref = f"refs/promoter/pending-{scratch.name}"  # per call: concurrent writers never share a ref
         who = f"{self.config.author_name} <{self.config.author_email}> now"
-        msg, body = message.encode("utf-8"), text.encode("utf-8")
-        stream = b"".join([
-            f"commit {ref}\nmark :1\n".encode(),
-            f"author {who}\ncommitter {who}\n".encode(),
-            b"data %d\n" % len(msg), msg, b"\n",
-            f"from {parent}\n".encode(),
-            f"M {mode} inline {_quote_path(path)}\n".encode(),
-            b"data %d\n" % len(body), body, b"\ndone\n",
-        ])
+        msg = message.encode("utf-8")
+        parts = [f"commit {ref}\nmark :1\n".encode(), f"author {who}\ncommitter {who}\n".encode(),
+                 b"data %d\n" % len(msg), msg, b"\n", f"from {parent}\n".encode()]
+        for path, (mode, text) in files.items():
+            body = text.encode("utf-8")
+            parts += [f"M {mode} inline {_quote_path(path)}\n".encode(), b"data %d\n" % len(body), body, b"\n"]
+        stream = b"".join([*parts, b"done\n"])
         (scratch / "stream").write_bytes(stream)
         assert self._repo is not None
         try:
@@ -275,13 +274,14 @@ class GitRepo:
         for attempt in range(1, self.max_attempts + 1):
             head = self.sync()
             existing = self._remote_branch(branch)
-            before = self._read_at(head, change.path)
-            after = change.edit(before)
+            texts = change.apply(lambda path, head=head: self._read_at(head, path))  # type: ignore[misc]
+            before, after = texts[change.path]
             if after == before:
                 return Unchanged(reason=f"{self.config.branch} already has it")
-            if existing and not rebuild and self._carries(existing, change.path, after):
+            files = _changed(texts)
+            if existing and not rebuild and all(self._carries(existing, p, t) for p, t in files.items()):
                 return Committed(sha=existing, attempts=0)
-            commit = self._write_commit(head, change.path, after, change.message)
+            commit = self._write_commit(head, files, change.message)
             lease = f"--force-with-lease=refs/heads/{branch}:{existing or ''}"
             try:
                 self._retrying("push", lambda commit=commit, lease=lease: self._git(  # type: ignore[misc]
@@ -459,6 +459,10 @@ class GitRepo:
 class _PushRace(TransientError):
     """The remote branch moved under us; handled inside `commit` by re-applying the edit (and,
     should one escape from a fetch — "cannot lock ref" — transient: tried again later)."""
+
+
+def _changed(texts: dict[str, tuple[str, str]]) -> dict[str, str]:
+    return {path: after for path, (before, after) in texts.items() if after != before}
 
 
 def _quote_path(path: str) -> str:

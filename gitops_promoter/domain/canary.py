@@ -2,7 +2,8 @@
 
 Pure: the workflow gathers the facts (the release from git trailers, the canary steps in git,
 whether Argo CD runs the release commit, the Rollout's status) and acts on the decision:
-analyse a gate, advance it, revert the release, re-arm the gates, or wait — always with a reason.
+analyse a gate, advance it, revert the release, or wait — always with a reason. (Gates are armed
+again by the next release's bump commit, never by a commit of their own.)
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from gitops_promoter.domain.history import Release
 from gitops_promoter.domain.rollout import Step
 
 PAUSE_REASON = "CanaryPauseStep"
+INCONCLUSIVE = "InconclusiveAnalysisRun"  # the Rollout's own (in-cluster) analysis paused it
 
 
 @dataclass(frozen=True)
@@ -37,14 +39,13 @@ class RolloutView:
 
 @dataclass(frozen=True)
 class Decision:
-    action: str  # wait | analyse | revert | rearm | done
+    action: str  # wait | analyse | revert | done
     reason: str
     step: int | None = None
-    steps: tuple[int, ...] = ()
 
 
 def decide(*, release: Release | None, steps: Sequence[Step], synced: bool, rollout: RolloutView,
-           gate_duration: str, git_tag: str | None = None) -> Decision:
+           git_tag: str | None = None) -> Decision:
     """`git_tag` is what the environment's file says runs now (None: not known)."""
     if release is None:
         return Decision("done", "no release of the promoter's is in progress here")
@@ -68,16 +69,19 @@ def decide(*, release: Release | None, steps: Sequence[Step], synced: bool, roll
     if not rollout.runs(release.tag):
         return Decision("wait", f"the Rollout does not run {release.tag} yet")
     if rollout.phase == "Healthy" and (rollout.step_index is None or rollout.step_index >= len(steps)):
-        advanced = tuple(s for s in dict.fromkeys(release.advanced_steps)
-                         if s < len(steps) and steps[s].kind == "pause" and steps[s].duration == gate_duration)
-        if advanced and not release.rearmed:
-            return Decision("rearm", f"{release.tag} completed; re-arm gates {', '.join(map(str, advanced))}",
-                            steps=advanced)
         return Decision("done", f"{release.tag} completed")
     index = rollout.step_index
+    if INCONCLUSIVE in rollout.pause_reasons:
+        return Decision("wait", "the Rollout paused itself: its own AnalysisRun was inconclusive "
+                                f"({INCONCLUSIVE}); a person resumes or aborts it in Argo Rollouts")
     if rollout.paused_at_step and index is not None and index < len(steps):
         step = steps[index]
         if step.is_gate:
+            undone = release.undone_at(index)
+            if undone is not None:
+                return Decision("wait", f"a person reverted the promoter's pass of gate {index} for {release.tag} "
+                                        f"in {undone[:10]}; the promoter does not pass it again (a person decides)",
+                                step=index)
             return Decision("analyse", f"the canary waits at gate {index}", step=index)
         if index in release.advanced_steps:
             return Decision("wait", f"gate {index} is advanced in git; waiting for the Rollout to resume")

@@ -37,7 +37,7 @@ class Release:
     digest: str | None
     bump: str  # sha
     advances: tuple[tuple[str, int], ...]  # (sha, step), oldest first
-    rearmed: bool
+    undone: tuple[tuple[str, int], ...] = ()  # advances of this release a person reverted: (reverting sha, step)
 
     @property
     def commits(self) -> tuple[str, ...]:
@@ -47,6 +47,13 @@ class Release:
     @property
     def advanced_steps(self) -> tuple[int, ...]:
         return tuple(step for _, step in self.advances)
+
+    def undone_at(self, step: int) -> str | None:
+        """The commit in which a person reverted the promoter's pass of gate `step` for this
+        release (and nobody passed it again since), or None."""
+        if step in self.advanced_steps:
+            return None
+        return next((sha for sha, s in self.undone if s == step), None)
 
 
 def _mine(c: Commit, app: str, env: str) -> bool:
@@ -86,29 +93,40 @@ def rejected_tags(history: Sequence[Commit], *, app: str, env: str) -> dict[str,
 
 def current_release(history: Sequence[Commit], *, app: str, env: str) -> Release | None:
     """The newest promoter bump of `app` in `env` that no later commit reverted (newest-first input)."""
-    reverted: set[str] = set()
+    reverted: dict[str, str] = {}  # short sha reverted → the reverting commit
     for c in history:
-        reverted.update(c.reverts)
+        reverted.update({short: c.sha for short in c.reverts})
     advances: list[tuple[str, int]] = []
-    rearmed = False
+    undone: list[tuple[str, int]] = []
     for c in history:  # newest first
         if not _mine(c, app, env):
             continue
         t = c.trailers
         action = t.get("Promoter-Action")
-        if any(_matches(r, c.sha) for r in reverted):
+        step = int(t["Promoter-Step"]) if t.get("Promoter-Step", "").isdigit() else None
+        by = next((sha for short, sha in reverted.items() if _matches(short, c.sha)), None)
+        if by is not None:
             if action == "bump":
                 return None  # the newest bump was rolled back: no live release of the promoter's
+            if action == "advance" and step is not None:
+                undone.append((by, step))
             continue
         if action == "revert":
             return None
-        if action == "rearm":
-            rearmed = True
-        elif action == "advance" and t.get("Promoter-Step", "").isdigit():
-            advances.append((c.sha, int(t["Promoter-Step"])))
+        if action == "advance" and step is not None:
+            advances.append((c.sha, step))
         elif action == "bump" and t.get("Promoter-Tag"):
-            return Release(t["Promoter-Tag"], t.get("Promoter-Digest"), c.sha, tuple(reversed(advances)), rearmed)
+            return Release(t["Promoter-Tag"], t.get("Promoter-Digest"), c.sha, tuple(reversed(advances)),
+                           tuple(undone))
     return None
+
+
+def known_gates(history: Sequence[Commit], *, app: str, env: str) -> tuple[int, ...]:
+    """Steps the promoter ever passed as gates in `env` (from `Promoter-Step` trailers): a bump
+    arms them again, whatever state the previous release left them in."""
+    found = {int(c.trailers["Promoter-Step"]) for c in history if _mine(c, app, env)
+             and c.trailers.get("Promoter-Action") == "advance" and c.trailers.get("Promoter-Step", "").isdigit()}
+    return tuple(sorted(found))
 
 
 def moved_back_by_hand(history: Sequence[Commit], *, app: str, env: str, running_tag: str | None,

@@ -79,14 +79,17 @@ def render_message(subject: str, body: Sequence[str], trailers: Mapping[str, str
     return head + "".join(f"{k}: {v}\n" for k, v in trailers.items())
 
 
-def commit_message(bump: Bump) -> str:
+def commit_message(bump: Bump, *, gates: Sequence[int] = ()) -> str:
+    """`gates`: canary steps this commit arms (`pause: {}`) for the release."""
     arrow = f"{bump.from_tag} → {bump.tag}" if bump.from_tag else bump.tag
     trailers = {"Promoter-App": bump.app, "Promoter-Env": bump.env, "Promoter-Action": "bump",
                 "Promoter-Tag": bump.tag}
     if bump.digest:
         trailers["Promoter-Digest"] = bump.digest
-    return render_message(f"promote({bump.env}): {bump.app} {arrow}",
-                          [f"{bump.reason[0].upper()}{bump.reason[1:]}."], trailers)
+    body = [f"{bump.reason[0].upper()}{bump.reason[1:]}."]
+    if gates:
+        body.append(f"Canary gates {', '.join(map(str, gates))} are pause: {{}} for this release.")
+    return render_message(f"promote({bump.env}): {bump.app} {arrow}", body, trailers)
 
 
 def parse_trailers(message: str) -> dict[str, str]:

@@ -2,8 +2,8 @@
 indefinite one with a byte-preserving edit.
 
 A *gate* is an indefinite pause step (`pause: {}`, or `pause:` with no duration). A passed gate
-becomes `pause: {duration: 10s}`; after the rollout completes the promoter re-arms it to
-`pause: {}`. Flow (`pause: {}`, `pause: { duration: 60 }`) and block styles are both edited in
+becomes `pause: {duration: 10s}`; the bump commit of the next release arms it again (`pause: {}`).
+Flow (`pause: {}`, `pause: { duration: 60 }`) and block styles are both edited in
 place; comments on the line stay.
 """
 
@@ -60,6 +60,11 @@ def canary_steps(text: str, *, source: str = "<input>") -> list[Step]:
     return out
 
 
+def with_unit(duration: str) -> str:
+    """A pause duration as a person reads it: Argo Rollouts takes a bare number as seconds."""
+    return f"{duration}s" if duration.isdigit() else duration
+
+
 def gates(text: str, *, source: str = "<input>") -> list[int]:
     """Indices of the indefinite pause steps."""
     return [s.index for s in canary_steps(text, source=source) if s.is_gate]
@@ -104,6 +109,17 @@ def set_pause(text: str, *, step: int, duration: str | None, source: str = "<inp
         end = value.end_mark.index  # `pause: null` or `pause: ~`
     new = ": {}" if duration is None else f": {{duration: {duration}}}"
     return text[:colon] + new + text[end:]
+
+
+def arm(text: str, *, steps: tuple[int, ...], duration: str, source: str = "<input>") -> str:
+    """Turn each of `steps` that is a pause of exactly `duration` (a gate the promoter passed)
+    back into `pause: {}`. Steps that are anything else now — a person's timed pause of another
+    length, a weight, a step that no longer exists — are left as they are."""
+    current = canary_steps(text, source=source)
+    for step in steps:
+        if step < len(current) and current[step].kind == "pause" and current[step].duration == duration:
+            text = set_pause(text, step=step, duration=None, source=source)
+    return text
 
 
 def _end_of_value(text: str, node: MappingNode) -> int:

@@ -10,8 +10,13 @@ Per app × environment with a Rollout, a cluster and a `canary` config, each rec
      `pause: {duration: <gate_duration>}` (`Promoter-Action: advance`, `Promoter-Step`); fail →
      one commit that reverts the release's commits, newest first (`Promoter-Action: revert`);
      inconclusive or error → wait, and say so (a person decides with `promote` / `rollback`);
-   * the Rollout aborted on its own → revert in git too, so git says what runs again;
-   * the Rollout completed → one commit re-arms the advanced gates (`Promoter-Action: rearm`).
+   * the Rollout aborted on its own, or is Degraded (e.g. its progress deadline passed) on this
+     release → revert in git too, so git says what runs again;
+   * a gate whose pass a person reverted → wait (a person decides; it is never passed again).
+
+Gates are armed by the bump: the bump commit of every release turns each step the promoter ever
+passed (known from `Promoter-Step` trailers) back into `pause: {}` in the same commit (`arming`),
+so every release walks every gate, whatever state the previous one left.
 
 Argo CD syncs; the promoter never patches workloads (it only asks Argo CD to refresh).
 """
@@ -20,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from gitops_promoter.config.schema import AnalysisConfig, AppConfig, CanaryConfig, TargetConfig
@@ -35,13 +40,13 @@ from gitops_promoter.domain.analysis import (
 )
 from gitops_promoter.domain.canary import Decision, decide
 from gitops_promoter.domain.edits import read_running
-from gitops_promoter.domain.history import Release, current_release
+from gitops_promoter.domain.history import Commit, Release, current_release, known_gates
 from gitops_promoter.domain.plan import render_message
 from gitops_promoter.domain.proposal import branch_name
-from gitops_promoter.domain.rollout import canary_steps, set_pause
+from gitops_promoter.domain.rollout import Step, arm, canary_steps, set_pause, with_unit
 from gitops_promoter.domain.templating import render_args
 from gitops_promoter.errors import PromoterError
-from gitops_promoter.ports import Change, Cluster, CodeHost, Committed, DeployRepo, Journal, Metrics
+from gitops_promoter.ports import Change, Cluster, CodeHost, Committed, DeployRepo, Edit, Journal, Metrics
 from gitops_promoter.workflows.outcome import Outcome, guarded
 
 log = logging.getLogger(__name__)
@@ -60,6 +65,21 @@ class Canary:
     prometheus_urls: Mapping[str, str] = field(default_factory=dict)  # name → URL of configured Prometheus
 
 
+def arming(app: AppConfig, target: TargetConfig, history: Sequence[Commit], *,
+           repo: str) -> tuple[tuple[int, ...], tuple[tuple[str, Edit], ...]]:
+    """The gates a release's bump commit arms, and the edit that arms them (for `Change.also`):
+    every step the promoter ever passed in this environment that is still a pause of exactly
+    `gate_duration`. So a tag that arrives mid-canary, or after a completed one, is analysed at
+    every gate, and no separate re-arm commit is ever needed."""
+    if app.canary is None or not target.rollout:
+        return (), ()
+    gates = known_gates(history, app=app.name, env=target.env)
+    if not gates:
+        return (), ()
+    source, duration = f"{repo}:{target.steps_file}", app.canary.gate_duration
+    return gates, ((target.steps_file, lambda text: arm(text, steps=gates, duration=duration, source=source)),)
+
+
 def drive(c: Canary, *, journal: Journal, clock: Callable[[], float] = time.time, force: str | None = None,
           observe: bool = False) -> Outcome:
     """One app × environment with a canary. `force`: "promote" advances the gate the canary waits
@@ -72,7 +92,8 @@ def drive(c: Canary, *, journal: Journal, clock: Callable[[], float] = time.time
 
 def _one(c: Canary, *, force: str | None, observe: bool, journal: Journal, clock: Callable[[], float]) -> Outcome:
     name, env = c.app.name, c.env
-    release = current_release(c.repo.history(app=name), app=name, env=env)
+    history = c.repo.history(app=name)
+    release = current_release(history, app=name, env=env)
     source = f"{c.repo.name}:{c.target.steps_file}"
     steps = canary_steps(c.repo.read(c.target.steps_file), source=source)
     synced = False
@@ -85,8 +106,7 @@ def _one(c: Canary, *, force: str | None, observe: bool, journal: Journal, clock
         synced = True  # no Application to ask: trust the Rollout's image
     view = c.cluster.rollout(str(c.target.rollout))
     running = read_running(c.repo.read(c.target.file), c.target.edit, source=f"{c.repo.name}:{c.target.file}")
-    decision = decide(release=release, steps=steps, synced=synced, rollout=view,
-                      gate_duration=c.canary.gate_duration, git_tag=running.tag)
+    decision = decide(release=release, steps=steps, synced=synced, rollout=view, git_tag=running.tag)
     if force == "rollback":
         if release is None:
             return Outcome(name, env, "unchanged", "nothing to roll back: no release of the promoter's here")
@@ -98,10 +118,9 @@ def _one(c: Canary, *, force: str | None, observe: bool, journal: Journal, clock
             run = journal.load_analysis(_gate_key(c, release, decision.step))
             taken = sum(len(ms) for ms in run.taken.values()) if run is not None else 0
             progress = f" ({taken} measurement(s) taken so far)" if run is not None else " (not started)"
-        if not any(step.is_gate for step in steps):
-            progress += f"; nothing to analyse: {c.target.steps_file} has no pause: {{}} step (a gate)"
+        progress += _no_gate_note(c, steps, history)
         return Outcome(name, env, "live", f"canary: {decision.action}: {decision.reason}{progress}", from_tag=tag)
-    if decision.action == "analyse" and force == "promote":
+    if decision.step is not None and force == "promote" and steps[decision.step].is_gate:
         assert release is not None
         _forget(journal, _gate_key(c, release, decision.step))  # a person decided: no analysis to resume
         return _advance(c, release, decision, "advanced by a person (gitops-promoter promote)", [])
@@ -112,10 +131,19 @@ def _one(c: Canary, *, force: str | None, observe: bool, journal: Journal, clock
         return _gate(c, release, decision, journal=journal, clock=clock)
     if decision.action == "revert":
         return _revert(c, release, decision.reason, [])
-    if decision.action == "rearm":
-        return _rearm(c, release, decision)
     status = "waiting" if decision.action == "wait" else "unchanged"
     return Outcome(name, env, status, decision.reason, from_tag=tag, to_tag=tag)  # type: ignore[arg-type]
+
+
+def _no_gate_note(c: Canary, steps: Sequence[Step], history: Sequence[Commit]) -> str:
+    """For `status`: a canary with no gate — no `pause: {}` step, and no step the promoter passed
+    (which the next bump arms again) — has nothing to analyse; say so, with its timed pauses."""
+    passed = set(known_gates(history, app=c.app.name, env=c.env))
+    if any(s.is_gate or (s.index in passed and s.duration == c.canary.gate_duration) for s in steps):
+        return ""
+    timed = ", ".join(f"step {s.index} {with_unit(s.duration)}" for s in steps if s.kind == "pause" and s.duration)
+    return (f"; nothing to analyse: {c.target.steps_file} has no pause: {{}} step (a gate)"
+            + (f"; timed pauses: {timed}" if timed else ""))
 
 
 def _gate(c: Canary, release: Release, decision: Decision, *, journal: Journal,
@@ -268,22 +296,3 @@ def _revert(c: Canary, release: Release | None, why: str, verdicts: list[MetricV
     _refresh(c)
     return Outcome(c.app.name, c.env, "reverted", f"{release.tag}: {why}; {release.tag} is rejected for {c.env}",
                    from_tag=release.tag, to_tag=release.tag, sha=result.sha)
-
-
-def _rearm(c: Canary, release: Release | None, decision: Decision) -> Outcome:
-    assert release is not None
-    source = f"{c.repo.name}:{c.target.steps_file}"
-
-    def edit(text: str) -> str:
-        for step in decision.steps:
-            text = set_pause(text, step=step, duration=None, source=source)
-        return text
-
-    gates = ", ".join(map(str, decision.steps))
-    message = _message(f"rearm({c.env}): {c.app.name} gates {gates}",
-                       [f"{release.tag} completed; gates {gates} are pause: {{}} again for the next release."],
-                       app=c.app.name, env=c.env, action="rearm", tag=release.tag)
-    result = c.repo.commit(Change(c.target.steps_file, edit, message))
-    sha = result.sha if isinstance(result, Committed) else None
-    return Outcome(c.app.name, c.env, "rearmed", decision.reason, from_tag=release.tag, to_tag=release.tag,
-                   sha=sha)

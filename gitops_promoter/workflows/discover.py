@@ -13,6 +13,7 @@ from gitops_promoter.domain.plan import Bump, NoChange, commit_message, plan_bum
 from gitops_promoter.domain.policy import Policy
 from gitops_promoter.domain.tags import TagInfo
 from gitops_promoter.ports import Change, Committed, DeployRepo, Registry, Unchanged
+from gitops_promoter.workflows.canary import arming
 from gitops_promoter.workflows.outcome import Outcome, file_diff, guarded
 
 
@@ -57,7 +58,8 @@ def _promote(app: AppConfig, target: TargetConfig, *, registry: Registry, repo: 
         return write_version(text, target.edit, image=app.image, tag=plan.tag, digest=digest, pin=pin,
                              source=source)
 
-    result = repo.commit(Change(target.file, edit, commit_message(plan)), dry_run=dry_run)
+    gates, arms = arming(app, target, history, repo=repo.name)
+    result = repo.commit(Change(target.file, edit, commit_message(plan, gates=gates), also=arms), dry_run=dry_run)
     if isinstance(result, tuple):
         before, after = result
         return Outcome(app.name, target.env, "would-bump", plan.reason, plan.from_tag, plan.tag,

@@ -13,7 +13,7 @@ from gitops_promoter.errors import PromoterError, TransientError
 log = logging.getLogger(__name__)
 
 Status = Literal["bumped", "would-bump", "unchanged", "error", "proposed", "updated", "rebuilt", "waiting",
-                 "merged", "closed", "would-propose", "would-close", "live", "advanced", "reverted", "rearmed",
+                 "merged", "closed", "would-propose", "would-close", "live", "advanced", "reverted",
                  "inconclusive", "analysing"]
 ErrorKind = Literal["transient", "permanent"]
 

@@ -30,7 +30,7 @@ from gitops_promoter.config.schema import AppConfig, EnvironmentConfig, TargetCo
 from gitops_promoter.domain.approval import Rule, Verdict, evaluate, teams_of
 from gitops_promoter.domain.canary import unhealthy
 from gitops_promoter.domain.edits import Running, read_running, write_version
-from gitops_promoter.domain.history import find_bump, moved_back_by_hand, rejected_tags
+from gitops_promoter.domain.history import Commit, find_bump, moved_back_by_hand, rejected_tags
 from gitops_promoter.domain.plan import Bump, commit_message
 from gitops_promoter.domain.proposal import Proposal, body, branch_name, parse_marker, plan_promotion, title
 from gitops_promoter.domain.rollout import canary_steps
@@ -43,6 +43,7 @@ from gitops_promoter.errors import (
     PromoterError,
 )
 from gitops_promoter.ports import Change, Cluster, CodeHost, Committed, DeployRepo, PullRequest, Registry
+from gitops_promoter.workflows.canary import arming
 from gitops_promoter.workflows.outcome import Outcome, file_diff, guarded
 
 
@@ -134,7 +135,7 @@ def _one(step: Step, *, dry_run: bool, observe: bool) -> Outcome:
     if proposal.digest is None:
         proposal = Proposal(proposal.app, proposal.env, proposal.source_env, proposal.from_tag, proposal.tag,
                             step.registry.digest(step.app.image, proposal.tag))
-    change = _change(step, proposal)
+    change = _change(step, proposal, history)
     if dry_run:
         before, after = _dry(step, change)
         return Outcome(app, env, "would-propose", plan.reason, proposal.from_tag, proposal.tag,
@@ -149,7 +150,7 @@ def _one(step: Step, *, dry_run: bool, observe: bool) -> Outcome:
     return _drive(step, proposal, change, open_pr, bot)
 
 
-def _change(step: Step, p: Proposal) -> Change:
+def _change(step: Step, p: Proposal, history: list[Commit]) -> Change:
     source = f"{step.repo.name}:{step.target.file}"
     pin = step.target.pin_digest or step.app.policy.needs_digest
 
@@ -158,7 +159,8 @@ def _change(step: Step, p: Proposal) -> Change:
                              source=source)
 
     bump = Bump(p.app, p.env, p.from_tag, p.tag, p.digest, f"{p.source_env} runs {p.tag}; promoted by pull request")
-    return Change(step.target.file, edit, commit_message(bump))
+    gates, arms = arming(step.app, step.target, history, repo=step.repo.name)
+    return Change(step.target.file, edit, commit_message(bump, gates=gates), also=arms)
 
 
 def _dry(step: Step, change: Change) -> tuple[str, str]:

@@ -23,7 +23,7 @@ from gitops_promoter.workflows.outcome import Outcome
 Mode = Literal["run", "dry-run", "observe"]
 WRITE_BACK, CANARY = "write-back", "canary"  # the two stages of an environment
 # A canary in one of these moves on in the cluster without the promoter: look again soon.
-IN_MOTION = frozenset({"waiting", "advanced", "reverted", "rearmed"})
+IN_MOTION = frozenset({"waiting", "advanced", "reverted"})
 
 
 @dataclass(frozen=True)
@@ -92,8 +92,8 @@ def reconcile(config: Config, app: AppConfig, ports: Ports, *, mode: Mode = "run
 
 def _with_rollback(outcomes: list[Outcome], repo: DeployRepo, app: AppConfig) -> list[Outcome]:
     """For `status`: the exact `git revert` that rolls back each environment's live release of the
-    promoter's — its bump and the gate advances while the canary runs (after the re-arm, the gates
-    are `pause: {}` again, so the bump alone)."""
+    promoter's — its gate advances, newest first, then its bump (the bump armed the gates the
+    advances passed, so reverting the bump alone would not apply)."""
     try:
         history = repo.history(app=app.name)
     except PromoterError:
@@ -103,8 +103,7 @@ def _with_rollback(outcomes: list[Outcome], repo: DeployRepo, app: AppConfig) ->
     for o in outcomes:
         release = releases[o.env]
         if release is not None and o.from_tag == release.tag:  # said once, on the environment's first line
-            commits = (release.bump,) if release.rearmed else release.commits
-            o = replace(o, rollback="git revert --no-edit " + " ".join(sha[:12] for sha in commits))
+            o = replace(o, rollback="git revert --no-edit " + " ".join(sha[:12] for sha in release.commits))
             releases[o.env] = None
         out.append(o)
     return out

@@ -1,4 +1,5 @@
-"""The canary driver end to end: a good tag walks every gate and re-arms; a bad tag fails at the
+"""The canary driver end to end: a good tag walks every gate, and the next bump arms them all in
+its own commit; a bad tag fails at the
 first gate and is reverted; Prometheus dying during analysis never advances; Argo aborting is
 mirrored in git."""
 
@@ -22,7 +23,7 @@ def release(world, tag="v1.1.0"):
     assert (status["phase"], status["currentStepIndex"]) == ("Paused", 1)
 
 
-def test_good_tag_walks_every_gate_and_rearms(world):
+def test_good_tag_walks_every_gate_and_the_next_bump_arms_them(world):
     original = world.file()
     release(world)
     out = world.run()
@@ -48,12 +49,21 @@ def test_good_tag_walks_every_gate_and_rearms(world):
     status = world.walk(0, 10, 30, 10)  # from step 0 again: 10s, 30s and the second passed gate's 10s
     assert status["phase"] == "Healthy"
 
-    rearmed = world.run()["web/dev/rearmed"]
-    assert rearmed.detail == "v1.1.0 completed; re-arm gates 1, 5"
-    assert world.file() == original.replace("web:v1.0.0", "web:v1.1.0")  # only the image moved, for good
-    assert [line.split(":")[0] for line in remote_log(world.remote)[:4]] == [
-        "rearm(dev)", "advance(dev)", "advance(dev)", "promote(dev)"]
-    assert set(world.run()) == {"web/dev/unchanged"}  # discover and canary: nothing more to do
+    assert set(world.run()) == {"web/dev/unchanged"}  # completed: no commit of its own, nothing to re-arm now
+    assert world.run(mode="observe")["web/dev/live"].detail == "canary: done: v1.1.0 completed"
+    assert [line.split(":")[0] for line in remote_log(world.remote)[:3]] == [
+        "advance(dev)", "advance(dev)", "promote(dev)"]
+    assert gates(world.file()) == []  # both gates passed, as the completed release left them
+
+    # The next release's bump arms every gate the promoter passed, in the same commit.
+    world.registry.images[IMAGE].append(TagInfo("v1.2.0", digest="sha256:" + "3" * 64))
+    assert "web/dev/bumped" in world.run()
+    assert world.file() == original.replace("web:v1.0.0", "web:v1.2.0")  # only the image moved, gates armed
+    message = git("log", "-1", "--format=%B", "main", cwd=world.remote)
+    assert message.startswith("promote(dev): web v1.1.0 → v1.2.0") and "Canary gates 1, 5 are pause: {}" in message
+    status = world.cluster_catches_up()
+    assert (status["phase"], status["currentStepIndex"]) == ("Paused", 1)
+    assert world.run(mode="observe")["web/dev/live"].detail.startswith("canary: analyse: the canary waits at gate 1")
 
 
 def test_bad_tag_fails_at_the_first_gate_and_is_reverted(world):
@@ -245,7 +255,8 @@ def test_status_says_when_a_rollout_has_no_gate_to_analyse(world):
     human = HumanClone(world.remote, world.root / "olive")
     human.commit(ROLLOUT, world.file().replace("pause: {}", "pause: {duration: 1m}"), "no gates here")
     detail = world.run(mode="observe")["web/dev/live"].detail
-    assert detail.endswith("; nothing to analyse: envs/dev/web/rollout.yaml has no pause: {} step (a gate)")
+    assert detail.endswith("; nothing to analyse: envs/dev/web/rollout.yaml has no pause: {} step (a gate); "
+                           "timed pauses: step 1 1m, step 3 30s, step 5 1m")
 
 
 def test_a_stale_abort_is_never_blamed_on_the_next_release(world):

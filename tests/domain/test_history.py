@@ -55,10 +55,21 @@ def test_a_newer_bump_after_a_revert_is_live():
     assert rejected_tags(history, app="web", env="dev") == {"v2": "reverted by the promoter in rrrrrrrrrr (revert)"}
 
 
-def test_rearm_is_recorded():
-    rearm = c("e", "rearm", Promoter_App="web", Promoter_Env="dev", Promoter_Action="rearm", Promoter_Tag="v2")
-    release = current_release([rearm, advance("b", 1), bump("a", "v2")], app="web", env="dev")
-    assert release.rearmed and release.advanced_steps == (1,)
+def test_a_persons_revert_of_an_advance_is_recorded_on_the_release():
+    person = Commit("p" * 40, 'Revert "advance(dev): web v2 gate 1"', f"Revert\n\nThis reverts commit {'b' * 40}.\n")
+    release = current_release([advance("c", 5), person, advance("b", 1), bump("a", "v2")], app="web", env="dev")
+    assert release.advanced_steps == (5,) and release.undone == (("p" * 40, 1),)
+    assert release.undone_at(1) == "p" * 40
+
+
+def test_known_gates_are_every_step_the_promoter_ever_passed():
+    from gitops_promoter.domain.history import known_gates
+
+    history = [advance("d", 3), bump("c", "v3"), advance("b", 1), bump("a", "v2"),
+               c("x", "advance", Promoter_App="api", Promoter_Env="dev", Promoter_Action="advance",
+                 Promoter_Step="7")]
+    assert known_gates(history, app="web", env="dev") == (1, 3)
+    assert known_gates(history, app="web", env="prod") == ()
 
 
 def test_moving_back_by_hand_rejects_the_release_tag():

@@ -2,7 +2,7 @@
 
 import pytest
 
-from gitops_promoter.domain.rollout import canary_steps, gates, set_pause
+from gitops_promoter.domain.rollout import arm, canary_steps, gates, set_pause
 from gitops_promoter.errors import EditError
 from tests.conftest import changed_lines
 
@@ -27,6 +27,17 @@ def test_advance_a_gate_keeps_the_comment(golden):
 def test_rearm_restores_the_original_bytes(golden):
     before = golden("envs/dev/web/rollout.yaml")
     assert set_pause(set_pause(before, step=1, duration="10s"), step=1, duration=None) == before
+
+
+def test_arm_restores_passed_gates_and_leaves_every_other_step(golden):
+    original = golden("envs/dev/web/rollout.yaml")
+    passed = set_pause(set_pause(original, step=1, duration="10s"), step=5, duration="10s")
+    assert arm(passed, steps=(1, 5), duration="10s") == original
+    # step 3 is a person's 30s pause, step 0 a weight, step 9 does not exist: all left alone
+    assert arm(passed, steps=(0, 3, 9), duration="10s") == passed
+    # a gate a person made a 45s pause is theirs now
+    theirs = set_pause(passed, step=1, duration="45s")
+    assert gates(arm(theirs, steps=(1, 5), duration="10s")) == [5]
 
 
 @pytest.mark.parametrize(("step_text", "duration", "expected"), [
