@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gitops_promoter.domain.history import Release
-from gitops_promoter.domain.rollout import Step
+from gitops_promoter.domain.rollout import Step, with_unit
 
 PAUSE_REASON = "CanaryPauseStep"
 INCONCLUSIVE = "InconclusiveAnalysisRun"  # the Rollout's own (in-cluster) analysis paused it
@@ -85,7 +85,7 @@ def decide(*, release: Release | None, steps: Sequence[Step], synced: bool, roll
             return Decision("analyse", f"the canary waits at gate {index}", step=index)
         if index in release.advanced_steps:
             return Decision("wait", f"gate {index} is advanced in git; waiting for the Rollout to resume")
-        return Decision("wait", f"the canary pauses at step {index} for {step.duration}")
+        return Decision("wait", f"the canary pauses at step {index} for {with_unit(step.duration or '')}")
     where = f"step {index}" if index is not None else "an unknown step"
     return Decision("wait", f"the canary is at {where} ({rollout.phase or 'unknown phase'})")
 
