@@ -45,6 +45,29 @@ def test_commit_pushes_one_commit_with_author_and_trailers(remote, tmp_path):
     assert diff == f"1\t1\t{ROLLOUT}"
 
 
+def test_one_commit_edits_several_files_and_the_branch_carries_them_all(remote, tmp_path):
+    """A bump that also arms the canary's gates in another file: one commit, both files; the
+    pull-request branch that already carries both is kept (its reviews stay valid)."""
+    staging = "envs/staging/web/kustomization.yaml"
+    repo = repo_for(remote, tmp_path)
+    change = Change(staging, lambda t: t + "# bumped\n", MSG,
+                    also=((ROLLOUT, bump), (ROLLOUT, lambda t: t.replace("pause: {duration: 30s}", "pause: {}"))))
+    result = repo.commit(change)
+    assert isinstance(result, Committed)
+    assert sorted(git("diff", "main~1", "main", "--name-only", cwd=remote).split()) == [ROLLOUT, staging]
+    rollout = remote_file(remote, ROLLOUT)
+    assert "web:v1.1.0" in rollout and "30s" not in rollout  # both edits of one file applied, in order
+    # Only the primary file decides whether there is anything to commit.
+    assert isinstance(repo.commit(Change(staging, lambda t: t, MSG, also=((ROLLOUT, lambda t: t + "#x\n"),))),
+                      Unchanged)
+    branch = "gitops-promoter/prod-web"
+    again = Change(staging, lambda t: t + "# more\n", MSG, also=((ROLLOUT, lambda t: t + "# armed\n"),))
+    first = repo.propose(again, branch=branch)
+    assert isinstance(first, Committed) and first.attempts == 1
+    assert repo.propose(again, branch=branch) == Committed(sha=first.sha, attempts=0)
+    assert git("show", f"{branch}:{ROLLOUT}", cwd=remote).endswith("# armed")
+
+
 def test_no_commit_when_the_file_already_says_so(remote, tmp_path):
     repo = repo_for(remote, tmp_path)
     assert isinstance(repo.commit(Change(ROLLOUT, lambda t: t, MSG)), Unchanged)
