@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from gitops_promoter.errors import EditError
@@ -36,15 +36,64 @@ class Spot:
                    node.start_mark.line + 1, node.start_mark.column + 1)
 
 
+MAX_BYTES = 5 * 1024 * 1024  # a deployment file larger than this is refused, never edited
+# C0/C1 control characters other than tab, newline and carriage return, and the Unicode line and
+# paragraph separators: YAML 1.2 forbids the former; the latter make lines a person cannot see.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ufeff]")
+
+
+def _where(text: str, index: int, source: str) -> str:
+    line = text.count("\n", 0, index) + 1
+    return f"{source}:{line}:{index - (text.rfind(chr(10), 0, index) + 1) + 1}"
+
+
 def compose_documents(text: str, *, source: str) -> list[Node]:
-    """All documents of a YAML text as nodes; an EditError naming file:line:col when it does not parse."""
+    """All documents of a YAML text as nodes; an EditError naming file:line:col when it does not
+    parse, holds a control character, is larger than MAX_BYTES, nests too deep or repeats a key in
+    a mapping (YAML forbids it; which of the two a tool reads differs, so the promoter edits none)."""
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_BYTES:
+        raise EditError(f"{source}: {size} bytes, larger than the {MAX_BYTES}-byte limit for a deployment file")
+    bad = _CONTROL.search(text[1:] if text.startswith("\ufeff") else text)
+    if bad is not None:
+        at = bad.start() + (1 if text.startswith("\ufeff") else 0)
+        raise EditError(f"{_where(text, at, source)}: control character U+{ord(bad.group()):04X} in the file")
     yaml = YAML(typ="rt")
     try:
-        return [d for d in yaml.compose_all(io.StringIO(text)) if d is not None]
+        docs = [d for d in yaml.compose_all(io.StringIO(text)) if d is not None]
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
         raise EditError(f"{where}: not valid YAML: {exc.problem or exc.context}") from None
+    except YAMLError as exc:  # e.g. the reader's non-printable characters
+        raise EditError(f"{source}: not valid YAML: {exc}") from None
+    except RecursionError:
+        raise EditError(f"{source}: nested too deep to be a deployment file") from None
+    for doc in docs:
+        _no_duplicate_keys(doc, source)
+    return docs
+
+
+def _no_duplicate_keys(root: Node, source: str) -> None:
+    """Each mapping's scalar keys are unique; aliases are visited once (no alias bomb)."""
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, MappingNode):
+            keys: set[str] = set()
+            for key, value in node.value:
+                if isinstance(key, ScalarNode) and key.value != "<<":  # merge keys may repeat
+                    if key.value in keys:
+                        raise EditError(f"{source}:{key.start_mark.line + 1}:{key.start_mark.column + 1}: "
+                                        f"key {key.value!r} appears twice in one mapping")
+                    keys.add(key.value)
+                stack += [key, value]
+        elif isinstance(node, SequenceNode):
+            stack += node.value
 
 
 def get(node: Node | None, key: str) -> Node | None:

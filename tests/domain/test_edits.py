@@ -186,3 +186,28 @@ def test_idempotent_when_already_there(golden):
     after = write_version(before, ContainerEdit("web"), image=WEB, tag="v1.0.0", digest=DIGEST, pin=False,
                           source="r.yaml")
     assert after == before
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    pytest.param("spec:\n  containers:\n  - name: web\n    image: reg/web:v1\n    image: reg/web:v2\n",
+                 "f.yaml:5:5: key 'image' appears twice in one mapping", id="duplicated-image-key"),
+    pytest.param("spec:\n  containers:\n  - name: web\n    image: reg/web:v1\x07\n",
+                 "f.yaml:4:22: control character U+0007 in the file", id="bell"),
+    pytest.param("spec:\n  containers:\n  - name: web\n    image: reg/web:v1\u2028\n",
+                 "f.yaml:4:22: control character U+2028 in the file", id="line-separator"),
+    pytest.param("a: " + "x" * (5 * 1024 * 1024), "larger than the 5242880-byte limit", id="over-5mb"),
+    pytest.param("[" * 20000 + "]" * 20000, "f.yaml: nested too deep", id="deep-nesting"),
+])
+def test_a_hostile_deployment_file_is_a_clean_error_naming_it(text, expected):
+    """Issue 10: not written, not a traceback — an EditError that names the file (and the place)."""
+    edit = ContainerEdit(container="web")
+    with pytest.raises(EditError) as info:
+        read_running(text, edit, source="f.yaml")
+    assert expected in str(info.value)
+
+
+def test_an_alias_bomb_in_a_deployment_file_is_composed_without_expanding():
+    bomb = "a: &a [1,1,1,1,1,1,1,1,1]\n" + "".join(
+        f"{n}: &{n} [{', '.join([f'*{p}'] * 9)}]\n" for p, n in zip("abcdefgh", "bcdefghi", strict=True))
+    text = bomb + "spec:\n  containers:\n  - name: web\n    image: reg/web:v1\n"
+    assert read_running(text, ContainerEdit(container="web"), source="f.yaml").tag == "v1"
