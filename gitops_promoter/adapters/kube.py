@@ -48,17 +48,43 @@ def _split(ref: str) -> tuple[str, str]:
 
 
 def rollout_view(obj: dict[str, Any]) -> RolloutView:
+    """What the promoter reads of a Rollout's status (argo-rollouts pkg/apis/rollouts/v1alpha1/types.go
+    RolloutStatus): `phase` and `message` as the controller writes them (utils/rollout/rolloututil.go
+    CalculateRolloutPhase, e.g. Paused "CanaryPauseStep", Degraded "ProgressDeadlineExceeded: ReplicaSet
+    \"web-6b8cf6f7db\" has timed out progressing."), every `pauseConditions[].reason`, `controllerPause`,
+    `abort`, and `observedGeneration` (a number since v0.10; an older hash counts as observed, as
+    GetRolloutPhase's isGenerationObserved says). Without a message, or a phase (a status written
+    before v1.0), the Degraded phase and its message come from the conditions, as
+    CalculateRolloutPhase computes them."""
     status = obj.get("status") or {}
     meta = obj.get("metadata") or {}
     containers = (((obj.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []
-    conditions = status.get("pauseConditions") or []
+    reasons = tuple(str(c["reason"]) for c in status.get("pauseConditions") or [] if c.get("reason"))
     index = status.get("currentStepIndex")
+    generation = int(meta.get("generation") or 0)
+    observed = str(status.get("observedGeneration") or "0")
+    phase, message = status.get("phase"), str(status.get("message") or "")
+    degraded = _degraded(status.get("conditions") or [])
+    if degraded and not phase:
+        phase = "Degraded"
     return RolloutView(
-        phase=status.get("phase"), step_index=int(index) if index is not None else None,
-        paused_at_step=any(c.get("reason") == PAUSE_REASON for c in conditions),
-        aborted=bool(status.get("abort")), generation=int(meta.get("generation") or 0),
-        observed_generation=int(status.get("observedGeneration") or 0),
-        images=tuple(str(c.get("image", "")) for c in containers), message=str(status.get("message") or ""))
+        phase=phase, step_index=int(index) if index is not None else None,
+        paused_at_step=PAUSE_REASON in reasons, aborted=bool(status.get("abort")), generation=generation,
+        observed_generation=int(observed) if observed.isdigit() else generation,
+        images=tuple(str(c.get("image", "")) for c in containers),
+        message=message or degraded,
+        pause_reasons=reasons, controller_pause=bool(status.get("controllerPause")))
+
+
+def _degraded(conditions: list[dict[str, Any]]) -> str:
+    """The message CalculateRolloutPhase gives a Degraded Rollout from its conditions, or "": an
+    InvalidSpec condition, or one whose reason is RolloutAborted or ProgressDeadlineExceeded."""
+    for condition in conditions:
+        if condition.get("type") == "InvalidSpec":
+            return f"InvalidSpec: {condition.get('message') or ''}"
+        if condition.get("reason") in ("RolloutAborted", "ProgressDeadlineExceeded"):
+            return f"{condition['reason']}: {condition.get('message') or ''}"
+    return ""
 
 
 def api_client_for(cfg: ClusterConfig) -> client.ApiClient:

@@ -64,9 +64,12 @@ class World:
         return found
 
     def cluster_catches_up(self, seconds: float = 0.0):
-        """Argo CD syncs the head; the Rollouts controller reconciles (and time passes)."""
+        """Argo CD syncs the head; the Rollouts controller reconciles (and time passes); Argo CD sees
+        the Rollout's health."""
         self.argocd.sync(APP)
-        return self.rollouts.tick(RO, seconds)["status"]
+        status = self.rollouts.tick(RO, seconds)["status"]
+        self.argocd.observe(APP)
+        return status
 
     def walk(self, *seconds: float):
         """Argo CD syncs, then the controller reconciles after each of these many seconds."""
