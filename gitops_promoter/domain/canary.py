@@ -53,15 +53,18 @@ def decide(*, release: Release | None, steps: Sequence[Step], synced: bool, roll
         return Decision("done", f"git now says {git_tag}, not the promoter's {release.tag}: a person's choice, "
                                 "which the promoter does not drive or fight")
     if rollout.aborted or rollout.phase == "Degraded":
-        why = f": {rollout.message}" if rollout.message else ""
-        # Blame only the release whose spec the Rollout aborted on: Argo CD applied it, the controller
-        # observed it, its template runs the release's tag. An abort left from an earlier release
-        # (a new template clears it in Argo Rollouts) never reverts or rejects a newer tag.
+        # Argo's status.message names the condition: "RolloutAborted: Rollout aborted update to
+        # revision 2: <AnalysisRun message>" or "ProgressDeadlineExceeded: ReplicaSet ... has timed out
+        # progressing." (argo-rollouts utils/rollout/rolloututil.go CalculateRolloutPhase).
+        state = f"{rollout.phase or 'aborted'}: {rollout.message}" if rollout.message else \
+            (rollout.phase or "aborted")
+        # Blame only the release whose spec it is: Argo CD applied it, the controller observed it,
+        # its template runs the release's tag. An abort left from an earlier release (a new
+        # template clears it in Argo Rollouts) never reverts or rejects a newer tag.
         if synced and rollout.observed_generation >= rollout.generation and rollout.runs(release.tag):
-            return Decision("revert", f"the Rollout aborted ({rollout.phase or 'abort'}){why}; git must say what "
-                                      "runs")
-        return Decision("wait", f"the Rollout's abort ({rollout.phase or 'abort'}{why}) is from an earlier spec; "
-                                f"waiting for Argo CD to apply {release.tag}")
+            return Decision("revert", f"the Rollout is {state}; git must say what runs")
+        return Decision("wait", f"the Rollout's {state} is from an earlier spec; waiting for Argo CD to apply "
+                                f"{release.tag}")
     if not synced:
         return Decision("wait", "Argo CD does not run the release commit yet")
     if rollout.observed_generation < rollout.generation:
@@ -93,7 +96,7 @@ def decide(*, release: Release | None, steps: Sequence[Step], synced: bool, roll
 def unhealthy(view: RolloutView, *, tag: str, steps: int) -> str | None:
     """Why the Rollout is not (yet) healthy on `tag` — all its steps walked, gates passed — or None."""
     if view.aborted or view.phase == "Degraded":
-        return f"the Rollout aborted ({view.message or view.phase})"
+        return f"the Rollout is {view.phase or 'aborted'}" + (f": {view.message}" if view.message else "")
     if not view.runs(tag):
         return f"the Rollout does not run {tag}"
     if view.phase != "Healthy" or (view.step_index is not None and view.step_index < steps):

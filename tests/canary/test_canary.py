@@ -126,7 +126,8 @@ def test_rollout_aborted_in_cluster_is_reverted_in_git(world):
     world.rollouts.abort(RO, "AnalysisRun web-abc failed")
     out = world.run()
     assert out["web/dev/reverted"].detail.startswith(
-        "v1.1.0: the Rollout aborted (Degraded): AnalysisRun web-abc failed; git must say what runs")
+        "v1.1.0: the Rollout is Degraded: RolloutAborted: Rollout aborted update to revision 2: AnalysisRun "
+        "web-abc failed; git must say what runs")
     assert "web:v1.0.0" in world.file()
 
 
@@ -269,7 +270,8 @@ def test_a_stale_abort_is_never_blamed_on_the_next_release(world):
     out = world.run()
     assert "web/dev/bumped" in out and out["web/dev/bumped"].to_tag == "v1.2.0"
     waiting = out["web/dev/waiting"].detail
-    assert waiting.startswith("the Rollout's abort (Degraded: analysis run failed: error-rate) is from an earlier spec")
+    assert waiting.startswith("the Rollout's Degraded: RolloutAborted: Rollout aborted update to revision 2: "
+                              "analysis run failed: error-rate is from an earlier spec")
     status = world.cluster_catches_up()
     assert (status["phase"], status["currentStepIndex"], status.get("abort")) == ("Paused", 1, None)
     assert "web/dev/advanced" in world.run()

@@ -5,7 +5,7 @@ kind of promoter commit, and canaries shaped like the common published ones."""
 from gitops_promoter.domain.analysis import Measurement
 from gitops_promoter.domain.rollout import gates
 from gitops_promoter.domain.tags import TagInfo
-from tests.canary.conftest import IMAGE
+from tests.canary.conftest import APP, IMAGE
 from tests.support.gitremote import HumanClone, git, remote_log
 from tests.support.world import ROLLOUT
 
@@ -230,3 +230,35 @@ def test_a_multi_metric_gate_fails_on_its_first_bad_metric(world):
     message = git("log", "-1", "--format=%B", "main", cwd=world.remote)
     assert "restarts: Failed" in message and "success-rate:" in message and "p99-latency:" in message
     assert "web:v1.0.0" in world.file()
+
+
+def test_a_release_that_never_becomes_ready_is_reverted_naming_the_progress_deadline(world):
+    """No abort: the new pods never become available, and after progressDeadlineSeconds (600 s by
+    default) Argo Rollouts marks the Rollout Degraded with ProgressDeadlineExceeded."""
+    push_tag(world, "v1.1.0", "2")
+    world.run()
+    world.argocd.sync(APP)  # Argo CD applies v1.1.0; its pods will never become available
+    world.rollouts.stall("shop/web")
+    world.cluster_catches_up()  # the controller starts the update: its deadline counts from now
+    status = world.cluster_catches_up(300)
+    assert status["phase"] != "Degraded"
+    assert "web/dev/reverted" not in world.run()  # the deadline has not passed yet
+    status = world.cluster_catches_up(301)
+    assert status["phase"] == "Degraded" and not status.get("abort")
+    out = world.run()
+    detail = out["web/dev/reverted"].detail
+    assert detail.startswith("v1.1.0: the Rollout is Degraded: ProgressDeadlineExceeded: ReplicaSet ")
+    assert "has timed out progressing" in detail and detail.endswith("v1.1.0 is rejected for dev")
+    assert "web:v1.0.0" in world.file()
+    assert "ProgressDeadlineExceeded" in git("log", "-1", "--format=%B", "main", cwd=world.remote)
+
+
+def test_an_inconclusive_in_cluster_analysis_waits_for_a_person(world):
+    push_tag(world, "v1.1.0", "2")
+    world.run()
+    walk_to(world, 1)
+    world.rollouts.inconclusive("shop/web")
+    before = remote_log(world.remote)
+    out = world.run()
+    assert "InconclusiveAnalysisRun" in out["web/dev/waiting"].detail
+    assert remote_log(world.remote) == before  # neither analysed nor advanced behind a person's back

@@ -78,7 +78,7 @@ def test_an_inconclusive_in_cluster_analysis_waits_for_a_person():
     pytest.param(view(), "its canary is at step 1 (Paused)", id="at-a-gate"),
     pytest.param(view(phase="Healthy", step=6, paused=False, images=("reg/web:v1",)), "the Rollout does not run v2",
                  id="other-tag"),
-    pytest.param(view(phase="Degraded", aborted=True, message="boom"), "the Rollout aborted (boom)", id="aborted"),
+    pytest.param(view(phase="Degraded", aborted=True, message="boom"), "the Rollout is Degraded: boom", id="aborted"),
 ])
 def test_unhealthy(rollout, expected):
     from gitops_promoter.domain.canary import unhealthy
