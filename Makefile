@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-DEBS := git:git docker-registry:docker-registry prometheus:prometheus pg_ctlcluster:postgresql kubectl:kubernetes-client
+DEBS := git:git docker-registry:docker-registry prometheus:prometheus pg_ctlcluster:postgresql chromium:chromium kubectl:kubernetes-client
 
 .PHONY: test demo bench lint debs venv clean
 

@@ -1,4 +1,4 @@
-"""The service's one HTTP server (`server.listen`): webhooks, /metrics, /healthz, /readyz.
+"""The service's one HTTP server (`server.listen`): webhooks, the status page, /metrics, /healthz, /readyz.
 
 * `POST /hooks/registry`: a registry's push notification (CNCF distribution envelopes as
   docker-registry sends them, Docker Hub, GHCR, Harbor, Quay). Authenticated by
@@ -10,18 +10,25 @@
 * `POST /hooks/github` (`X-Hub-Signature-256` with `server.github_webhook_secret`): pull
   requests, reviews, checks, statuses and pushes wake the apps they concern.
 * Bodies over 1 MiB are refused with 413 before they are read.
+* `GET /` (and `/status`): the status page (runtime/statuspage.py), read-only, from the service's
+  cache. With a token, only for `Authorization: Bearer <token>` or `?token=<token>`; without one,
+  only on a loopback address — on any other address it is refused (403) and a log line says why.
 """
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import json
 import logging
+import re
 import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -41,6 +48,17 @@ MAX_BODY = 1 << 20
 SIGNATURE_HEADERS = ("X-Hub-Signature-256", "X-Signature-256", "X-Signature")
 MAX_CONNECTIONS = 64  # at once; more are closed at accept, so a flood cannot exhaust threads or files
 READ_TIMEOUT = 10.0  # seconds a client may take to send its request (slowloris)
+STATUS_PATHS = ("/", "/status")
+# The page has no script, inline CSS and inline SVG only; it is never framed, cached or sent as a referrer.
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+                               "frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+}
+_TOKEN_IN_URL = re.compile(r"([?&]token=)[^&\s]*")
 
 
 class _Server(ThreadingHTTPServer):
@@ -87,13 +105,34 @@ class Hooks:
     metrics: Callable[[], bytes]
     ready: Callable[[], tuple[bool, str]]
     on_webhook: Callable[[str, int], None] = lambda source, code: None
+    status_page: Callable[[], bytes] | None = None  # the status page's HTML, from a cache (None: no page)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a listen host only takes connections from this machine ("" and 0.0.0.0 do not)."""
+    host = host.strip("[]")
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # another host name: it may resolve to any interface
 
 
 class WebServer:
-    def __init__(self, listen: str, hooks: Hooks) -> None:
+    def __init__(self, listen: str, hooks: Hooks, *, status_token: str | None = None) -> None:
+        """`status_token`: the status page answers only requests that carry it; None serves the page
+        without authentication on a loopback `listen` and refuses it on any other."""
         host, _, port = listen.rpartition(":")
-        handler = type("Handler", (_Handler,), {"hooks": hooks})
-        self.httpd = _Server((host.strip("[]") or "0.0.0.0", int(port)), handler)
+        host = host.strip("[]") or "0.0.0.0"
+        page_off = None
+        if hooks.status_page is not None and not status_token and not is_loopback(host):
+            page_off = (f"the status page is not served: {listen} is not a loopback address and no status token "
+                        "is set (server.status_token)")
+            log.warning("%s", page_off)
+        handler = type("Handler", (_Handler,), {"hooks": hooks, "status_token": status_token or None,
+                                                "page_off": page_off})
+        self.httpd = _Server((host, int(port)), handler)
         self.port = self.httpd.server_address[1]
         self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="http", daemon=True)
@@ -112,19 +151,24 @@ def prometheus_text(registry: Any) -> bytes:
 
 class _Handler(BaseHTTPRequestHandler):
     hooks: Hooks
+    status_token: str | None
+    page_off: str | None  # why the status page is refused, when it is
     server_version = "gitops-promoter"
     sys_version = ""
     timeout = READ_TIMEOUT
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
-        log.debug("http %s %s", self.address_string(), format % args)
+        log.debug("http %s %s", self.address_string(), _TOKEN_IN_URL.sub(r"\1<redacted>", format % args))
 
     # --- answers ---------------------------------------------------------------------------
-    def _send(self, code: int, body: bytes | str, content_type: str = "text/plain; charset=utf-8") -> None:
+    def _send(self, code: int, body: bytes | str, content_type: str = "text/plain; charset=utf-8",
+              headers: dict[str, str] | None = None) -> None:
         data = body.encode() if isinstance(body, str) else body
         self.send_response(code)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)
@@ -142,10 +186,29 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200 if ok else 503, why + "\n")
         elif path == "/metrics":
             self._send(200, self.hooks.metrics(), CONTENT_TYPE_LATEST)
+        elif path in STATUS_PATHS and self.hooks.status_page is not None:
+            self._status_page()
         else:
             self._send(404, "not found\n")
 
     do_HEAD = do_GET
+
+    def _status_page(self) -> None:
+        assert self.hooks.status_page is not None
+        if self.page_off is not None:
+            self._send(403, self.page_off + "\n")
+            return
+        if self.status_token is not None and not self._token_given(self.status_token):
+            self._send(401, "unauthenticated: send Authorization: Bearer <token> or ?token=<token>\n",
+                       headers={"WWW-Authenticate": 'Bearer realm="gitops-promoter status"'})
+            return
+        self._send(200, self.hooks.status_page(), "text/html; charset=utf-8", headers=PAGE_HEADERS)
+
+    def _token_given(self, token: str) -> bool:
+        if verify_bearer(self.headers.get("Authorization"), token):
+            return True
+        given = parse_qs(urlsplit(self.path).query).get("token", [])
+        return any(hmac.compare_digest(g.encode(), token.encode()) for g in given)
 
     def do_POST(self) -> None:  # noqa: N802
         path = self.path.split("?", 1)[0]

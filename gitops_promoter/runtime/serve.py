@@ -119,7 +119,8 @@ def serve(*, config_path: str, workdir: str | None = None, stop: threading.Event
         if elector is not None:
             elector.start()
         service.start()
-        log.info("listening on %s (webhooks, /metrics, /healthz, /readyz); workdir %s", config.server.listen, root)
+        log.info("listening on %s (webhooks, status page, /metrics, /healthz, /readyz); workdir %s",
+                 config.server.listen, root)
         lost = False
         while not stop.wait(0.5):
             telemetry.leader.set(1 if service.may_write() else 0)
@@ -202,4 +203,5 @@ def _hooks(config: Config, service: Service, telemetry: Telemetry) -> Hooks:
         github_secret=lambda: _resolve(config.server.github_webhook_secret),
         metrics=lambda: prometheus_text(telemetry.registry),
         ready=ready,
-        on_webhook=lambda source, code: telemetry.webhooks.labels(source, str(code)).inc())
+        on_webhook=lambda source, code: telemetry.webhooks.labels(source, str(code)).inc(),
+        status_page=service.status_page)

@@ -9,7 +9,9 @@
   repositories proceed in parallel in a bounded pool (`server.workers`);
 * a permanent fault parks its app × environment until the repository's head changes (or the
   service restarts with a new config); a transient one is retried with backoff and jitter;
-* with leader election, only the leader reconciles, and every write checks leadership first.
+* with leader election, only the leader reconciles, and every write checks leadership first;
+* after each reconcile, the app's part of the status page is rebuilt from what that reconcile
+  read (runtime/statuspage.py); a request for the page only reads that cache.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from gitops_promoter.config.schema import AppConfig, Config
 from gitops_promoter.errors import PromoterError, TransientError
 from gitops_promoter.ports import Cluster, CodeHost, DeployRepo, Metrics, Recorded, Registry
+from gitops_promoter.runtime.statuspage import Keeper
 from gitops_promoter.runtime.tagcache import TagCache
 from gitops_promoter.runtime.telemetry import Instrumented, Telemetry
 from gitops_promoter.workflows.outcome import Outcome
@@ -96,16 +99,18 @@ class Service:
         repos: dict[str, DeployRepo] = {}
         hosts: dict[str, CodeHost] = {}
         self.stopping = stopping or threading.Event()
+        self.page = Keeper(config, journal=ports.journal)  # the status page, kept after each reconcile
         for name, repo in ports.repos.items():
             r = Instrumented(repo, service="git", telemetry=telemetry)
-            repos[name] = cast(DeployRepo, _WritesGuarded(r, REPO_WRITES, self))
+            repos[name] = self.page.tap_repo(name, cast(DeployRepo, _WritesGuarded(r, REPO_WRITES, self)))
         for name, host in ports.hosts.items():
             h = Instrumented(host, service="github", telemetry=telemetry)
             hosts[name] = cast(CodeHost, _WritesGuarded(h, HOST_WRITES, self))
         self.ports = Ports(
             registry=cast(Registry, Instrumented(self.cache, service="registry", telemetry=telemetry)),
             repos=repos, journal=ports.journal, hosts=hosts, host_errors=ports.host_errors,
-            clusters={n: cast(Cluster, Instrumented(c, service="cluster", telemetry=telemetry))
+            clusters={n: self.page.tap_cluster(n, cast(Cluster, Instrumented(c, service="cluster",
+                                                                              telemetry=telemetry)))
                       for n, c in ports.clusters.items()},
             metrics={n: cast(Metrics, Instrumented(m, service="prometheus", telemetry=telemetry))
                      for n, m in ports.metrics.items()},
@@ -286,6 +291,7 @@ class Service:
         result = reconcile(self.config, app, self.ports, skip=skip, stopping=self.stopping.is_set)
         self.telemetry.reconcile_seconds.observe(time.perf_counter() - started)
         self._account(app, result)
+        self.page.after(app, result.outcomes, repo=self.ports.repos[app.repository])
         delay = self._next(app, result)
         if delay is not None:
             self.wake(name, reason="requeue", delay=delay)
@@ -412,4 +418,8 @@ class Service:
         if self.leadership is None:
             return "single"
         return self.leadership.state()
+
+    def status_page(self) -> bytes:
+        """The status page's HTML from the cache: it never waits for a reconcile or the scheduler."""
+        return self.page.html(state=self.state())
 

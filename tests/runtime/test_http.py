@@ -199,3 +199,81 @@ def test_a_client_too_slow_to_send_its_request_is_dropped(server, monkeypatch):
     answer = raw_request(url, b"POST /hooks/registry HTTP/1.1\r\nHost: x\r\n", timeout=5)  # never ends its headers
     assert answer == b"" and time.monotonic() - started < 2
     assert httpx.get(f"{url}/healthz").status_code == 200
+
+
+# --- the status page ---------------------------------------------------------------------------
+
+PAGE = b"<!doctype html><title>gitops-promoter status</title>"
+TOKEN = "st4tus-t0ken"
+
+
+def page_server(listen="127.0.0.1:0", token=None, page=lambda: PAGE):
+    hooks = Hooks(known_images=[], check_image=lambda *a: None, wake=lambda *a: None,
+                  apps_for_github=lambda repo: [], registry_secret=lambda: None, github_secret=lambda: None,
+                  metrics=lambda: b"", ready=lambda: (True, "ready"), status_page=page)
+    web = WebServer(listen, hooks, status_token=token)
+    web.start()
+    return web, f"http://127.0.0.1:{web.port}"
+
+
+def test_the_status_page_on_a_loopback_address_needs_no_token():
+    web, url = page_server()
+    try:
+        for path in ("/", "/status", "/?refresh=1"):
+            r = httpx.get(url + path)
+            assert (r.status_code, r.content) == (200, PAGE)
+            assert r.headers["content-type"] == "text/html; charset=utf-8"
+        assert "script-src" not in r.headers["content-security-policy"]  # default-src 'none': no script runs
+        assert "default-src 'none'" in r.headers["content-security-policy"]
+        assert r.headers["cache-control"] == "no-store" and r.headers["referrer-policy"] == "no-referrer"
+        head = httpx.head(url + "/")
+        assert head.status_code == 200 and head.content == b""
+        assert httpx.post(url + "/", content=b"").status_code == 404  # read-only
+    finally:
+        web.stop()
+
+
+def test_with_a_token_the_page_needs_it_in_a_header_or_the_query(caplog):
+    caplog.set_level("DEBUG", logger="gitops_promoter.runtime.http")
+    web, url = page_server(token=TOKEN)
+    try:
+        assert httpx.get(f"{url}/").status_code == 401
+        assert httpx.get(f"{url}/", headers={"Authorization": "Bearer wrong"}).status_code == 401
+        assert httpx.get(f"{url}/?token=wrong").status_code == 401
+        assert httpx.get(f"{url}/", headers={"Authorization": f"Bearer {TOKEN}"}).content == PAGE
+        assert httpx.get(f"{url}/status?token={TOKEN}").content == PAGE
+        assert httpx.get(f"{url}/healthz").status_code == 200  # probes need no token
+    finally:
+        web.stop()
+    assert "token=<redacted>" in caplog.text and TOKEN not in caplog.text
+
+
+def test_on_an_open_address_without_a_token_the_page_is_refused_and_the_log_says_why(caplog):
+    web, url = page_server(listen="0.0.0.0:0")
+    try:
+        r = httpx.get(f"{url}/")
+        assert r.status_code == 403 and "no status token is set (server.status_token)" in r.text
+        assert httpx.get(f"{url}/healthz").status_code == 200
+    finally:
+        web.stop()
+    assert "the status page is not served: 0.0.0.0:0 is not a loopback address" in caplog.text
+    web, url = page_server(listen="0.0.0.0:0", token=TOKEN)
+    try:
+        assert httpx.get(f"{url}/", headers={"Authorization": f"Bearer {TOKEN}"}).content == PAGE
+    finally:
+        web.stop()
+
+
+@pytest.mark.parametrize(("host", "loopback"), [
+    ("127.0.0.1", True), ("127.8.0.1", True), ("[::1]", True), ("localhost", True),
+    ("0.0.0.0", False), ("", False), ("::", False), ("10.0.0.5", False), ("promoter.internal", False),
+])
+def test_which_listen_addresses_are_loopback(host, loopback):
+    from gitops_promoter.runtime.http import is_loopback
+
+    assert is_loopback(host) is loopback
+
+
+def test_without_a_page_the_root_is_404(server):
+    url, _ = server
+    assert httpx.get(f"{url}/").status_code == 404
