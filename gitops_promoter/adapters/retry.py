@@ -1,9 +1,11 @@
 """Retries for every adapter: one loop (`retrying`), backoff with jitter, Retry-After, and a
 per-endpoint request rate limit. Clock and sleep are injected.
 
-Inside one request the promoter waits only briefly (`WAIT_CAP`): a server that asks for longer
-(`Retry-After: 100000`) gets the request given up as a TransientError carrying `retry_after`,
-and the scheduler requeues the work then, instead of a thread sleeping for minutes.
+Inside one call the promoter honours a server's Retry-After up to a cap (`WAIT_CAP`, 60 s, summed
+over the call's tries): a server that asks for longer (`Retry-After: 100000`) is not slept on; the
+call gives up at once with a TransientError that says what the server asked and carries it as
+`retry_after`, and the scheduler requeues the work (its own cap applies) instead of a thread
+sleeping for minutes.
 """
 
 from __future__ import annotations
@@ -21,16 +23,20 @@ from gitops_promoter.errors import TransientError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-WAIT_CAP = 10.0  # the longest wait inside one request; longer ones go back to the scheduler
+#: The longest a far side's Retry-After may hold one call (summed over its tries), in seconds;
+#: longer waits go back to the scheduler. Adapters may pass their own (`wait_cap`).
+WAIT_CAP = 60.0
 
 
 class Retry(Exception):  # noqa: N818 - a signal inside `retrying`, never seen outside an adapter
     """Raised by one attempt: a transient failure worth another try (after `wait`, when the far
-    side said so)."""
+    side said so). `retrying` hands `give_up` one with `over_cap` set when it stopped because the
+    far side asked to wait longer than the cap, not because the tries ran out."""
 
-    def __init__(self, detail: str, *, wait: float | None = None, status: int | None = None) -> None:
+    def __init__(self, detail: str, *, wait: float | None = None, status: int | None = None,
+                 over_cap: bool = False) -> None:
         super().__init__(detail)
-        self.detail, self.wait, self.status = detail, wait, status
+        self.detail, self.wait, self.status, self.over_cap = detail, wait, status, over_cap
 
 
 def retrying(attempt: Callable[[], T], *, attempts: int, backoff: Backoff, what: str,
@@ -38,21 +44,41 @@ def retrying(attempt: Callable[[], T], *, attempts: int, backoff: Backoff, what:
              wait_cap: float = WAIT_CAP) -> T:
     """Call `attempt` until it returns, at most `attempts` times, sleeping between tries (the far
     side's Retry-After when it gave one, else backoff with jitter). Other exceptions pass through.
-    When tries run out, or the far side asks for a wait longer than `wait_cap`, raise
-    `give_up(last, tries)` with its `retry_after` set from the far side's wish."""
+    When tries run out, raise `give_up(last, tries)`. When the far side asks for a wait that would
+    take this call's Retry-After waiting past `wait_cap`, do not sleep: raise `give_up` at once with
+    a Retry saying what was asked (`over_cap`). Either way the error's `retry_after` is the far
+    side's wish, for the scheduler."""
+    asked = 0.0  # seconds slept this call because the far side said so
     for n in range(1, attempts + 1):
         try:
             return attempt()
         except Retry as failure:
-            too_long = failure.wait is not None and failure.wait > wait_cap
-            if n >= attempts or too_long:
+            if failure.wait is not None and asked + failure.wait > wait_cap:
+                error = give_up(_over_cap(failure, asked=asked, cap=wait_cap), n)
+            elif n >= attempts:
                 error = give_up(failure, n)
-                error.retry_after = failure.wait
-                raise error from None
-            delay = failure.wait if failure.wait is not None else backoff.delay(n - 1)
-            log.warning("%s: %s; retrying in %.2fs", what, failure.detail, delay)
-            sleep(delay)
+            else:
+                delay = failure.wait if failure.wait is not None else backoff.delay(n - 1)
+                if failure.wait is not None:
+                    asked += delay
+                log.warning("%s: %s; retrying in %.2fs", what, failure.detail, delay)
+                sleep(delay)
+                continue
+            error.retry_after = failure.wait
+            raise error from None
     raise AssertionError("attempts must be at least 1")
+
+
+def _over_cap(failure: Retry, *, asked: float, cap: float) -> Retry:
+    already = f" after {seconds(asked)} s already" if asked else ""
+    detail = (f"{failure.detail}; asked to wait {seconds(failure.wait or 0.0)} s (Retry-After){already}, "
+              f"above the {seconds(cap)} s cap; trying again next pass")
+    return Retry(detail, wait=failure.wait, status=failure.status, over_cap=True)
+
+
+def seconds(value: float) -> str:
+    """A number of seconds for a message: `100000`, `0.5`."""
+    return f"{value:.10g}"
 
 
 @dataclass
@@ -67,9 +93,10 @@ class Backoff:
         return self.rng.uniform(self.base / 2, min(self.cap, self.base * (2**attempt)))
 
 
-def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time, cap: float = 86400.0) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date), capped at a day;
-    None if absent or unreadable."""
+def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time, cap: float = 1e9) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date), as the server said
+    it (only bounded, at `cap`, so that a 4400-digit header is still a number); None if absent or
+    unreadable. Callers decide how much of it to honour (`retrying`'s `wait_cap`)."""
     if not value:
         return None
     value = value.strip()
@@ -77,7 +104,7 @@ def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time
         return min(float(value), cap)
     try:
         when = parsedate_to_datetime(value).timestamp()
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError, IndexError):
         return None
     return max(0.0, min(when - now(), cap))
 

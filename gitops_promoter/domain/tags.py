@@ -7,11 +7,63 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeGuard
 
 from gitops_promoter.errors import PolicyError
 
 #: Tags cosign, notation and friends push next to images; never deployable.
 SIGNATURE_GLOBS: tuple[str, ...] = ("*.sig", "*.att", "*.sbom")
+
+#: The OCI distribution spec's tag grammar ("Pulling manifests": `[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}`),
+#: ASCII only and matched whole: no other character, no newline, at most 128 characters.
+TAG_GRAMMAR = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}", re.ASCII)
+TAG_MAX_LENGTH = 128
+
+#: The OCI image spec's registered digest algorithms ("Descriptors", registered algorithms) and
+#: the shape of their encoded part: lower-case hex of the hash's length.
+DIGEST_ENCODINGS: dict[str, re.Pattern[str]] = {
+    "sha256": re.compile(r"[a-f0-9]{64}", re.ASCII),
+    "sha512": re.compile(r"[a-f0-9]{128}", re.ASCII),
+}
+
+
+def is_valid_tag(name: object) -> TypeGuard[str]:
+    """Whether a registry's tag is one the OCI tag grammar allows. Only such tags reach filters,
+    policies, files, commits, branches and pull requests."""
+    return isinstance(name, str) and TAG_GRAMMAR.fullmatch(name) is not None
+
+
+def tag_problem(name: object) -> str | None:
+    """Why `name` is not a valid tag, in a few words a person can read; None when it is one."""
+    if is_valid_tag(name):
+        return None
+    if not isinstance(name, str):
+        kind = {type(None): "null", bool: "a boolean", int: "a number", float: "a number", list: "a list",
+                dict: "an object"}.get(type(name), type(name).__name__)
+        return f"not a string but {kind}"
+    if not name:
+        return "empty"
+    if len(name) > TAG_MAX_LENGTH:
+        return f"{len(name)} characters, more than {TAG_MAX_LENGTH}"
+    for char in name:
+        if not char.isascii():
+            return f"non-ASCII character U+{ord(char):04X}"
+        if not char.isprintable():
+            return f"control character U+{ord(char):04X}"
+    if name[0] in ".-":
+        return f"starts with {name[0]!r}"
+    bad = next((c for c in name if not (c.isalnum() or c in "._-")), None)
+    return f"character {bad!r} is not allowed" if bad else "does not match the OCI tag grammar"
+
+
+def is_valid_digest(digest: object) -> bool:
+    """Whether `digest` is `algorithm:encoded` with a registered algorithm (sha256, sha512) and
+    its encoded part exactly as the OCI image spec requires (lower-case hex of full length)."""
+    if not isinstance(digest, str):
+        return False
+    algorithm, sep, encoded = digest.partition(":")
+    pattern = DIGEST_ENCODINGS.get(algorithm)
+    return bool(sep) and pattern is not None and pattern.fullmatch(encoded) is not None
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from gitops_promoter.domain.edits import read_running, write_version
 from gitops_promoter.domain.history import moved_back_by_hand, rejected_tags
 from gitops_promoter.domain.plan import Bump, NoChange, commit_message, plan_bump
 from gitops_promoter.domain.policy import Policy
-from gitops_promoter.domain.tags import TagInfo
+from gitops_promoter.domain.tags import TagInfo, is_valid_tag
 from gitops_promoter.ports import Change, Committed, DeployRepo, Registry, Unchanged
 from gitops_promoter.workflows.canary import arming
 from gitops_promoter.workflows.outcome import Outcome, file_diff, guarded
@@ -25,8 +25,10 @@ def bump(app: AppConfig, target: TargetConfig, *, registry: Registry, repo: Depl
 
 def gather_tags(registry: Registry, image: str, policy: Policy) -> list[TagInfo]:
     """The image's tags with the metadata the policy needs, asked only for tags that pass the
-    policy's filters (a newest-build policy costs one config lookup per candidate, not per tag)."""
-    names = list(registry.list_tags(image))
+    policy's filters (a newest-build policy costs one config lookup per candidate, not per tag).
+    Only OCI tags reach the policy: the registry adapter skips (and warns about) the others, and
+    this keeps any other Registry from handing one on."""
+    names = [n for n in registry.list_tags(image) if is_valid_tag(n)]
     if policy.needs_created:
         wanted = {c.tag.name for c in policy.candidates(TagInfo(n) for n in names)}
         return [TagInfo(n, created=registry.created(image, n) if n in wanted else None) for n in names]
