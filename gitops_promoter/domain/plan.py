@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -9,6 +11,7 @@ from datetime import datetime
 from gitops_promoter.domain.edits import Running
 from gitops_promoter.domain.policy import Policy
 from gitops_promoter.domain.tags import TagInfo
+from gitops_promoter.errors import PermanentError
 
 TRAILER_KEYS = ("Promoter-App", "Promoter-Env", "Promoter-Action", "Promoter-Tag", "Promoter-Digest",
                 "Promoter-Step")
@@ -72,15 +75,72 @@ def _is_older(policy: Policy, pick: TagInfo, running: str, candidates: list[TagI
     return order is not None and order > 0
 
 
+class UnsafeMessageValue(PermanentError):
+    """A value meant for a commit message (a tag, app, environment or digest) holds a control
+    character or a line or paragraph separator: it could forge trailers, so nothing is written."""
+
+
+#: Unicode categories never copied into a commit message from outside: controls (Cc: C0, DEL,
+#: C1 such as U+0085), format characters (Cf: bidi overrides, zero-width, BOM), line and
+#: paragraph separators (Zl U+2028, Zp U+2029) and lone surrogates (Cs).
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
+_TRAILER_KEY = re.compile(r"[A-Za-z][A-Za-z0-9-]*", re.ASCII)
+
+
+def _unsafe(ch: str) -> bool:
+    return unicodedata.category(ch) in _UNSAFE_CATEGORIES
+
+
+def escape_text(text: str) -> str:
+    """Free text from outside (a reason, analysis details, a tag read from a file) made safe for
+    a commit message: each unsafe character becomes a visible escape (``\\n``, ``\\u2028``), so
+    it can neither start a line nor hide in one."""
+    if text.isascii() and text.isprintable():
+        return text
+    return "".join(ch.encode("unicode_escape").decode("ascii") if _unsafe(ch) else ch for ch in text)
+
+
+def check_value(what: str, value: str) -> str:
+    """`value` unchanged, or UnsafeMessageValue naming `what` and the value (escaped) when it holds
+    an unsafe character. For identifiers the promoter writes and reads back (tags, app, env,
+    digest): an escaped tag would be another tag, so it is refused, never rewritten."""
+    if any(_unsafe(ch) for ch in value):
+        raise UnsafeMessageValue(f"{what} {escape_text(value)!r} holds a control character or a line "
+                                 "separator; refusing to write it into a commit message")
+    return value
+
+
 def render_message(subject: str, body: Sequence[str], trailers: Mapping[str, str]) -> str:
-    """A commit message: subject, body paragraph(s), and the trailers as the last paragraph."""
-    text = "\n".join(body).strip()
-    head = f"{subject}\n\n{text}\n\n" if text else f"{subject}\n\n"
+    """A commit message: subject, body paragraph(s), and the trailers as the last paragraph.
+
+    Every line break in the message is the template's own: the subject and each body item are
+    one line each (an empty item is a blank line between paragraphs) and any control character,
+    line or paragraph separator inside them is escaped (`escape_text`); a trailer value with one
+    is refused (`UnsafeMessageValue`), as is an empty trailer mapping (the last paragraph would
+    then be the body, whose lines could read as trailers)."""
+    if not trailers:
+        raise UnsafeMessageValue("a promoter commit message needs its trailers")
+    for key, value in trailers.items():
+        if not _TRAILER_KEY.fullmatch(key):
+            raise UnsafeMessageValue(f"trailer key {escape_text(key)!r} is not a trailer key")
+        check_value(key, value)
+    text = "\n".join(escape_text(line) for line in body).strip()
+    head = f"{escape_text(subject)}\n\n{text}\n\n" if text else f"{escape_text(subject)}\n\n"
     return head + "".join(f"{k}: {v}\n" for k, v in trailers.items())
 
 
 def commit_message(bump: Bump, *, gates: Sequence[int] = ()) -> str:
-    """`gates`: canary steps this commit arms (`pause: {}`) for the release."""
+    """`gates`: canary steps this commit arms (`pause: {}`) for the release.
+
+    The tag, app, environment and digest are refused when they hold a control character or a line
+    or paragraph separator (UnsafeMessageValue); the reason and the tag being replaced (read from
+    a file a person may have edited) are escaped by `render_message`, never refused, so a bad old
+    tag can still be moved on from."""
+    check_value("tag", bump.tag)
+    check_value("app", bump.app)
+    check_value("environment", bump.env)
+    if bump.digest:
+        check_value("digest", bump.digest)
     arrow = f"{bump.from_tag} → {bump.tag}" if bump.from_tag else bump.tag
     trailers = {"Promoter-App": bump.app, "Promoter-Env": bump.env, "Promoter-Action": "bump",
                 "Promoter-Tag": bump.tag}
@@ -93,15 +153,20 @@ def commit_message(bump: Bump, *, gates: Sequence[int] = ()) -> str:
 
 
 def parse_trailers(message: str) -> dict[str, str]:
-    """Promoter trailers of a commit message (last paragraph, `Key: value` lines)."""
-    paragraphs = [p for p in message.strip().split("\n\n") if p.strip()]
+    """Promoter trailers of a commit message (last paragraph, `Key: value` lines).
+
+    Lines are split on ``\\n`` only (a ``\\r`` before it is dropped, for CRLF messages): never
+    ``str.splitlines()``, which also breaks on U+2028, U+2029, U+0085, \\v, \\f and \\x1c-\\x1e,
+    so a value holding one of those would forge the trailers after it. Values are stripped of
+    spaces and tabs only."""
+    paragraphs = [p for p in message.replace("\r\n", "\n").strip("\n").split("\n\n") if p.strip(" \t\n")]
     if not paragraphs:
         return {}
     out = {}
-    for line in paragraphs[-1].splitlines():
+    for line in paragraphs[-1].split("\n"):
         key, sep, value = line.partition(": ")
         if sep and key in TRAILER_KEYS:
-            out[key] = value.strip()
+            out[key] = value.strip(" \t")
     return out
 
 

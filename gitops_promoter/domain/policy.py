@@ -1,25 +1,39 @@
-"""Tag policies: which tag is "the newest" for an image.
+r"""Tag policies: which tag is "the newest" for an image.
 
 Semantics follow the peers so users can move over (README, "Tag policies"):
 
 * ``semver`` / ``lenient`` — Argo CD Image Updater: ``v`` prefix and short versions, no
   constraint means ``*`` (no pre-releases), equal versions go to the lexically greatest tag.
-* ``semver`` / ``strict`` — Flux: ``MAJOR.MINOR.PATCH`` only, a constraint is required,
-  equal versions keep list order (the first one wins).
+* ``semver`` / ``strict`` — Flux: a tag needs three dot-separated parts, then reads as lenient
+  does (``v1.2-rc.1`` is 1.2.0-rc.1), a constraint is required, equal versions keep list order
+  (the first one wins).
 * ``newest-build`` — the image's creation time; ties go to the lexically greatest tag.
   A tag without a creation time is never picked (missing data is never a pass).
 * ``alphabetical`` / ``numerical`` — Flux, ``order: asc`` (default) picks the greatest.
 * ``digest`` — ``constraint`` names a mutable tag; a new digest behind it is the new version.
+
+Filters, as Flux: ``allow_tags`` is a regex with Go's ASCII classes (``\d`` is ``[0-9]``). For
+Flux's strategies (semver, alphabetical, numerical), ``ignore_tags`` replaces the default
+exclusion of signature tags, as Flux's ``exclusionList`` replaces its default ``^.*\.sig$``
+(``ignore_signature_tags: true`` keeps both), and with ``extract``, tags whose extracted values
+are equal count once, as the later tag in the list (Flux keeps them in a map keyed by the
+extracted value). Deliberately unlike Flux: the default also covers ``*.att`` and ``*.sbom``,
+and ``newest-build`` and ``digest`` (no Flux counterpart) keep excluding signature tags next to
+``ignore_tags`` unless ``ignore_signature_tags: false``: a signature is pushed after its image,
+so it would always be the newest build.
+
+Numbers are ASCII: a tag in Arabic-Indic or fullwidth digits is never a version nor a number.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from gitops_promoter.domain.tags import Candidate, TagFilter, TagInfo, compile_regex, expand
+from gitops_promoter.domain.tags import Candidate, TagFilter, TagInfo, expand
 from gitops_promoter.domain.versions import (
     ANY,
     Constraint,
@@ -33,8 +47,35 @@ Strategy = Literal["semver", "newest-build", "alphabetical", "numerical", "diges
 STRATEGIES: tuple[str, ...] = ("semver", "newest-build", "alphabetical", "numerical", "digest")
 SEMVER_MODES: tuple[str, ...] = ("lenient", "strict")
 ORDERS: tuple[str, ...] = ("asc", "desc")
+#: The strategies Flux has, whose filter semantics (exclusion list, extract ties) follow Flux's.
+FLUX_STRATEGIES: tuple[str, ...] = ("semver", "alphabetical", "numerical")
 
-_NUMBER = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
+# Decimal notation as Go's strconv.ParseFloat reads it, in ASCII digits only. Deliberately
+# narrower than Go: no hex floats (0x1p4), Inf, NaN or underscores, which no release tag means.
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
+
+
+def _as_number(text: str) -> float | None:
+    """A tag (or extracted value) as Flux's numerical policy reads it; None when it is not a
+    number. Out of float range is not a number either (Go's ParseFloat fails with ErrRange)."""
+    if not text.isascii() or not _NUMBER.fullmatch(text):
+        return None
+    value = float(text)
+    return value if math.isfinite(value) else None
+
+
+def compile_filter_regex(pattern: str, *, what: str) -> re.Pattern[str]:
+    r"""Compile an ``allow_tags`` regex. The one place a filter regex is compiled, so the engine
+    can change (e.g. to a linear-time one) in one function. re.ASCII gives Go's RE2 classes:
+    ``\d`` is ``[0-9]``, ``\w`` is ``[0-9A-Za-z_]``, so ``\d+`` never takes ``١٢٣``."""
+    try:
+        return re.compile(pattern, re.ASCII)
+    except (re.error, RecursionError, OverflowError, ValueError) as exc:
+        raise PolicyError(f"{what}: invalid regular expression {_shown(pattern)}: {exc}") from None
+
+
+def _shown(text: str) -> str:
+    return repr(text) if len(text) <= 80 else repr(text[:80]) + f"… ({len(text)} characters)"
 
 
 @dataclass(frozen=True)
@@ -63,8 +104,11 @@ class Policy:
         ignore_tags: Iterable[str] = (),
         extract: str | None = None,
         order: str | None = None,
-        ignore_signature_tags: bool = True,
+        ignore_signature_tags: bool | None = None,
     ) -> Policy:
+        """`ignore_signature_tags`: None (not set) ignores signature tags, unless `ignore_tags` is
+        given to one of Flux's strategies, where it replaces that default as Flux's
+        ``exclusionList`` does; True or False says so whatever the strategy."""
         if strategy not in STRATEGIES:
             raise PolicyError(f"strategy: unknown strategy {strategy!r} (one of: {', '.join(STRATEGIES)})")
         mode = semver_mode or "lenient"
@@ -80,10 +124,13 @@ class Policy:
         if constraint == "":
             constraint = None
         parsed = cls._parse_constraint(strategy, mode, constraint)
-        allow = compile_regex(allow_tags, what="allow_tags") if allow_tags else None
+        allow = compile_filter_regex(allow_tags, what="allow_tags") if allow_tags else None
         if extract and allow is None:
             raise PolicyError("extract: needs allow_tags, the regex whose groups it uses")
         ignore = tuple(ignore_tags)
+        signatures = ignore_signature_tags
+        if signatures is None:
+            signatures = not (ignore and strategy in FLUX_STRATEGIES)
         return cls(
             strategy=strategy,  # type: ignore[arg-type]
             constraint=constraint,
@@ -92,10 +139,10 @@ class Policy:
             ignore_tags=ignore,
             extract=extract or None,
             order=ordering,
-            ignore_signature_tags=ignore_signature_tags,
+            ignore_signature_tags=signatures,
             _constraint=parsed,
             _filter=TagFilter(allow=allow, ignore=ignore, extract=extract or None,
-                              ignore_signatures=ignore_signature_tags),
+                              ignore_signatures=signatures),
         )
 
     @staticmethod
@@ -136,8 +183,18 @@ class Policy:
         return " ".join(parts)
 
     def candidates(self, tags: Iterable[TagInfo]) -> list[Candidate]:
+        """Tags past the filters, each with the key the policy orders it by. With `extract`,
+        equal extracted values count once, as the later tag in the list (Flux's RegexFilter keeps
+        a map from extracted value to tag, so the later tag overwrites the earlier)."""
         assert self._filter is not None
-        return self._filter.apply(tags)
+        cands = self._filter.apply(tags)
+        if self.extract is None or self.strategy not in FLUX_STRATEGIES:
+            return cands
+        latest: dict[str, Candidate] = {}
+        for c in cands:
+            latest.pop(c.key, None)
+            latest[c.key] = c
+        return list(latest.values())
 
     def select(self, tags: Iterable[TagInfo]) -> TagInfo | None:
         """The newest tag under this policy, or None when no tag qualifies."""
@@ -178,7 +235,7 @@ class Policy:
         if self.strategy == "newest-build":
             return tag.created
         if self.strategy == "numerical":
-            return float(key) if _NUMBER.match(key) else None
+            return _as_number(key)
         if self.strategy == "alphabetical":
             return key
         return None
@@ -214,9 +271,9 @@ def _alphabetical(cands: list[Candidate], order: str) -> TagInfo | None:
 def _numerical(cands: list[Candidate], order: str) -> TagInfo | None:
     best: tuple[float, TagInfo] | None = None
     for c in cands:
-        if not _NUMBER.match(c.key):
-            raise PolicyError(f"numerical: tag {c.tag.name!r} is not a number ({c.key!r})")
-        value = float(c.key)
+        value = _as_number(c.key)
+        if value is None:
+            raise PolicyError(f"numerical: tag {_shown(c.tag.name)} is not a number ({_shown(c.key)})")
         # Flux keeps the later of equal values: only a strictly worse value is skipped.
         if best is None or (value >= best[0] if order == "asc" else value <= best[0]):
             best = (value, c.tag)

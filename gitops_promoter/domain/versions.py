@@ -1,11 +1,20 @@
-"""Semantic versions and Masterminds-style constraints, on top of the `semver` library.
+r"""Semantic versions and Masterminds-style constraints.
 
 Two ways to read a tag as a version, as the peers do:
 
-* lenient (Argo CD Image Updater, Masterminds ``NewVersion``): optional ``v`` prefix,
-  one to three numeric parts (``1.0`` == ``1.0.0``), pre-release and build metadata.
-* strict (Flux image-reflector-controller): optional ``v`` prefix, then exactly
-  ``MAJOR.MINOR.PATCH`` as SemVer 2.0 says (no leading zeros).
+* lenient (Argo CD Image Updater, Masterminds/semver v3 ``NewVersion``): optional ``v`` prefix,
+  one to three numeric parts (``1.0`` == ``1.0.0``), leading zeros allowed (``16.04.1``,
+  ``v2025.07.03``: CalVer), pre-release and build metadata of ASCII letters, digits and ``-``
+  in any case (``v1.2.0-x.Y.0+metadata``); a numeric pre-release identifier has no leading zero.
+* strict (Flux image-reflector-controller, fluxcd/pkg ``version.ParseVersion``): the tag must
+  have three dot-separated parts (at least two dots), then it is read as lenient does, so
+  ``v1.2-rc.1`` is 1.2.0-rc.1 and ``v2025.07.03`` is 2025.7.3, while ``1.0`` and ``v1`` are not
+  versions.
+
+Only ASCII digits are digits: ``١٢٣`` (Arabic-Indic), ``１.２.３`` (fullwidth) and ``²`` are never
+numbers, although Python's ``\d``, ``str.isdigit`` and ``int`` would take them. A numeric part
+above 2^64-1 makes the tag "not a version" (Masterminds parses it as a uint64), which also keeps
+``int()`` away from Python's 4,300-digit conversion limit.
 
 Constraints follow Masterminds/semver v3: comparators ``= != > < >= <= ~ ~> ^``,
 wildcards ``x X *`` in any part, AND by space or comma, OR by ``||``, hyphen ranges
@@ -21,9 +30,32 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import semver
-
 from gitops_promoter.errors import PolicyError
+
+#: Masterminds reads every numeric part with ``strconv.ParseUint(s, 10, 64)``.
+_UINT64_MAX = 2**64 - 1
+_DIGITS = re.compile(r"[0-9]+", re.ASCII)
+
+
+def _uint64(digits: str) -> int | None:
+    """An ASCII digit string as Masterminds' uint64, or None when it is not one (other digits,
+    or above 2^64-1). Leading zeros are allowed, as ``ParseUint`` allows them; at most 20
+    significant digits ever reach ``int()``, whatever the length of the text."""
+    if not _DIGITS.fullmatch(digits):
+        return None
+    significant = digits.lstrip("0") or "0"
+    if len(significant) > 20:
+        return None
+    value = int(significant)
+    return value if value <= _UINT64_MAX else None
+
+
+def _identifier_key(part: str) -> tuple[int, int, str]:
+    """SemVer precedence of one pre-release identifier, as Masterminds' ``comparePrePart``: a
+    numeric identifier (one that ``ParseUint`` reads) ranks below any alphanumeric one; an
+    identifier of digits above 2^64-1 is compared as text, as Masterminds does."""
+    number = _uint64(part)
+    return (0, number, "") if number is not None else (1, 0, part)
 
 
 def _precedence(major: int, minor: int, patch: int, prerelease: str | None) -> tuple[Any, ...]:
@@ -31,8 +63,7 @@ def _precedence(major: int, minor: int, patch: int, prerelease: str | None) -> t
     identifiers rank below alphanumeric ones; a longer identifier list ranks above its prefix."""
     if not prerelease:
         return (major, minor, patch, 1, ())
-    ids = tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in prerelease.split("."))
-    return (major, minor, patch, 0, ids)
+    return (major, minor, patch, 0, tuple(_identifier_key(p) for p in prerelease.split(".")))
 
 
 class Version:
@@ -68,38 +99,43 @@ class Version:
         return out
 
 
+# Masterminds v3 ``looseSemVerRegex`` (what ``NewVersion`` uses while ``CoerceNewVersion`` is
+# true, its default). Go's regexp classes are ASCII; here ``[0-9]`` and re.ASCII say so, and
+# fullmatch stands for Go's ``^…$`` (Python's ``$`` would also match before a final newline).
 _LENIENT = re.compile(
-    r"^v?(?P<major>0|[1-9]\d*|\d+)(?:\.(?P<minor>\d+))?(?:\.(?P<patch>\d+))?"
+    r"v?(?P<major>[0-9]+)(?:\.(?P<minor>[0-9]+))?(?:\.(?P<patch>[0-9]+))?"
     r"(?:-(?P<pre>[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?"
-    r"(?:\+(?P<build>[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?$"
+    r"(?:\+(?P<build>[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?",
+    re.ASCII,
 )
 
 
 def _valid_prerelease(pre: str | None) -> bool:
+    """Masterminds' ``validatePrerelease``: a numeric identifier has no leading zero."""
     if not pre:
         return True
-    return all(not (part.isdigit() and len(part) > 1 and part[0] == "0") for part in pre.split("."))
+    return all(not (_DIGITS.fullmatch(part) and len(part) > 1 and part[0] == "0") for part in pre.split("."))
 
 
 def parse_lenient(text: str) -> Version | None:
     """Read a tag as Masterminds' ``NewVersion`` does; None when it is not a version."""
-    m = _LENIENT.match(text)
+    if not text.isascii():
+        return None
+    m = _LENIENT.fullmatch(text)
     if m is None:
         return None
-    major, minor, patch, pre, build = m.groups()
-    if pre and not _valid_prerelease(pre):
+    major, minor, patch = _uint64(m["major"]), _uint64(m["minor"] or "0"), _uint64(m["patch"] or "0")
+    if major is None or minor is None or patch is None or not _valid_prerelease(m["pre"]):
         return None
-    return Version(int(major), int(minor or 0), int(patch or 0), pre, build)
+    return Version(major, minor, patch, m["pre"], m["build"])
 
 
 def parse_strict(text: str) -> Version | None:
-    """Read a tag as Flux does: optional ``v``, then a full SemVer 2.0 version."""
-    body = text[1:] if text.startswith("v") else text
-    try:
-        v = semver.Version.parse(body)
-    except ValueError:
+    """Read a tag as Flux does (fluxcd/pkg ``version.ParseVersion``): three dot-separated parts
+    (Go's ``strings.SplitN(v, ".", 3)`` has length 3), then Masterminds' ``NewVersion``."""
+    if text.count(".") < 2:
         return None
-    return Version(v.major, v.minor, v.patch, v.prerelease, v.build)
+    return parse_lenient(text)
 
 
 # --- constraints -------------------------------------------------------------------
@@ -115,10 +151,22 @@ _CV_GROUPS = (
     r"(?P<pre>-[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?"
     r"(?P<build>\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?"
 )
-_ONE = re.compile(rf"^\s*(?P<op>{_OPS})\s*(?P<ver>{_CV_GROUPS})\s*$")
-_FIND = re.compile(rf"({_OPS})\s*({_CV})")
-_VALID_AND = re.compile(rf"^(\s*({_OPS})\s*({_CV})\s*)((?:\s+|,\s*)({_OPS})\s*({_CV})\s*)*$")
-_RANGE = re.compile(rf"\s*({_CV})\s+-\s+({_CV})\s*")
+# Go's ``\s`` is ``[\t\n\f\r ]``; Python's would also take U+2028, U+00A0, U+3000 and friends.
+_WS = r"[\t\n\f\r ]"
+_ONE = re.compile(rf"{_WS}*(?P<op>{_OPS}){_WS}*(?P<ver>{_CV_GROUPS}){_WS}*", re.ASCII)
+_FIND = re.compile(rf"({_OPS}){_WS}*({_CV})", re.ASCII)
+# Masterminds' validConstraintRegex, ``^(\s*(op)\s*(cv)\s*)((?:\s+|,\s*)(op)\s*(cv)\s*)*$``, accepts
+# the same strings as this one does once whitespace runs are squeezed to one space. Written so
+# that each space has one place to go: the original backtracks exponentially in Python
+# (`` 1 , 1 , … !`` with 25 commas took 30 s).
+_COMPARATOR = rf"(?:(?:{_OPS[:-1]}) ?)?{_CV}"
+_VALID_AND = re.compile(rf" ?{_COMPARATOR}(?:(?: ?, ?| ){_COMPARATOR})* ?", re.ASCII)
+_RANGE = re.compile(rf"{_WS}*({_CV}){_WS}+-{_WS}+({_CV}){_WS}*", re.ASCII)
+
+
+def _shown(text: str) -> str:
+    """A constraint as an error message shows it: quoted, escaped, and at most 64 characters."""
+    return repr(text) if len(text) <= 64 else repr(text[:64]) + f"… ({len(text)} characters)"
 
 
 def _is_x(part: str) -> bool:
@@ -139,25 +187,29 @@ class _Comparator:
 
 
 def _parse_comparator(text: str) -> _Comparator:
-    m = _ONE.match(text)
+    m = _ONE.fullmatch(text)
     if m is None:
-        raise PolicyError(f"improper constraint: {text.strip()}")
-    major, minor, patch = m["major"], (m["minor"] or "")[1:], (m["patch"] or "")[1:]
+        raise PolicyError(f"improper constraint: {_shown(text.strip())}")
+    parts = [m["major"], (m["minor"] or "")[1:], (m["patch"] or "")[1:]]
     pre = (m["pre"] or "")[1:] or None
-    for part in (major, minor, patch):
-        if part and not (part.isdigit() or _is_x(part)):
-            raise PolicyError(f"improper constraint: {text.strip()}")
+    numbers = [None if not part or _is_x(part) else _uint64(part) for part in parts]
+    # A part that is neither a wildcard nor a uint64 (``1x``, or 5,000 digits), or a pre-release
+    # Masterminds' NewVersion refuses (``-01``): the constraint cannot be parsed, as there.
+    if any(part and not _is_x(part) and n is None for part, n in zip(parts, numbers, strict=True)) \
+            or not _valid_prerelease(pre):
+        raise PolicyError(f"improper constraint: {_shown(text.strip())}")
+    major, minor, patch = numbers
     dirty = minor_dirty = patch_dirty = False
-    if _is_x(major):
+    if major is None:
         dirty, con = True, Version(0, 0, 0, prerelease=pre)
-    elif not minor or _is_x(minor):
+    elif minor is None:
         dirty = minor_dirty = True
-        con = Version(int(major), 0, 0, prerelease=pre)
-    elif not patch or _is_x(patch):
+        con = Version(major, 0, 0, prerelease=pre)
+    elif patch is None:
         dirty = patch_dirty = True
-        con = Version(int(major), int(minor), 0, prerelease=pre)
+        con = Version(major, minor, 0, prerelease=pre)
     else:
-        con = Version(int(major), int(minor), int(patch), prerelease=pre)
+        con = Version(major, minor, patch, prerelease=pre)
     return _Comparator(m["op"], con, m["ver"], dirty, minor_dirty, patch_dirty)
 
 
@@ -279,13 +331,23 @@ class Constraint:
         return any(all(c.check(v) for c in group) for group in self.groups)
 
 
+#: Longer constraints are refused (Masterminds has no limit; no real one comes near it). With
+#: whitespace runs squeezed to one space first, this bounds the backtracking of the regexes
+#: below (Go's RE2 is linear; Python's engine is not) to milliseconds.
+MAX_CONSTRAINT_LENGTH = 1024
+_WS_RUN = re.compile(rf"{_WS}+")
+
+
 def parse_constraint(text: str) -> Constraint:
     """Parse a Masterminds constraint; raise PolicyError naming the bad part."""
-    rewritten = _RANGE.sub(lambda m: f" >= {m.group(1)}, <= {m.group(2)} ", text)
+    if len(text) > MAX_CONSTRAINT_LENGTH:
+        raise PolicyError(f"improper constraint: {_shown(text)} is longer than {MAX_CONSTRAINT_LENGTH} characters")
+    squeezed = _WS_RUN.sub(" ", text)  # Masterminds never counts whitespace, only needs it
+    rewritten = _WS_RUN.sub(" ", _RANGE.sub(lambda m: f" >= {m.group(1)}, <= {m.group(2)} ", squeezed))
     groups: list[tuple[_Comparator, ...]] = []
     for part in rewritten.split("||"):
-        if not _VALID_AND.match(part):
-            raise PolicyError(f"improper constraint: {text!r}")
+        if not _VALID_AND.fullmatch(part):
+            raise PolicyError(f"improper constraint: {_shown(text)}")
         found = [op + ver for op, ver in _FIND.findall(part)] or [part]
         groups.append(tuple(_parse_comparator(f) for f in found))
     return Constraint(text=text, groups=tuple(groups))

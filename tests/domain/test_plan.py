@@ -1,13 +1,23 @@
 """Release planning: every "no" carries a reason; the promoter only moves forward."""
 
+import unicodedata
 from datetime import UTC, datetime
 
 import pytest
 
 from gitops_promoter.domain.edits import Running
-from gitops_promoter.domain.plan import Bump, NoChange, commit_message, parse_trailers, plan_bump
+from gitops_promoter.domain.plan import (
+    Bump,
+    NoChange,
+    UnsafeMessageValue,
+    commit_message,
+    parse_trailers,
+    plan_bump,
+    render_message,
+)
 from gitops_promoter.domain.policy import Policy
 from gitops_promoter.domain.tags import TagInfo
+from gitops_promoter.errors import PermanentError
 
 SEMVER = Policy.build(strategy="semver", constraint="^1.0")
 
@@ -81,3 +91,99 @@ def test_pushed_time_in_reason():
 def test_parse_trailers_ignores_other_keys_and_bodies():
     assert parse_trailers("subject\n\nSigned-off-by: x\nPromoter-Tag: v1\n") == {"Promoter-Tag": "v1"}
     assert parse_trailers("") == {}
+
+
+# --- trailers cannot be forged (issue 10) -------------------------------------------
+
+#: Every character str.splitlines() breaks on, and other controls a registry tag or a reason
+#: may carry: none may ever start a line of a promoter commit message.
+SEPARATORS = ["\n", "\r", "\r\n", "\v", "\f", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029",
+              "\x00", "\x1b", "\t", "\u200b", "\u202e", "\ufeff"]
+TEMPLATE_OK = {"\n"}
+
+
+def _only_template_controls(message):
+    return all(ch in TEMPLATE_OK or unicodedata.category(ch) not in ("Cc", "Cf", "Zl", "Zp", "Cs")
+               for ch in message)
+
+
+def bump(**changes):
+    fields = dict(app="web", env="dev", from_tag="v1.0.0", tag="v1.1.0", digest="sha256:" + "a" * 64,
+                  reason="policy semver lenient ^1.0 picked v1.1.0")
+    fields.update(changes)
+    return Bump(**fields)
+
+
+@pytest.mark.parametrize("sep", SEPARATORS, ids=[repr(s) for s in SEPARATORS])
+def test_a_tag_that_would_forge_a_trailer_is_refused(sep):
+    tag = f"v1.0.0{sep}Promoter-App: api"
+    with pytest.raises(UnsafeMessageValue, match="tag") as info:
+        commit_message(bump(tag=tag))
+    assert _only_template_controls(str(info.value))  # the error names the value, escaped
+
+
+@pytest.mark.parametrize("field", ["app", "env", "digest"])
+def test_other_identifiers_are_refused_too(field):
+    with pytest.raises(UnsafeMessageValue):
+        commit_message(bump(**{field: "x\u2028Promoter-Env: prod"}))
+
+
+@pytest.mark.parametrize("sep", SEPARATORS, ids=[repr(s) for s in SEPARATORS])
+def test_free_text_is_escaped_and_never_becomes_a_trailer(sep):
+    reason = f"policy picked v1.1.0{sep}{sep}Promoter-App: api{sep}Promoter-Action: revert"
+    msg = commit_message(bump(reason=reason, from_tag=f"v0{sep}Promoter-Tag: v9"))
+    assert _only_template_controls(msg)
+    assert parse_trailers(msg) == {"Promoter-App": "web", "Promoter-Env": "dev", "Promoter-Action": "bump",
+                                   "Promoter-Tag": "v1.1.0", "Promoter-Digest": "sha256:" + "a" * 64}
+    assert msg.count("\n\n") == 2  # subject, one body paragraph, trailers
+
+
+def test_escaping_is_visible():
+    msg = commit_message(bump(reason="it said\u2028hello\nworld\x85"))
+    assert "It said\\u2028hello\\nworld\\x85." in msg
+
+
+def test_render_message_refuses_unsafe_trailer_values_and_keys():
+    with pytest.raises(UnsafeMessageValue, match="Promoter-Step"):
+        render_message("s", ["b"], {"Promoter-App": "web", "Promoter-Step": "3\u2029Promoter-Env: prod"})
+    with pytest.raises(UnsafeMessageValue):
+        render_message("s", ["b"], {"Promoter-App\nPromoter-Env": "web"})
+    with pytest.raises(UnsafeMessageValue):
+        render_message("s", ["Promoter-App: api"], {})
+
+
+def test_render_message_keeps_the_templates_own_paragraphs():
+    msg = render_message("revert(dev): web v1", ["Why.", "  - detail", "", "This reverts commit abc."],
+                         {"Promoter-App": "web"})
+    assert msg == "revert(dev): web v1\n\nWhy.\n  - detail\n\nThis reverts commit abc.\n\nPromoter-App: web\n"
+
+
+def test_unsafe_value_is_a_permanent_domain_error():
+    assert issubclass(UnsafeMessageValue, PermanentError)
+
+
+@pytest.mark.parametrize("sep", ["\u2028", "\u2029", "\x85", "\v", "\f", "\x1c", "\x1d", "\x1e", "\r"])
+def test_parse_trailers_splits_on_newline_only(sep):
+    # A commit written before the fix (or by hand) with a separator inside a value: the value is
+    # one odd value, never a second trailer.
+    msg = f"promote(dev): api v1.0.0\n\nBody.\n\nPromoter-App: web\nPromoter-Tag: v1.0.0{sep}Promoter-App: api\n"
+    trailers = parse_trailers(msg)
+    assert trailers["Promoter-App"] == "web"
+    assert trailers["Promoter-Tag"] == f"v1.0.0{sep}Promoter-App: api"
+
+
+def test_parse_trailers_reads_crlf_messages():
+    msg = "subject\r\n\r\nbody\r\n\r\nPromoter-App: web\r\nPromoter-Tag: v1\r\n"
+    assert parse_trailers(msg) == {"Promoter-App": "web", "Promoter-Tag": "v1"}
+
+
+def test_parse_trailers_separator_paragraphs_are_not_paragraphs():
+    # U+2029 is a paragraph separator to Unicode, not to git: the last paragraph is after \n\n.
+    msg = "s\n\nPromoter-App: web\nPromoter-Env: dev\u2029\u2029Promoter-Env: prod\n"
+    assert parse_trailers(msg) == {"Promoter-App": "web", "Promoter-Env": "dev\u2029\u2029Promoter-Env: prod"}
+
+
+def test_round_trip_of_every_promoter_message():
+    msg = commit_message(bump(), gates=[1, 3])
+    assert _only_template_controls(msg)
+    assert parse_trailers(msg)["Promoter-Tag"] == "v1.1.0"

@@ -3,8 +3,14 @@
 Sources of the carried-over cases:
 * Argo CD Image Updater `pkg/image/version_test.go` (Test_LatestVersion) — lenient semver.
 * Flux image-reflector-controller `internal/policy/{semver,alphabetical,numerical}_test.go`.
+* Flux image-reflector-controller `internal/policy/filter_test.go` (TestRegexFilter) and
+  `internal/policy/filter.go` (RegexFilter: a map from extracted value to tag, so the later
+  tag wins a tie); `api/v1/imagerepository_types.go` (GetExclusionList: the default
+  `^.*\\.sig$` unless `exclusionList` is given, which replaces it).
+* fluxcd/pkg `version/version_test.go` (TestParseVersion) — what strict semver reads.
 """
 
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -186,3 +192,140 @@ def test_extract_semver():
 def test_policy_errors(policy, message):
     with pytest.raises(PolicyError, match=message):
         Policy.build(**policy)
+
+
+# --- peer-exact corners (issue 10) --------------------------------------------------
+
+@pytest.mark.parametrize(("tags", "constraint", "expected"), [
+    pytest.param(["v1.2-rc.1", "v1.1.0"], ">=1.0.0-0", "v1.2-rc.1", id="flux-three-dot-parts-is-enough"),
+    pytest.param(["v2025.06.30", "v2025.07.03", "v2025.07.01"], ">=2025.0.0", "v2025.07.03",
+                 id="flux-pkg-calver-leading-zeros"),
+    pytest.param(["v1.2.0-x.Y.0+metadata", "v1.1.0"], ">=1.0.0-0", "v1.2.0-x.Y.0+metadata",
+                 id="flux-pkg-uppercase-prerelease"),
+    pytest.param(["v1.2", "v1.1.0"], ">=1.0", "v1.1.0", id="flux-two-parts-is-not-a-version"),
+    pytest.param(["v2025.07.03", "v2025.7.3"], ">=2025.0.0", "v2025.07.03", id="equal-calver-keeps-list-order"),
+])
+def test_semver_strict_reads_as_flux(tags, constraint, expected):
+    assert pick(tags, strategy="semver", semver_mode="strict", constraint=constraint) == expected
+
+
+@pytest.mark.parametrize(("tags", "constraint", "expected"), [
+    pytest.param(["16.04", "16.04.1", "16.10", "20.04", "20.10"], None, "20.10", id="ubuntu-calver"),
+    pytest.param(["16.04.1", "16.4.1"], None, "16.4.1", id="equal-leading-zeros-lexically-greatest"),
+    pytest.param(["v2025.07.03", "v2025.06.30"], "^2025", "v2025.07.03", id="calver-in-a-constraint"),
+    pytest.param(["v1.2.0-x.Y.0+metadata", "v1.1.0"], ">=1.0-0", "v1.2.0-x.Y.0+metadata",
+                 id="uppercase-prerelease"),
+])
+def test_semver_lenient_reads_as_masterminds(tags, constraint, expected):
+    assert pick(tags, strategy="semver", constraint=constraint) == expected
+
+
+# Digits outside ASCII: a version to Python's \d, isdigit, int and float; never one to Go.
+FOREIGN_DIGITS = ["١٢٣", "v١.٢.٣", "１.２.３", "۹۹۹", "९९.९", "²", "1.²"]
+
+
+@pytest.mark.parametrize("mode", ["lenient", "strict"])
+def test_foreign_digits_never_beat_a_real_version(mode):
+    constraint = ">=0.0.0" if mode == "strict" else None
+    tags = ["v1.2.3", *FOREIGN_DIGITS]
+    assert pick(tags, strategy="semver", semver_mode=mode, constraint=constraint) == "v1.2.3"
+    assert pick(FOREIGN_DIGITS, strategy="semver", semver_mode=mode, constraint=constraint) is None
+
+
+@pytest.mark.parametrize("tag", [*FOREIGN_DIGITS, "1e400", "9" * 400, "9" * 4400, "1_000", "inf", "NaN", "0x1p4"])
+def test_numerical_refuses_what_is_not_an_ascii_finite_number(tag):
+    # Go's strconv.ParseFloat fails on foreign digits and (ErrRange) on 1e400; Flux's numerical
+    # policy then fails with the tag's name. Inf, NaN and hex floats Go would read: we do not.
+    started = time.perf_counter()
+    with pytest.raises(PolicyError, match="is not a number"):
+        pick(["1", tag], strategy="numerical")
+    assert time.perf_counter() - started < 0.5
+
+
+@pytest.mark.parametrize(("allow", "tags", "expected"), [
+    pytest.param(r"^\d+$", ["١٢٣", "12", "９９"], "12", id="digit-class-is-ascii"),
+    pytest.param(r"^v\d+\.\d+\.\d+$", ["v1.2.3", "v١.٢.٣"], "v1.2.3", id="semver-shaped-regex"),
+    pytest.param(r"^\w+$", ["abc", "абв", "ab_c"], "abc", id="word-class-is-ascii"),
+    pytest.param(r"^[0-9]+$", ["7", "٨"], "7", id="explicit-class"),
+])
+def test_allow_tags_uses_go_ascii_classes(allow, tags, expected):
+    assert pick(tags, strategy="alphabetical", allow_tags=allow) == expected
+
+
+def test_extracted_foreign_digits_are_not_numbers():
+    with pytest.raises(PolicyError, match="is not a number"):
+        pick(["build-٣", "build-2"], strategy="numerical", allow_tags=r"^build-(.+)$", extract="$1")
+    assert pick(["build-٣", "build-2"], strategy="numerical", allow_tags=r"^build-(\d+)$", extract="$1") == "build-2"
+
+
+@pytest.mark.parametrize(("policy", "tags", "expected"), [
+    pytest.param({}, ["1.0.0", "sha256-abc.sig"], "1.0.0", id="default-excludes-signatures"),
+    pytest.param(dict(ignore_tags=["*-debug"]), ["1.0.0", "sha256-abc.sig"], "sha256-abc.sig",
+                 id="flux-explicit-list-replaces-the-default"),
+    pytest.param(dict(ignore_tags=["*-debug"], ignore_signature_tags=True), ["1.0.0", "sha256-abc.sig"], "1.0.0",
+                 id="both-when-asked"),
+    pytest.param(dict(ignore_signature_tags=False), ["1.0.0", "sha256-abc.att"], "sha256-abc.att",
+                 id="default-off"),
+    pytest.param(dict(ignore_tags=["*.sig"]), ["1.0.0", "sha256-abc.sig", "sha256-abc.att"], "sha256-abc.att",
+                 id="explicit-list-is-the-whole-list"),
+])
+def test_ignore_tags_replace_the_signature_default_as_flux(policy, tags, expected):
+    assert pick(tags, strategy="alphabetical", **policy) == expected
+
+
+@pytest.mark.parametrize("strategy", ["newest-build", "digest"])
+def test_non_flux_strategies_keep_the_signature_default_next_to_ignore_tags(strategy):
+    # Deliberately unlike Flux (which has no such strategy): a signature is pushed after its
+    # image, so newest-build would always pick it.
+    kw = dict(constraint="latest") if strategy == "digest" else {}
+    policy = Policy.build(strategy=strategy, ignore_tags=["*-debug"], **kw)
+    assert policy.ignore_signature_tags is True
+    tags = [TagInfo("latest", ts("2024-01-01"), "sha256:a"), TagInfo("sha256-a.sig", ts("2024-01-02"), "sha256:b")]
+    assert policy.select(tags).name == "latest"
+
+
+def test_effective_signature_setting_is_recorded():
+    assert Policy.build(strategy="semver").ignore_signature_tags is True
+    assert Policy.build(strategy="semver", ignore_tags=["x"]).ignore_signature_tags is False
+    assert Policy.build(strategy="semver", ignore_tags=["x"], ignore_signature_tags=True).ignore_signature_tags is True
+
+
+# Flux internal/policy/filter_test.go, TestRegexFilter: (tags, pattern, extract, expected keys).
+FLUX_REGEX_FILTER = [
+    (["a"], None, None, ["a"]),
+    (["ver1", "ver2", "ver3", "rel1"], "^ver", None, ["ver1", "ver2", "ver3"]),
+    (["ver1", "ver2", "ver3", "rel1"], r"ver(\d+)", "$1", ["1", "2", "3"]),
+]
+
+
+@pytest.mark.parametrize(("tags", "pattern", "extract", "expected"), FLUX_REGEX_FILTER)
+def test_filter_keys_match_flux(tags, pattern, extract, expected):
+    policy = Policy.build(strategy="alphabetical", allow_tags=pattern, extract=extract)
+    assert sorted(c.key for c in policy.candidates([TagInfo(t) for t in tags])) == expected
+
+
+@pytest.mark.parametrize(("policy", "tags", "expected"), [
+    pytest.param(dict(strategy="numerical"), ["a-1-5", "b-2-5", "c-3-4"], "b-2-5", id="numerical"),
+    pytest.param(dict(strategy="numerical", order="desc"), ["a-1-4", "b-2-4", "c-3-5"], "b-2-4", id="numerical-desc"),
+    pytest.param(dict(strategy="alphabetical"), ["a-1-5", "b-2-5", "c-3-4"], "b-2-5", id="alphabetical"),
+    pytest.param(dict(strategy="alphabetical", order="desc"), ["a-1-4", "b-2-4", "c-3-5"], "b-2-4",
+                 id="alphabetical-desc"),
+    pytest.param(dict(strategy="semver", semver_mode="strict", constraint="*"), ["z-1-1.0.0", "a-2-1.0.0"],
+                 "a-2-1.0.0", id="semver-strict"),
+    pytest.param(dict(strategy="semver"), ["z-1-1.0.0", "a-2-1.0.0"], "a-2-1.0.0", id="semver-lenient"),
+])
+def test_equal_extracted_values_go_to_the_later_tag(policy, tags, expected):
+    # Flux internal/policy/filter.go: RegexFilter.Apply stores filtered[extracted] = tag, so of
+    # tags with equal extracted values only the later one in the list is seen by the policy.
+    assert pick(tags, allow_tags=r"^[a-z]-\d-(?P<v>.+)$", extract="$v", **policy) == expected
+
+
+def test_candidates_without_extract_keep_every_tag():
+    tags = [TagInfo("1.0.0"), TagInfo("v1.0.0"), TagInfo("1.0.0")]
+    assert len(Policy.build(strategy="semver").candidates(tags)) == 3
+
+
+@pytest.mark.parametrize("pattern", ["(", "a{1,99999999999}", "(?P<x>a)(?P<x>b)"])
+def test_bad_allow_regex_is_a_policy_error(pattern):
+    with pytest.raises(PolicyError, match="allow_tags: invalid regular expression"):
+        Policy.build(strategy="semver", allow_tags=pattern)
