@@ -12,6 +12,7 @@ from gitops_promoter.domain.analysis_run import AnalysisRun
 from gitops_promoter.domain.approval import Review
 from gitops_promoter.domain.canary import RolloutView
 from gitops_promoter.domain.history import Commit
+from gitops_promoter.errors import GitRejected
 
 
 class Registry(Protocol):
@@ -63,6 +64,18 @@ class Unchanged:
     reason: str
 
 
+class PushRefused(GitRejected):
+    """The remote refuses pushes to `branch` itself (a protected branch: GitHub's "GH006: Protected
+    branch update failed", a pre-receive hook that declines): retrying will not help, a pull
+    request may. `reason` is what the remote said. Raised by the DeployRepo methods that push to
+    the repository's branch (`commit`, `revert`)."""
+
+    def __init__(self, *, repository: str, branch: str, reason: str) -> None:
+        self.branch = branch
+        self.reason = reason
+        super().__init__(repository=repository, detail=f"pushing to {branch} is refused ({reason})")
+
+
 class DeployRepo(Protocol):
     name: str
     branch: str  # the branch environments live on (pull requests target it)
@@ -92,7 +105,15 @@ class DeployRepo(Protocol):
     def contains(self, ancestor: str, descendant: str) -> bool: ...
 
     def revert(self, commits: list[str], *, message: str) -> Committed:
-        """One commit that undoes `commits` (newest first) on the branch head, pushed."""
+        """One commit that undoes `commits` (newest first) on the branch head, pushed.
+        Raises PushRefused when the remote refuses pushes to the branch."""
+        ...
+
+    def propose_revert(self, commits: list[str], *, message: str, branch: str) -> Committed:
+        """The commit `revert` would push, made on the head of the repository's branch and pushed
+        to the promoter-owned `branch` instead (replacing what it held, never what a person pushed
+        there since we last looked). A branch that already reverts the same commits to the same
+        content is kept (`attempts` 0), so reviews on its head stay valid."""
         ...
 
 

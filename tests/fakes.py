@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 from gitops_promoter.domain.analysis_run import AnalysisRun
 from gitops_promoter.domain.tags import TagInfo
 from gitops_promoter.errors import GitRejected, RegistryRejected
-from gitops_promoter.ports import Change, Committed, Recorded, Unchanged
+from gitops_promoter.ports import Change, Committed, PushRefused, Recorded, Unchanged
 
 
 @dataclass
@@ -41,12 +42,33 @@ class MemoryRegistry:
         raise RegistryRejected(registry=image, repository=image, status=404, detail=f"no tag {tag}")
 
 
+@dataclass(frozen=True)
+class MemoryBranch:
+    """A promoter-owned branch: its head commit, that commit's message, every file there, and the
+    commits it reverts."""
+
+    sha: str
+    message: str
+    files: dict[str, str]
+    reverts: tuple[str, ...]
+
+
 @dataclass
 class MemoryRepo:
+    """The DeployRepo port in memory. `commits` is the branch's history, oldest first (tests may
+    append to it: a person's commit); `changes` what each commit made through the port changed,
+    so it can be reverted. With `refuse` set, the remote refuses pushes to `branch` as a protected
+    branch does, saying that. A revert needs every file it touches to read exactly what the
+    reverted commit left (git's three-way apply is a little kinder: it only needs the lines)."""
+
     name: str
     files: dict[str, str]
     commits: list[tuple[str, str]] = field(default_factory=list)  # (path, message)
     branch: str = "main"
+    refuse: str | None = None
+    changes: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict)  # sha → path → (before, after)
+    branches: dict[str, MemoryBranch] = field(default_factory=dict)  # promoter-owned branches
+    pushes: list[str] = field(default_factory=list)  # every ref a push updated, in order
 
     def history(self, *, app, limit=500):
         from gitops_promoter.domain.history import Commit
@@ -69,9 +91,44 @@ class MemoryRepo:
             return before, after
         if after == before:
             return Unchanged(reason=f"{change.path} already says so")
-        self.files.update({path: text for path, (_, text) in texts.items()})
-        self.commits.append((change.path, change.message))
-        return Committed(sha=f"{len(self.commits):x}".ljust(40, "0"), attempts=1)
+        return self._push(change.path, {path: pair for path, pair in texts.items() if pair[0] != pair[1]},
+                          change.message)
+
+    def revert(self, commits, *, message):
+        files = self._reverted(commits)
+        return self._push(next(iter(files), ""), {p: (self.files[p], text) for p, text in files.items()}, message)
+
+    def propose_revert(self, commits, *, message, branch):
+        files = self._reverted(commits)
+        existing = self.branches.get(branch)
+        if existing is not None and existing.reverts == tuple(commits) and files and \
+                all(existing.files.get(p) == text for p, text in files.items()):
+            return Committed(sha=existing.sha, attempts=0)
+        sha = hashlib.sha1(f"{branch}\n{message}\n{len(self.pushes)}".encode()).hexdigest()
+        self.branches[branch] = MemoryBranch(sha, message, {**self.files, **files}, tuple(commits))
+        self.pushes.append(branch)
+        return Committed(sha=sha, attempts=1)
+
+    def _reverted(self, commits):
+        """The files (path → text) after undoing `commits` in turn on the head, as `git revert` does."""
+        texts = dict(self.files)
+        for sha in commits:
+            change = self.changes.get(sha)
+            if change is None or any(texts.get(path) != after for path, (_, after) in change.items()):
+                raise GitRejected(repository=self.name,
+                                  detail=f"cannot revert {sha[:10]} cleanly on {self.branch}: it does not apply")
+            texts.update({path: before for path, (before, _) in change.items()})
+        return {path: text for path, text in texts.items() if text != self.files.get(path)}
+
+    def _push(self, path, change, message):
+        if self.refuse is not None:
+            raise PushRefused(repository=self.name, branch=self.branch, reason=self.refuse)
+        self.files.update({p: after for p, (_, after) in change.items()})
+        self.commits.append((path, message))
+        self.pushes.append(self.branch)
+        sha = self.head()
+        self.changes[sha] = change
+        return Committed(sha=sha, attempts=1)
 
 
 @dataclass

@@ -2,7 +2,9 @@
 
 Every write is fetch → read the file at the remote head → edit → commit on that head →
 push. A push that loses a race (non-fast-forward) is redone on the new head by
-re-applying the edit; nothing is ever force-pushed, so a human commit is never lost.
+re-applying the edit; nothing is ever force-pushed, so a human commit is never lost. A push the
+remote refuses on purpose (a protected branch, a declining hook) is a PushRefused: permanent, and
+a revert can take the pull-request route instead (`propose_revert`).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from gitops_promoter.adapters.retry import Backoff, Retry, retrying
 from gitops_promoter.config.schema import RepositoryConfig
 from gitops_promoter.domain.history import Commit
 from gitops_promoter.errors import ConfigError, GitRejected, GitUnavailable, PromoterError, TransientError
-from gitops_promoter.ports import Change, Committed, Unchanged
+from gitops_promoter.ports import Change, Committed, PushRefused, Unchanged
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +43,12 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 _RACE = ("non-fast-forward", "updates were rejected because the remote contains work", "fetch first", "[rejected]",
          "failed to update ref", "cannot lock ref",
          "stale info")
+# A push the remote refuses on purpose (branch protection, a hook): a pull request may get it in.
+# GitHub: "remote: error: GH006: Protected branch update failed for refs/heads/main." and
+# "! [remote rejected] main -> main (protected branch hook declined)"; GitLab and plain git hooks:
+# "(pre-receive hook declined)".
+_REFUSED = ("protected branch", "gh006", "pre-receive hook declined", "[remote rejected]")
+_PROGRESS = re.compile(r"^(resolving deltas|counting objects|compressing objects|total \d|processing)", re.I)
 # Anything not a race and not one of these is taken as transient (network, 5xx) and retried.
 _REJECTED = ("authentication failed", "permission denied", "couldn't find remote ref", "repository not found",
              "does not appear to be a git repository", "invalid credentials", "error: 403", "error: 401",
@@ -128,6 +136,9 @@ class GitRepo:
         detail = f"git {args[0]}: {_redact(err) or exc.status}"
         if any(s in low for s in _RACE):
             return _PushRace(detail)
+        if args[0] == "push" and any(s in low for s in _REFUSED):
+            return PushRefused(repository=self.name, branch=_pushed_branch(args),
+                               reason=_remote_says(exc.stderr or "", str(exc.stdout or "")))
         if any(s in low for s in _REJECTED):
             return GitRejected(repository=self.name, detail=detail)
         return GitUnavailable(repository=self.name, detail=detail)
@@ -352,7 +363,8 @@ class GitRepo:
     def revert(self, commits: list[str], *, message: str) -> Committed:
         """One commit on the branch head that undoes `commits` (given newest first), like `git revert`
         of each in turn: a three-way reverse patch, so later unrelated edits survive. A revert that
-        does not apply cleanly is a GitRejected, never a forced overwrite."""
+        does not apply cleanly is a GitRejected, never a forced overwrite; a branch that refuses the
+        push, a PushRefused."""
         for attempt in range(1, self.max_attempts + 1):
             head = self.sync()
             with self._scratch() as scratch:
@@ -364,6 +376,40 @@ class GitRepo:
                 continue
             return Committed(sha=commit, attempts=attempt)
         raise GitUnavailable(repository=self.name, detail="revert: push kept losing races")
+
+    @_serialized
+    def propose_revert(self, commits: list[str], *, message: str, branch: str) -> Committed:
+        """The commit `revert` would push, made on the branch head and pushed to the promoter-owned
+        `branch` instead, with --force-with-lease (only a branch that still holds what we last saw
+        is replaced). A branch that already reverts the same commits to the same content is kept,
+        so reviews on its head stay valid."""
+        for attempt in range(1, self.max_attempts + 1):
+            head = self.sync()
+            existing = self._remote_branch(branch)
+            with self._scratch() as scratch:
+                commit = self._revert_commit(scratch, head, commits, message)
+            if existing and self._same_revert(existing, commit, commits):
+                return Committed(sha=existing, attempts=0)
+            lease = f"--force-with-lease=refs/heads/{branch}:{existing or ''}"
+            try:
+                self._retrying("push", lambda commit=commit, lease=lease: self._git(  # type: ignore[misc]
+                    "push", "--porcelain", lease, "origin", f"{commit}:refs/heads/{branch}"))
+            except _PushRace as race:
+                log.info("%s: %s moved while we rebuilt it (%s); again", self.name, branch, race)
+                continue
+            return Committed(sha=commit, attempts=attempt)
+        raise GitUnavailable(repository=self.name, detail=f"{branch}: push kept losing races")
+
+    def _same_revert(self, existing: str, commit: str, commits: list[str]) -> bool:
+        """Whether `existing` already is this revert: its message reverts the same commits, and every
+        file the new revert commit changes reads the same there."""
+        said = Commit(existing, "", self._git("log", "-1", "--format=%B", existing)).reverts
+        if sorted(said) != sorted(commits):
+            return False
+        paths = [p for p in self._git("diff", "--name-only", "-z", f"{commit}^", commit).split("\0") if p]
+        if not paths:
+            return False
+        return self._git("ls-tree", existing, "--", *paths) == self._git("ls-tree", commit, "--", *paths)
 
     def _revert_commit(self, scratch: Path, head: str, commits: list[str], message: str) -> str:
         index = {"GIT_INDEX_FILE": str(scratch / "revert-index")}
@@ -459,6 +505,33 @@ class GitRepo:
 class _PushRace(TransientError):
     """The remote branch moved under us; handled inside `commit` by re-applying the edit (and,
     should one escape from a fetch — "cannot lock ref" — transient: tried again later)."""
+
+
+def _pushed_branch(args: tuple[str, ...]) -> str:
+    """The branch a `git push … <commit>:refs/heads/<branch>` updates."""
+    for arg in reversed(args):
+        if ":refs/heads/" in arg and not arg.startswith("--"):
+            return arg.split(":refs/heads/", 1)[1]
+    return "?"
+
+
+def _remote_says(stderr: str, stdout: str) -> str:
+    """What the remote said when it refused a push: its `remote:` lines (GitHub's "GH006: Protected
+    branch update failed for refs/heads/main. Changes must be made through a pull request."), else
+    the reason of the rejected ref ("pre-receive hook declined")."""
+    raw = re.sub(r"^stderr: '(.*)'$", r"\1", stderr.strip(), flags=re.S)
+    said = []
+    for line in raw.splitlines():
+        text = line.strip()
+        if not text.lower().startswith("remote:"):
+            continue
+        text = re.sub(r"^error:\s*", "", text[len("remote:"):].strip(), flags=re.I)
+        if text and not _PROGRESS.match(text):
+            said.append(text)
+    if said:
+        return _redact(" ".join(said))
+    found = re.search(r"\[remote rejected\][^(\n]*\(([^)\n]*)\)", f"{stdout}\n{raw}")
+    return found.group(1) if found else "the remote declined the push"
 
 
 def _changed(texts: dict[str, tuple[str, str]]) -> dict[str, str]:

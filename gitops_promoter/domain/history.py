@@ -103,7 +103,7 @@ def current_release(history: Sequence[Commit], *, app: str, env: str) -> Release
             continue
         t = c.trailers
         action = t.get("Promoter-Action")
-        step = int(t["Promoter-Step"]) if t.get("Promoter-Step", "").isdigit() else None
+        step = _step(t)
         by = next((sha for short, sha in reverted.items() if _matches(short, c.sha)), None)
         if by is not None:
             if action == "bump":
@@ -124,9 +124,15 @@ def current_release(history: Sequence[Commit], *, app: str, env: str) -> Release
 def known_gates(history: Sequence[Commit], *, app: str, env: str) -> tuple[int, ...]:
     """Steps the promoter ever passed as gates in `env` (from `Promoter-Step` trailers): a bump
     arms them again, whatever state the previous release left them in."""
-    found = {int(c.trailers["Promoter-Step"]) for c in history if _mine(c, app, env)
-             and c.trailers.get("Promoter-Action") == "advance" and c.trailers.get("Promoter-Step", "").isdigit()}
-    return tuple(sorted(found))
+    found = {_step(c.trailers) for c in history
+             if _mine(c, app, env) and c.trailers.get("Promoter-Action") == "advance"}
+    return tuple(sorted(s for s in found if s is not None))
+
+
+def _step(trailers: dict[str, str]) -> int | None:
+    """A `Promoter-Step` trailer as a step index: ASCII digits only, and a sane size."""
+    text = trailers.get("Promoter-Step", "")
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 6 else None
 
 
 def moved_back_by_hand(history: Sequence[Commit], *, app: str, env: str, running_tag: str | None,

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, replace
 
 _DIGEST = re.compile(r"^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[0-9a-fA-F]{32,}$")
-_TAG = re.compile(r"^[\w][\w.-]{0,127}$")
+_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")  # the OCI tag grammar, ASCII only
 DOCKER_HUB = "docker.io"
 
 
@@ -28,7 +28,7 @@ class ImageRef:
         colon, slash = rest.rfind(":"), rest.rfind("/")
         if colon > slash:
             rest, tag = rest[:colon], rest[colon + 1 :]
-            if not _TAG.match(tag):
+            if not _TAG.fullmatch(tag):
                 raise ValueError(f"invalid tag {tag!r} in image {text!r}")
         if not rest or rest.endswith("/") or " " in rest:
             raise ValueError(f"invalid image name in {text!r}")

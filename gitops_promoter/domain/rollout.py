@@ -17,7 +17,7 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode
 from gitops_promoter.domain.yamltext import Spot, compose_documents, get, get_path, items, render
 from gitops_promoter.errors import EditError
 
-_DURATION = re.compile(r"^\d+(?:ms|s|m|h)?$")
+_DURATION = re.compile(r"[0-9]+(?:ms|s|m|h)?")
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def canary_steps(text: str, *, source: str = "<input>") -> list[Step]:
 
 def with_unit(duration: str) -> str:
     """A pause duration as a person reads it: Argo Rollouts takes a bare number as seconds."""
-    return f"{duration}s" if duration.isdigit() else duration
+    return f"{duration}s" if duration.isascii() and duration.isdigit() else duration
 
 
 def gates(text: str, *, source: str = "<input>") -> list[int]:
@@ -72,7 +72,7 @@ def gates(text: str, *, source: str = "<input>") -> list[int]:
 
 def set_pause(text: str, *, step: int, duration: str | None, source: str = "<input>") -> str:
     """Make step `step` a timed pause (`duration`, e.g. "10s") or an indefinite one (None)."""
-    if duration is not None and not _DURATION.match(duration):
+    if duration is not None and not _DURATION.fullmatch(duration):
         raise EditError(f"duration must look like 10s, 5m, 1h or 60, not {duration!r}")
     steps = _rollout_steps(text, source)
     if not 0 <= step < len(steps):

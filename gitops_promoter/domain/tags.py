@@ -90,7 +90,7 @@ def compile_regex(pattern: str, *, what: str) -> re.Pattern[str]:
         raise PolicyError(f"{what}: invalid regular expression {pattern!r}: {exc}") from None
 
 
-_EXPAND = re.compile(r"\$(\$|\{(\w+)\}|(\w+))")
+_EXPAND = re.compile(r"\$(\$|\{([A-Za-z0-9_]+)\}|([A-Za-z0-9_]+))")  # Go's ASCII \w
 
 
 def expand(template: str, match: re.Match[str]) -> str:
@@ -101,7 +101,7 @@ def expand(template: str, match: re.Match[str]) -> str:
             return "$"
         ref = m.group(2) or m.group(3)
         try:
-            group = match.group(int(ref) if ref.isdigit() else ref)
+            group = match.group(int(ref) if ref.isdigit() and len(ref) < 10 else ref)
         except IndexError:
             return ""
         return group or ""

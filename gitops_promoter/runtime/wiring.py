@@ -195,7 +195,8 @@ def run_once(*, config_path: str, dry_run: bool = False, apps: frozenset[str] | 
 
 
 def decide_canary(*, config_path: str, app: str, env: str, force: str, workdir: str | None = None) -> int:
-    """`promote` / `rollback`: a person decides the canary of one app in one environment."""
+    """`promote` / `rollback`: a person decides for one app in one environment: its canary's gate,
+    or (`rollback`, in any environment) a revert of its live release."""
     config = load(config_path, frozenset({app}))
     if config is None:
         return 1
@@ -212,7 +213,7 @@ def decide_canary(*, config_path: str, app: str, env: str, force: str, workdir: 
         finally:
             wired.close()
         if not outcomes:
-            print(f"{app}/{env}: no canary is configured (targets.{env}.rollout, cluster and canary)", file=sys.stderr)
+            print(f"{app}/{env}: the app has no target in {env}", file=sys.stderr)
             return 1
         print_summary(outcomes)
         return 1 if any(o.status == "error" for o in outcomes) else 0

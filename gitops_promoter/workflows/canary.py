@@ -47,6 +47,7 @@ from gitops_promoter.domain.rollout import Step, arm, canary_steps, set_pause, w
 from gitops_promoter.domain.templating import render_args
 from gitops_promoter.errors import PromoterError
 from gitops_promoter.ports import Change, Cluster, CodeHost, Committed, DeployRepo, Edit, Journal, Metrics
+from gitops_promoter.workflows import rollback
 from gitops_promoter.workflows.outcome import Outcome, guarded
 
 log = logging.getLogger(__name__)
@@ -282,17 +283,15 @@ def _advance(c: Canary, release: Release | None, decision: Decision, why: str,
 
 
 def _revert(c: Canary, release: Release | None, why: str, verdicts: list[MetricVerdict]) -> Outcome:
+    """Revert the release (gate advances, then the bump) with one commit; where the branch refuses
+    the push, the same commit in a revert pull request (workflows.rollback)."""
     assert release is not None
-    body = [f"{why[0].upper()}{why[1:]}."]
+    details: list[str] = []
     for v in verdicts:
-        body.append(v.describe())
-        body += [f"  - {a.phase}: {a.reason}" for a in v.measurements]
-    body.append("")
-    body += [f"This reverts commit {sha}." for sha in release.commits]
-    extra = {"Promoter-Digest": release.digest} if release.digest else {}
-    message = _message(f"revert({c.env}): {c.app.name} {release.tag}", body, app=c.app.name, env=c.env,
-                       action="revert", tag=release.tag, extra=extra)
-    result = c.repo.revert(list(release.commits), message=message)
-    _refresh(c)
-    return Outcome(c.app.name, c.env, "reverted", f"{release.tag}: {why}; {release.tag} is rejected for {c.env}",
-                   from_tag=release.tag, to_tag=release.tag, sha=result.sha)
+        details.append(v.describe())
+        details += [f"  - {a.phase}: {a.reason}" for a in v.measurements]
+    r = rollback.Rollback(c.app.name, c.env, c.repo, c.host)
+    out = rollback.revert_release(r, release, why=why, details=details)
+    if out.status == "reverted":
+        _refresh(c)
+    return out

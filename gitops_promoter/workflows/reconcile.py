@@ -17,7 +17,7 @@ from gitops_promoter.config.schema import AppConfig, Config, EnvironmentConfig
 from gitops_promoter.domain.history import current_release
 from gitops_promoter.errors import PromoterError
 from gitops_promoter.ports import Cluster, CodeHost, DeployRepo, Journal, Metrics, Registry
-from gitops_promoter.workflows import canary, discover, propose
+from gitops_promoter.workflows import canary, discover, propose, rollback
 from gitops_promoter.workflows.outcome import Outcome
 
 Mode = Literal["run", "dry-run", "observe"]
@@ -62,7 +62,9 @@ def reconcile(config: Config, app: AppConfig, ports: Ports, *, mode: Mode = "run
               stopping: Callable[[], bool] = lambda: False) -> Reconciled:
     """`mode`: "run" writes; "dry-run" shows the diffs of write-backs (canaries are not driven);
     "observe" reads and decides, writes nothing (for `status`). `force` ("promote" | "rollback")
-    is a person's decision on the canaries of `envs` only; write-backs are left alone then.
+    is a person's decision on `envs` only; write-backs are left alone then. It goes to the
+    environment's canary when one is driven; otherwise "rollback" reverts the environment's live
+    release (workflows.rollback) and "promote" has nothing to advance.
     `skip` names (environment, stage) pairs not to run now (the service parks them); `stopping`
     is asked between stages: once it says so, nothing more is started."""
     outcomes: list[Outcome] = []
@@ -78,12 +80,15 @@ def reconcile(config: Config, app: AppConfig, ports: Ports, *, mode: Mode = "run
             else:
                 outcome = _propose(app, index, ports, mode=mode, config=config)
             outcomes.append(replace(outcome, stage=WRITE_BACK))
-        if mode != "dry-run" and app.canary is not None and target.rollout and target.cluster and \
-                (env.name, CANARY) not in skip and not stopping():
+        driven = app.canary is not None and bool(target.rollout) and bool(target.cluster)
+        if mode != "dry-run" and driven and (env.name, CANARY) not in skip and not stopping():
             outcome = _canary(app, env, ports, mode=mode, force=force, config=config)
             if ports.recheck is not None and outcome.status in IN_MOTION and outcome.requeue_after is None:
                 outcome = replace(outcome, requeue_after=ports.recheck)
             outcomes.append(replace(outcome, stage=CANARY))
+        elif force is not None and mode == "run" and not driven and (env.name, WRITE_BACK) not in skip \
+                and not stopping():
+            outcomes.append(replace(_decide(app, env, ports, force=force), stage=WRITE_BACK))
     if mode == "observe":
         outcomes = _with_rollback([_observed(o) for o in outcomes], ports.repos[app.repository], app)
     waits = [o.requeue_after for o in outcomes if o.requeue_after is not None]
@@ -134,6 +139,15 @@ def _propose(app: AppConfig, index: int, ports: Ports, *, mode: Mode, config: Co
     return propose.propose(step, dry_run=mode == "dry-run", observe=mode == "observe")
 
 
+def _decide(app: AppConfig, env: EnvironmentConfig, ports: Ports, *, force: str) -> Outcome:
+    """A person's decision on an environment without a canary: roll its live release back."""
+    if force != "rollback":
+        return Outcome(app.name, env.name, "unchanged", f"nothing to promote: {env.name} has no canary")
+    r = rollback.Rollback(app.name, env.name, ports.repos[app.repository], ports.hosts.get(app.repository),
+                          ports.host_errors.get(app.repository))
+    return rollback.rollback(r)
+
+
 def _canary(app: AppConfig, env: EnvironmentConfig, ports: Ports, *, mode: Mode, force: str | None,
             config: Config) -> Outcome:
     assert app.canary is not None
@@ -142,7 +156,8 @@ def _canary(app: AppConfig, env: EnvironmentConfig, ports: Ports, *, mode: Mode,
     if cluster is None:
         return Outcome(app.name, env.name, "error", f"cluster {target.cluster} is not reachable",
                        error_kind="transient")
-    host = ports.hosts.get(app.repository) if env.mode == "pull-request" else None
+    # Every environment's canary gets the code host: a revert the branch refuses becomes a pull request.
+    host = ports.hosts.get(app.repository)
     c = canary.Canary(app, env.name, target, app.canary, ports.repos[app.repository], cluster, ports.metrics, host,
                       prometheus_urls={name: p.url for name, p in config.prometheus.items()})
     return canary.drive(c, journal=ports.journal, clock=ports.clock, force=force, observe=mode == "observe")

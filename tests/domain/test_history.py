@@ -82,3 +82,12 @@ def test_moving_back_by_hand_rejects_the_release_tag():
         "v2": "rolled back by hand to v1 (after aaaaaaaaaa)"}
     assert moved_back_by_hand(history, app="web", env="dev", running_tag="v3", policy=policy) == {}  # forward
     assert moved_back_by_hand(history, app="web", env="dev", running_tag="v2", policy=policy) == {}
+
+
+def test_a_step_trailer_in_other_digits_or_absurdly_long_is_not_a_step():
+    from gitops_promoter.domain.history import known_gates
+
+    odd = [c(x, "advance", Promoter_App="web", Promoter_Env="dev", Promoter_Action="advance", Promoter_Step=step)
+           for x, step in (("b", "٣"), ("d", "9" * 5000), ("e", "²"), ("f", "4"))]
+    assert known_gates(odd, app="web", env="dev") == (4,)
+    assert current_release([*odd, bump("a", "v2")], app="web", env="dev").advanced_steps == (4,)

@@ -77,3 +77,10 @@ def test_errors(golden, step, duration, message):
 def test_not_a_rollout():
     with pytest.raises(EditError, match=r"no Argo Rollout"):
         gates("kind: Deployment\nspec: {}\n")
+
+
+@pytest.mark.parametrize("duration", ["١s", "10s\n", "²", "10 s"])
+def test_a_pause_duration_is_ascii_digits_and_a_unit(duration):
+    text = "kind: Rollout\nspec:\n  strategy:\n    canary:\n      steps:\n      - pause: {}\n"
+    with pytest.raises(EditError):
+        set_pause(text, step=0, duration=duration)

@@ -54,6 +54,27 @@ class HumanClone:
         return git("rev-parse", "HEAD", cwd=self.path)
 
 
+def protect(remote: Path, branch: str = "main") -> None:
+    """Refuse pushes to `branch` as a GitHub protected branch does (other branches stay open), with
+    GitHub's words: "remote: error: GH006: Protected branch update failed for refs/heads/main." and
+    "remote: error: Changes must be made through a pull request." (a pre-receive hook, so the ref
+    line says "[remote rejected] main -> main (pre-receive hook declined)" where GitHub says
+    "(protected branch hook declined)"). Updates made inside the bare repository itself (the fake
+    GitHub's merges) do not run hooks, as GitHub's merge button is not a push."""
+    hook = Path(remote) / "hooks" / "pre-receive"
+    hook.write_text(f"""#!/bin/sh
+while read old new ref; do
+  if [ "$ref" = "refs/heads/{branch}" ]; then
+    echo "error: GH006: Protected branch update failed for refs/heads/{branch}." >&2
+    echo "error: Changes must be made through a pull request." >&2
+    exit 1
+  fi
+done
+exit 0
+""")
+    hook.chmod(0o755)
+
+
 def remote_file(remote: Path, path: str, branch: str = "main") -> str:
     return git("show", f"{branch}:{path}", cwd=remote)
 
