@@ -6,7 +6,8 @@ v1.1.0 is bumped and a person reverts it (rejected in dev); v1.2.0 is bumped and
 waits at gate 1, where the promoter's analysis is taking measurements. The page must show what
 a person asks: what runs (tag, digest), where the canary is (step, weight), the gate's analysis
 with a point per measurement, the rejected tag with why and how to lift it, the recent commits.
-A screenshot is saved as bench/results/status-page.png."""
+A screenshot is saved as test-artifacts/status-page.png (git-ignored); bench/results/status-page.png
+is one recorded from it."""
 
 import re
 import shutil
@@ -29,7 +30,7 @@ from tests.support.world import ROLLOUT, config_text, deploy_remote, kubeconfig_
 
 SECRET = "hook-s3cret-51a7e0"
 APP, RO = "argocd/web-dev", "shop/web"
-SCREENSHOT = ROOT / "bench" / "results" / "status-page.png"
+SCREENSHOT = ROOT / "test-artifacts" / "status-page.png"  # a test artifact; never dirties the tree
 CHROMIUM = shutil.which("chromium")
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed: `make debs` (or "
