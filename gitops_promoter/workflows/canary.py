@@ -95,6 +95,10 @@ def _one(c: Canary, *, force: str | None, observe: bool, journal: Journal, clock
     name, env = c.app.name, c.env
     history = c.repo.history(app=name)
     release = current_release(history, app=name, env=env)
+    if force == "rollback" and not observe:  # a person's decision: needs git only, not the cluster
+        if release is None:
+            return Outcome(name, env, "unchanged", "nothing to roll back: no release of the promoter's here")
+        return _revert(c, release, "rolled back by a person (gitops-promoter rollback)", [])
     source = f"{c.repo.name}:{c.target.steps_file}"
     steps = canary_steps(c.repo.read(c.target.steps_file), source=source)
     synced = False
@@ -108,10 +112,6 @@ def _one(c: Canary, *, force: str | None, observe: bool, journal: Journal, clock
     view = c.cluster.rollout(str(c.target.rollout))
     running = read_running(c.repo.read(c.target.file), c.target.edit, source=f"{c.repo.name}:{c.target.file}")
     decision = decide(release=release, steps=steps, synced=synced, rollout=view, git_tag=running.tag)
-    if force == "rollback":
-        if release is None:
-            return Outcome(name, env, "unchanged", "nothing to roll back: no release of the promoter's here")
-        decision = Decision("revert", "rolled back by a person (gitops-promoter rollback)")
     tag = release.tag if release else None
     if observe:
         progress = ""

@@ -191,3 +191,20 @@ def test_the_workflow_alone_says_the_host_problem():
     out = rollback(Rollback("web", "staging", repo, None, "github acme/deploy: needs token"))
     assert out.status == "error" and out.detail.endswith("open a revert pull request with; github acme/deploy: "
                                                          "needs token")
+
+
+def test_a_persons_rollback_of_a_canary_needs_git_only_not_the_cluster():
+    """The cluster is unreachable (the reason a person rolls back, often): the revert still lands."""
+    from gitops_promoter.errors import TransientError
+    from tests.fakes import MemoryJournal
+
+    class Unreachable:
+        def __getattr__(self, name):
+            raise TransientError(f"cluster dev: {name}: connection refused")
+
+    config, registry, repo = world()
+    staging_release(repo)
+    c = canary.Canary(SimpleNamespace(name="web"), "staging", SimpleNamespace(application="argocd/web"), None, repo,
+                      Unreachable(), {}, None)
+    out = canary.drive(c, journal=MemoryJournal(), force="rollback")
+    assert out.status == "reverted" and repo.files["staging/web.yaml"] == WEB
