@@ -15,6 +15,8 @@ from gitops_promoter.domain.imageref import ImageRef
 from gitops_promoter.domain.policy import Policy
 from gitops_promoter.errors import ConfigError
 
+MAX_SECRET_BYTES = 64 * 1024  # a token, a password or a PEM private key is a few KiB
+
 
 @dataclass(frozen=True)
 class SecretRef:
@@ -31,9 +33,17 @@ class SecretRef:
                 raise ConfigError([f"{self.where}: environment variable {self.target} is not set"])
             return value
         try:
-            return Path(self.target).read_text(encoding="utf-8").strip()
+            with Path(self.target).open("rb") as fh:
+                data = fh.read(MAX_SECRET_BYTES + 1)  # never more: file:/dev/zero must not fill the memory
         except OSError as exc:
             raise ConfigError([f"{self.where}: cannot read secret file {self.target}: {exc.strerror}"]) from None
+        if len(data) > MAX_SECRET_BYTES:
+            raise ConfigError([f"{self.where}: secret file {self.target} is larger than {MAX_SECRET_BYTES:,} bytes; "
+                               "is this the right file?"])
+        try:
+            return data.decode("utf-8").strip()
+        except UnicodeDecodeError:
+            raise ConfigError([f"{self.where}: secret file {self.target} is not UTF-8 text"]) from None
 
     def __repr__(self) -> str:
         return f"SecretRef({self.scheme}:{self.target})"

@@ -355,3 +355,17 @@ def test_parse_config_text_gets_the_same_limits():
         parse_config("a: \a\n", source="p.yaml")
     with pytest.raises(ConfigError, match="larger than 1,048,576 bytes"):
         parse_config("#" * (1 << 20) + "\n", source="p.yaml")
+
+
+def test_a_secret_file_is_read_bounded(tmp_path: Path):
+    config = parse_config(BASE.replace("    author:", "    credentials: {token: 'file:/dev/zero'}\n    author:"),
+                          source="p.yaml")
+    token = config.repositories["deploy"].token
+    assert token is not None
+    with pytest.raises(ConfigError, match=r"p.yaml:\d+:\d+: repositories\[0\].credentials.token: secret file "
+                                          r"/dev/zero is larger than 65,536 bytes"):
+        token.resolve()
+    binary = tmp_path / "token"
+    binary.write_bytes(b"\xff\xfe")
+    with pytest.raises(ConfigError, match="is not UTF-8 text"):
+        type(token)("file", str(binary), "p.yaml:1:1: token").resolve()
