@@ -31,9 +31,11 @@ import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
-from gitops_promoter.domain.tags import Candidate, TagFilter, TagInfo, expand
+import re2  # type: ignore[import-untyped]
+
+from gitops_promoter.domain.tags import Candidate, Pattern, TagFilter, TagInfo, expand
 from gitops_promoter.domain.versions import (
     ANY,
     Constraint,
@@ -64,14 +66,31 @@ def _as_number(text: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def compile_filter_regex(pattern: str, *, what: str) -> re.Pattern[str]:
-    r"""Compile an ``allow_tags`` regex. The one place a filter regex is compiled, so the engine
-    can change (e.g. to a linear-time one) in one function. re.ASCII gives Go's RE2 classes:
-    ``\d`` is ``[0-9]``, ``\w`` is ``[0-9A-Za-z_]``, so ``\d+`` never takes ``١٢٣``."""
+_REPEAT = re.compile(r"\{([0-9]*),?([0-9]*)\}")  # also catches a{1,99999999999}, which RE2 takes literally
+_NAMED = re.compile(r"\(\?P?<([A-Za-z0-9_]+)>")
+
+
+def compile_filter_regex(pattern: str, *, what: str) -> Pattern:
+    r"""Compile an ``allow_tags`` regex with RE2 (google-re2), the engine of Go's regexp that Flux
+    uses: matching is linear in the tag's length whatever the pattern (no catastrophic
+    backtracking: ``^(a+)+$`` is safe), ``\d`` is ``[0-9]`` and ``\w`` ``[0-9A-Za-z_]`` (so ``\d+``
+    never takes ``١٢٣``), ``$`` is the end of the text (never before a final newline);
+    backreferences and lookaround are refused, as in Go."""
+    counts = [n for pair in _REPEAT.findall(pattern) for n in pair if n]
+    names = _NAMED.findall(pattern)
+    if any(len(n) > 4 or int(n) > 1000 for n in counts):
+        raise PolicyError(f"{what}: invalid regular expression {_shown(pattern)}: a repeat count above 1000 "
+                          "(Go's regexp: invalid repeat count)")
+    if len(names) != len(set(names)):
+        raise PolicyError(f"{what}: invalid regular expression {_shown(pattern)}: a group name used twice "
+                          "(Go's regexp: duplicate capture group name)")
+    options = re2.Options()
+    options.log_errors = False  # the error goes into the PolicyError, not to stderr
     try:
-        return re.compile(pattern, re.ASCII)
-    except (re.error, RecursionError, OverflowError, ValueError) as exc:
-        raise PolicyError(f"{what}: invalid regular expression {_shown(pattern)}: {exc}") from None
+        return cast(Pattern, re2.compile(pattern, options))
+    except (re2.error, RecursionError, OverflowError, ValueError, TypeError) as exc:
+        detail = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else exc
+        raise PolicyError(f"{what}: invalid regular expression {_shown(pattern)}: {detail}") from None
 
 
 def _shown(text: str) -> str:

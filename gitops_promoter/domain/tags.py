@@ -7,9 +7,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeGuard
-
-from gitops_promoter.errors import PolicyError
+from typing import Protocol, TypeGuard
 
 #: Tags cosign, notation and friends push next to images; never deployable.
 SIGNATURE_GLOBS: tuple[str, ...] = ("*.sig", "*.att", "*.sbom")
@@ -83,17 +81,20 @@ class Candidate:
     key: str
 
 
-def compile_regex(pattern: str, *, what: str) -> re.Pattern[str]:
-    try:
-        return re.compile(pattern)
-    except re.error as exc:
-        raise PolicyError(f"{what}: invalid regular expression {pattern!r}: {exc}") from None
+class Match(Protocol):
+    def group(self, ref: int | str, /) -> str | None: ...
+
+
+class Pattern(Protocol):
+    """A compiled filter regex (RE2, see policy.compile_filter_regex)."""
+
+    def search(self, text: str, /) -> Match | None: ...
 
 
 _EXPAND = re.compile(r"\$(\$|\{([A-Za-z0-9_]+)\}|([A-Za-z0-9_]+))")  # Go's ASCII \w
 
 
-def expand(template: str, match: re.Match[str]) -> str:
+def expand(template: str, match: Match) -> str:
     """Go's Regexp.Expand: `$1`, `${1}`, `$name`, `${name}`, `$$`; unknown groups expand to ''."""
 
     def one(m: re.Match[str]) -> str:
@@ -113,7 +114,7 @@ def expand(template: str, match: re.Match[str]) -> str:
 class TagFilter:
     """allow_tags (regex, unanchored), ignore_tags (globs, anchored), extract (Flux-style)."""
 
-    allow: re.Pattern[str] | None
+    allow: Pattern | None
     ignore: tuple[str, ...]
     extract: str | None
     ignore_signatures: bool = True

@@ -329,3 +329,18 @@ def test_candidates_without_extract_keep_every_tag():
 def test_bad_allow_regex_is_a_policy_error(pattern):
     with pytest.raises(PolicyError, match="allow_tags: invalid regular expression"):
         Policy.build(strategy="semver", allow_tags=pattern)
+
+
+def test_allow_tags_matches_in_linear_time_even_for_a_catastrophic_pattern():
+    """RE2: `^(a+)+$` against 'aaaa…b' backtracks for hours in Python's re; here it is instant."""
+    policy = Policy.build(strategy="alphabetical", allow_tags="^(a+)+$")
+    tags = [TagInfo("a" * 40 + "b"), TagInfo("a" * 30)]
+    started = time.monotonic()
+    assert policy.select(tags).name == "a" * 30
+    assert time.monotonic() - started < 0.5
+
+
+@pytest.mark.parametrize("pattern", ["(a)\\1", "(?=a)", "(?<!a)b", "a{1,1001}", "(?P<x>a)(?P<x>b)"])
+def test_allow_tags_refuses_what_go_refuses(pattern):
+    with pytest.raises(PolicyError, match="allow_tags: invalid regular expression"):
+        Policy.build(strategy="alphabetical", allow_tags=pattern)
