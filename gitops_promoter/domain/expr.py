@@ -142,7 +142,10 @@ class _Parser:
         if tok.kind == "num":
             return ("lit", float(tok.text))
         if tok.kind == "str":
-            return ("lit", bytes(tok.text[1:-1], "utf-8").decode("unicode_escape"))
+            try:
+                return ("lit", bytes(tok.text[1:-1], "utf-8").decode("unicode_escape"))
+            except UnicodeDecodeError as exc:
+                raise ExprError(f"bad escape in the string at {tok.pos + 1} in {self.source!r}: {exc.reason}") from None
         if tok.text == "(":
             node = self.expr(0)
             self.take(")")
@@ -243,12 +246,44 @@ _FUNCS: dict[str, Callable[..., Any]] = {
 }
 
 
+MAX_SOURCE, MAX_DEPTH = 2048, 64  # a condition's length and its tree's depth (operators, brackets)
+
+
+def _depth(tree: Node) -> int:
+    """How deep the parsed tree is, counted without recursion."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        if level > MAX_DEPTH:
+            break
+        stack += [(child, level + 1) for child in _children(node)]
+    return deepest
+
+
+def _children(node: Any) -> list[Any]:
+    out: list[Any] = []
+    for part in node[1:] if isinstance(node, tuple) else ():
+        if isinstance(part, tuple) and part and isinstance(part[0], str):
+            out.append(part)
+        elif isinstance(part, list):
+            out += [p for p in part if isinstance(p, tuple)]
+    return out
+
+
 class Condition:
     """A parsed condition; `check(result)` gives True/False or raises ExprError."""
 
     def __init__(self, source: str) -> None:
         self.source = source
-        self.tree = _Parser(source).parse()
+        if len(source) > MAX_SOURCE:
+            raise ExprError(f"a condition of {len(source)} characters; at most {MAX_SOURCE}")
+        try:
+            self.tree = _Parser(source).parse()
+        except RecursionError:
+            raise ExprError(f"condition nested too deep: {source[:60]!r}…") from None
+        if _depth(self.tree) > MAX_DEPTH:
+            raise ExprError(f"condition nested too deep (more than {MAX_DEPTH} levels): {source[:60]!r}…")
 
     def check(self, result: Any) -> bool:
         value = self._eval(self.tree, {"result": result}, None)
