@@ -39,7 +39,6 @@ from gitops_promoter.config.schema import (
 from gitops_promoter.domain.analysis import Metric, MetricError, metric_problems, parse_duration, parse_metric
 from gitops_promoter.domain.approval import Rule as ApprovalRule
 from gitops_promoter.domain.edits import ContainerEdit, Edit, HelmEdit, KustomizeEdit, MarkerEdit
-from gitops_promoter.domain.expr import Condition, ExprError
 from gitops_promoter.domain.imageref import ImageRef
 from gitops_promoter.domain.policy import Policy
 from gitops_promoter.errors import ConfigError, PolicyError, PromoterError
@@ -68,7 +67,6 @@ MAX_GITHUB_ID = 2**63 - 1
 MAX_GATE_STEP = 9999  # canary.gates keys: step indexes
 MAX_METRIC_COUNT = 10_000  # count and each limit of a metric
 MAX_CONDITION = 2048  # characters of successCondition / failureCondition
-MAX_CONDITION_DEPTH = 32  # nesting of a condition's expression tree
 MAX_URL = 2048
 MAX_PATH = 4096  # a path in the repository; each component at most 255 characters
 MAX_REGEX = 512  # allow_tags; a tag is at most 128 characters
@@ -788,26 +786,11 @@ def _only_loops(items: list[tuple[bool, bool]]) -> bool:
 
 
 def condition_problem(text: str) -> str | None:
-    """A success/failure condition the evaluator can hold in bounded time and stack: at most MAX_CONDITION
-    characters and MAX_CONDITION_DEPTH levels of nesting. Syntax errors are left to the analysis parser."""
+    """A success/failure condition over MAX_CONDITION characters. Depth, escapes and syntax are the
+    analysis parser's rules (domain.expr.Condition: the same for AnalysisTemplates in the
+    repository), reported by parse_metric with the place in the condition."""
     if len(text) > MAX_CONDITION:
         return f"is {len(text):,} characters long; the limit is {MAX_CONDITION:,}"
-    try:
-        tree = Condition(text).tree
-    except ExprError:
-        return None  # reported by parse_metric, with its position in the condition
-    except RecursionError:
-        return f"is nested too deeply (the limit is {MAX_CONDITION_DEPTH} levels)"
-    except ValueError as exc:  # e.g. a string literal with a broken escape: "\x"
-        return f"cannot be read: {exc}"
-    depth, todo = 0, [(tree, 1)]
-    while todo:
-        node, level = todo.pop()
-        depth = max(depth, level)
-        todo.extend((child, level + 1) for child in node[1:] if isinstance(child, tuple))
-        todo.extend((item, level + 1) for child in node[1:] if isinstance(child, list) for item in child)
-    if depth > MAX_CONDITION_DEPTH:
-        return f"is nested {depth} levels deep; the limit is {MAX_CONDITION_DEPTH}"
     return None
 
 

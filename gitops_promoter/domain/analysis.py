@@ -384,9 +384,9 @@ def parse_duration(value: Any, key: str = "duration") -> float:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
     units = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-    if not isinstance(value, str) or not re.fullmatch(r"(\d+(\.\d+)?(ms|s|m|h))+", value.strip()):
+    if not isinstance(value, str) or not re.fullmatch(r"([0-9]+(\.[0-9]+)?(ms|s|m|h))+", value.strip()):
         raise ValueError(f"{key} must be a duration such as 30s, 5m or 1h, not {value!r}")
-    return sum(float(n) * units[u] for n, _, u in re.findall(r"(\d+(\.\d+)?)(ms|s|m|h)", value))
+    return sum(float(n) * units[u] for n, _, u in re.findall(r"([0-9]+(\.[0-9]+)?)(ms|s|m|h)", value))
 
 
 _PROMETHEUS_KEYS = ("query", "address")
@@ -410,6 +410,13 @@ def metrics_from_template(text: str, *, source: str,
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+    from gitops_promoter.domain.yamltext import compose_documents
+    from gitops_promoter.errors import EditError
+
+    try:  # size, control characters, nesting, repeated keys, aliases: checked before anything is built
+        compose_documents(text, source=source, aliases=False)
+    except EditError as exc:
+        raise TemplateError([str(exc)]) from None
     try:
         docs = list(YAML(typ="rt").load_all(text))
     except MarkedYAMLError as exc:

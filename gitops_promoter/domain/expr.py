@@ -246,7 +246,7 @@ _FUNCS: dict[str, Callable[..., Any]] = {
 }
 
 
-MAX_SOURCE, MAX_DEPTH = 2048, 64  # a condition's length and its tree's depth (operators, brackets)
+MAX_SOURCE, MAX_DEPTH = 2048, 32  # a condition's length and its tree's depth (operators, brackets)
 
 
 def _depth(tree: Node) -> int:

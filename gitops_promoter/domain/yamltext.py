@@ -47,10 +47,11 @@ def _where(text: str, index: int, source: str) -> str:
     return f"{source}:{line}:{index - (text.rfind(chr(10), 0, index) + 1) + 1}"
 
 
-def compose_documents(text: str, *, source: str) -> list[Node]:
+def compose_documents(text: str, *, source: str, aliases: bool = True) -> list[Node]:
     """All documents of a YAML text as nodes; an EditError naming file:line:col when it does not
     parse, holds a control character, is larger than MAX_BYTES, nests too deep or repeats a key in
-    a mapping (YAML forbids it; which of the two a tool reads differs, so the promoter edits none)."""
+    a mapping (YAML forbids it; which of the two a tool reads differs, so the promoter edits none).
+    `aliases=False` also refuses YAML aliases (`*name`)."""
     size = len(text.encode("utf-8", "surrogatepass"))
     if size > MAX_BYTES:
         raise EditError(f"{source}: {size} bytes, larger than the {MAX_BYTES}-byte limit for a deployment file")
@@ -69,18 +70,22 @@ def compose_documents(text: str, *, source: str) -> list[Node]:
         raise EditError(f"{source}: not valid YAML: {exc}") from None
     except RecursionError:
         raise EditError(f"{source}: nested too deep to be a deployment file") from None
+    seen: set[int] = set()
     for doc in docs:
-        _no_duplicate_keys(doc, source)
+        _no_duplicate_keys(doc, source, seen, aliases=aliases)
     return docs
 
 
-def _no_duplicate_keys(root: Node, source: str) -> None:
-    """Each mapping's scalar keys are unique; aliases are visited once (no alias bomb)."""
-    seen: set[int] = set()
+def _no_duplicate_keys(root: Node, source: str, seen: set[int], *, aliases: bool) -> None:
+    """Each mapping's scalar keys are unique; an alias (a node met again) is visited once, so an
+    alias bomb is never expanded — or refused when `aliases` is False."""
     stack = [root]
     while stack:
         node = stack.pop()
         if id(node) in seen:
+            if not aliases:
+                raise EditError(f"{source}:{node.start_mark.line + 1}:{node.start_mark.column + 1}: this value is "
+                                "used again through a YAML alias (*name), which is not allowed here; write it out")
             continue
         seen.add(id(node))
         if isinstance(node, MappingNode):

@@ -410,3 +410,20 @@ def test_field_shaped_multi_metric_gate_one_metric_fails_early():
                 assess_metric(restarts, [Measurement([2.0])])]
     assert [v.phase for v in verdicts] == ["Running", "Running", "Failed"]
     assert verdicts[2].reason == "failed (1) > failureLimit (0)"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    pytest.param("kind: AnalysisTemplate\nspec:\n  metrics:\n  - name: a\n    name: b\n",
+                 "t.yaml:5:5: key 'name' appears twice", id="repeated-key"),
+    pytest.param("kind: AnalysisTemplate\nspec:\n  args: &a [{name: x}]\n  metrics: *a\n",
+                 "t.yaml:3:9: this value is used again through a YAML alias", id="alias"),
+    pytest.param("kind: AnalysisTemplate\nspec:\n  metrics: []\n  x: \x1b[31m\n", "control character U+001B",
+                 id="escape-sequence"),
+    pytest.param("[" * 20000 + "]" * 20000, "t.yaml: nested too deep", id="deep"),
+])
+def test_a_hostile_template_is_a_template_error_naming_the_place(text, expected):
+    from gitops_promoter.domain.analysis import TemplateError, metrics_from_template
+
+    with pytest.raises(TemplateError) as info:
+        metrics_from_template(text, source="t.yaml")
+    assert expected in str(info.value)
