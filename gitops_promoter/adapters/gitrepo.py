@@ -55,6 +55,11 @@ _REJECTED = ("authentication failed", "permission denied", "couldn't find remote
              "hook declined", "protected branch", "pathspec", "not found in upstream")
 
 
+#: How long one commit keeps re-applying after lost push races, and at most how many tries.
+RACE_BUDGET, RACE_ATTEMPTS = 30.0, 200
+_RACE_BACKOFF = Backoff(base=0.02, cap=0.5)  # full jitter: 10 ms … 0.5 s between tries
+
+
 def _serialized(method: _F) -> _F:
     """Run the method holding the repository's lock (re-entrant: methods call each other)."""
 
@@ -69,7 +74,10 @@ def _serialized(method: _F) -> _F:
 class GitRepo:
     def __init__(self, config: RepositoryConfig, *, workdir: Path, max_attempts: int = 6,
                  sleep: Callable[[float], None] = time.sleep, backoff: Backoff | None = None,
-                 network_timeout: float = NETWORK_TIMEOUT) -> None:
+                 network_timeout: float = NETWORK_TIMEOUT, race_budget: float = RACE_BUDGET,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.race_budget = race_budget
+        self._clock = clock
         self.config = config
         self.name = config.name
         self.branch = config.branch
@@ -219,25 +227,45 @@ class GitRepo:
 
     @_serialized
     def commit(self, change: Change, *, dry_run: bool = False) -> Committed | Unchanged | tuple[str, str]:
-        for attempt in range(1, self.max_attempts + 1):
+        if dry_run:
             head = self.sync()
-            texts = change.apply(lambda path, head=head: self._read_at(head, path))  # type: ignore[misc]
+            return change.apply(lambda path: self._read_at(head, path))[change.path]
+
+        def build(head: str) -> str | Unchanged:
+            texts = change.apply(lambda path: self._read_at(head, path))
             before, after = texts[change.path]
-            if dry_run:
-                return before, after
             if after == before:
                 return Unchanged(reason=f"{change.path} already says so")
-            commit = self._write_commit(head, _changed(texts), change.message)
+            return self._write_commit(head, _changed(texts), change.message)
+
+        return self._land(build)
+
+    def _land(self, build: Callable[[str], str | Unchanged]) -> Committed | Unchanged:
+        """Fetch, `build` a commit on the branch head, push it (never a force-push). A push that
+        loses a race with another writer is built again on the new head at once, again and again
+        with a short jittered pause, for up to `race_budget` seconds (at most RACE_ATTEMPTS tries):
+        under a steady stream of people's pushes the window between fetch and push is what
+        decides, so many quick tries land where a few long waits do not."""
+        started = self._clock()
+        attempt = 0
+        while True:
+            attempt += 1
+            head = self.sync()
+            built = build(head)
+            if isinstance(built, Unchanged):
+                return built
             try:
-                self._retrying("push", lambda commit=commit: self._git(  # type: ignore[misc]
-                    "push", "--porcelain", "origin", f"{commit}:refs/heads/{self.config.branch}"))
+                refspec = f"{built}:refs/heads/{self.branch}"
+                self._retrying("push", lambda: self._git("push", "--porcelain", "origin", refspec))  # noqa: B023
             except _PushRace as race:
+                spent = self._clock() - started
+                if attempt >= RACE_ATTEMPTS or spent >= self.race_budget:
+                    detail = f"push kept losing races: {attempt} attempts in {spent:.1f} s; trying again next pass"
+                    raise GitUnavailable(repository=self.name, detail=detail) from None
                 log.info("%s: push lost a race (%s); re-applying on the new head", self.name, race)
-                self._sleep(self._backoff.delay(attempt - 1))
+                self._sleep(_RACE_BACKOFF.delay(min(attempt - 1, 5)))
                 continue
-            return Committed(sha=commit, attempts=attempt)
-        raise GitUnavailable(repository=self.name,
-                             detail=f"push kept losing races after {self.max_attempts} attempts")
+            return Committed(sha=built, attempts=attempt)
 
     def _write_commit(self, parent: str, files: dict[str, str], message: str) -> str:
         """A commit on `parent` that changes only `files` (path → text), built by one
@@ -365,17 +393,13 @@ class GitRepo:
         of each in turn: a three-way reverse patch, so later unrelated edits survive. A revert that
         does not apply cleanly is a GitRejected, never a forced overwrite; a branch that refuses the
         push, a PushRefused."""
-        for attempt in range(1, self.max_attempts + 1):
-            head = self.sync()
+        def build(head: str) -> str:
             with self._scratch() as scratch:
-                commit = self._revert_commit(scratch, head, commits, message)
-            try:
-                self._retrying("push", lambda commit=commit: self._git(  # type: ignore[misc]
-                    "push", "--porcelain", "origin", f"{commit}:refs/heads/{self.branch}"))
-            except _PushRace:
-                continue
-            return Committed(sha=commit, attempts=attempt)
-        raise GitUnavailable(repository=self.name, detail="revert: push kept losing races")
+                return self._revert_commit(scratch, head, commits, message)
+
+        result = self._land(build)
+        assert isinstance(result, Committed)
+        return result
 
     @_serialized
     def propose_revert(self, commits: list[str], *, message: str, branch: str) -> Committed:

@@ -102,6 +102,32 @@ def test_push_race_reapplies_on_the_new_head_and_keeps_the_human_commit(remote, 
     assert remote_log(remote) == ["promote(dev): web v1.0.0 → v1.1.0", "scale up", "Initial deployment manifests"]
 
 
+def test_races_are_retried_quickly_until_the_budget_then_it_is_this_passes_error(remote, tmp_path):
+    """A person pushes every time we are about to: the commit keeps re-applying on the new head
+    with short pauses, then gives up for this pass — every person's commit kept, nothing forced."""
+    human = HumanClone(remote, tmp_path / "human")
+    now = [0.0]
+    slept = []
+
+    def edit(text):
+        human.commit("notes.txt", f"{len(slept)}\n", f"human {len(slept)}")
+        return bump(text)
+
+    def sleep(seconds):
+        slept.append(seconds)
+        now[0] += seconds + 1.0  # each try costs a second of the budget
+
+    cfg = RepositoryConfig(name="deploy", url=str(remote), author_name="gitops-promoter",
+                           author_email="bot@acme.example")
+    repo = GitRepo(cfg, workdir=tmp_path / "work", sleep=sleep, race_budget=5.0, clock=lambda: now[0])
+    gave_up = r"push kept losing races: \d+ attempts in 5\.\d s; trying again next pass"
+    with pytest.raises(GitUnavailable, match=gave_up):
+        repo.commit(Change(ROLLOUT, edit, MSG))
+    assert 3 <= len(slept) <= 5 and all(0.01 <= s <= 0.5 for s in slept)
+    assert "web:v1.0.0" in remote_file(remote, ROLLOUT)  # no bump, no force
+    assert len([line for line in remote_log(remote) if line.startswith("human ")]) == len(slept) + 1
+
+
 def test_an_unusable_clone_is_replaced(remote, tmp_path):
     repo = repo_for(remote, tmp_path)
     repo.path.mkdir(parents=True)
