@@ -195,7 +195,7 @@ class _Builder:
     # --- registries -------------------------------------------------------------
     def registry(self, c: Cursor) -> RegistryConfig | None:
         m = c.mapping(("prefix", "api_url", "auth", "rate_limit", "insecure", "ca_file", "timeout",
-                       "max_retries"), required=("prefix",))
+                       "max_retries", "max_retry_after"), required=("prefix",))
         prefix = m["prefix"].str(max_len=255) if "prefix" in m else None
         if prefix is None:
             return None
@@ -218,6 +218,7 @@ class _Builder:
             ca_file=m["ca_file"].str() if "ca_file" in m else None,
             timeout=_seconds(m.get("timeout"), 10.0, maximum=MAX_REQUEST_TIMEOUT),
             max_retries=(m["max_retries"].int(minimum=0, maximum=MAX_RETRIES) or 0) if "max_retries" in m else 4,
+            max_retry_after=_seconds(m.get("max_retry_after"), 60.0, maximum=MAX_REQUEST_TIMEOUT),
         )
 
     # --- repositories -----------------------------------------------------------
@@ -289,7 +290,8 @@ class _Builder:
                                 password=_secret(m["password"]) if "password" in m else None)
 
     def server(self, c: Cursor) -> ServerConfig:
-        m = c.mapping(("listen", "registry_webhook_secret", "github_webhook_secret", "leader_election", "workers"))
+        m = c.mapping(("listen", "registry_webhook_secret", "github_webhook_secret", "leader_election", "workers",
+                       "status_token"))
         listen = (m["listen"].str(max_len=300) if "listen" in m else None) or "127.0.0.1:8080"
         port = re.fullmatch(r"[A-Za-z0-9.:\[\]_-]*:([0-9]{1,5})", listen)
         if "listen" in m and (port is None or int(port.group(1)) > 65535):
@@ -299,6 +301,7 @@ class _Builder:
             registry_webhook_secret=_secret(m["registry_webhook_secret"]) if "registry_webhook_secret" in m else None,
             github_webhook_secret=_secret(m["github_webhook_secret"]) if "github_webhook_secret" in m else None,
             leader_election=self.leader_election(m["leader_election"]) if "leader_election" in m else None,
+            status_token=_secret(m["status_token"]) if "status_token" in m else None,
             workers=(m["workers"].int(minimum=1, maximum=MAX_WORKERS) if "workers" in m else None)
             or ServerConfig().workers)
 

@@ -61,6 +61,7 @@ class RegistryConfig:
     ca_file: str | None = None
     timeout: float = 10.0
     max_retries: int = 4
+    max_retry_after: float = 60.0  # a Retry-After above this is not slept on: the pass gives up, the next retries
 
     def matches(self, image: str) -> bool:
         return image == self.prefix or image.startswith(self.prefix.rstrip("/") + "/")
@@ -206,6 +207,7 @@ class ServerConfig:
     github_webhook_secret: SecretRef | None = None
     leader_election: LeaderElectionConfig | None = None
     workers: int = 4  # reconciles in parallel (different deployment repositories)
+    status_token: SecretRef | None = None  # the status page's token (required off loopback)
 
 
 @dataclass(frozen=True)

@@ -64,7 +64,15 @@ def check_repositories(config: Config, *, workdir: str | None = None) -> Finding
                 found.problems.append(source.broken)
                 continue
             _check_target(found, source, app, app.canary, env, target.steps_file)
+    if config.server.status_token is None and not _loopback(config.server.listen):
+        found.warnings.append(f"server.listen {config.server.listen} is not a loopback address and "
+                              "server.status_token is not set: the status page will be refused (403) there")
     return Findings(problems=_unique(found.problems), warnings=_unique(found.warnings), notes=_unique(found.notes))
+
+
+def _loopback(listen: str) -> bool:
+    host = listen.rsplit(":", 1)[0].strip("[]")
+    return host in ("localhost", "::1") or host.startswith("127.")
 
 
 @dataclass

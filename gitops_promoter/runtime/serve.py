@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import secrets
 import signal
 import sys
 import threading
@@ -70,6 +71,15 @@ def _resolve(ref: SecretRef | None) -> str | None:
         return None
 
 
+def _status_token(config: Config) -> str | None:
+    """The status page's token; a configured one that cannot be read locks the page (a random
+    token nobody knows) rather than opening it."""
+    ref = config.server.status_token
+    if ref is None:
+        return None
+    return _resolve(ref) or secrets.token_hex(32)
+
+
 def _elector(config: Config, on_started_leading: Callable[[], None]) -> Any:
     le = config.server.leader_election
     if le is None:
@@ -114,7 +124,8 @@ def serve(*, config_path: str, workdir: str | None = None, stop: threading.Event
         leadership: Leadership | None = elector
         service = Service(config, wired.ports(), telemetry=telemetry, leadership=leadership, stopping=stop)
         leading["service"] = service
-        server = WebServer(config.server.listen, _hooks(config, service, telemetry))
+        server = WebServer(config.server.listen, _hooks(config, service, telemetry),
+                           status_token=_status_token(config))
         server.start()
         if elector is not None:
             elector.start()
