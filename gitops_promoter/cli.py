@@ -234,21 +234,21 @@ def cmd_run(args: argparse.Namespace) -> int:
         from gitops_promoter.runtime.serve import serve
 
         return serve(config_path=args.config, workdir=args.workdir)
-    from gitops_promoter.runtime.wiring import run_once
+    from gitops_promoter.runtime.commands import run_once
 
     return run_once(config_path=args.config, dry_run=args.dry_run,
                     apps=frozenset(args.app) if args.app else None, workdir=args.workdir)
 
 
 def cmd_decide(args: argparse.Namespace) -> int:
-    from gitops_promoter.runtime.wiring import decide_canary
+    from gitops_promoter.runtime.commands import decide_canary
 
     return decide_canary(config_path=args.config, app=args.app, env=args.env, force=args.force,
                          workdir=args.workdir)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from gitops_promoter.runtime.wiring import status
+    from gitops_promoter.runtime.commands import status
 
     return status(config_path=args.config, apps=frozenset(args.app) if args.app else None, workdir=args.workdir)
 
