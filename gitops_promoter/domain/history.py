@@ -76,19 +76,61 @@ def find_bump(history: Sequence[Commit], *, app: str, env: str, tag: str) -> tup
 
 def rejected_tags(history: Sequence[Commit], *, app: str, env: str) -> dict[str, str]:
     """Tags rolled back in this environment, by the promoter (`Promoter-Action: revert`) or by a
-    person's `git revert` of a promoter bump; each with the reason a person reads."""
+    person's `git revert` of a promoter bump; each with the reason a person reads. A rejection older
+    than a person's `allow` of the tag (`Promoter-Action: allow`) is lifted; a newer one stands."""
     bumps = {c.sha: c for c in history if _mine(c, app, env) and c.trailers.get("Promoter-Action") == "bump"}
+    undone = _reverted(history)
     out: dict[str, str] = {}
-    for c in history:
+    lifted: set[str] = set()
+    for c in history:  # newest first
         t = c.trailers
+        if _is_allow(c, app, env) and not _in(c.sha, undone) and t["Promoter-Tag"] not in out:
+            lifted.add(t["Promoter-Tag"])
+            continue
         if _mine(c, app, env) and t.get("Promoter-Action") == "revert" and t.get("Promoter-Tag"):
-            out.setdefault(t["Promoter-Tag"], f"reverted by the promoter in {c.sha[:10]} ({c.subject})")
+            if t["Promoter-Tag"] not in lifted:
+                out.setdefault(t["Promoter-Tag"], f"reverted by the promoter in {c.sha[:10]} ({c.subject})")
             continue
         for short in c.reverts:
             bump = next((b for sha, b in bumps.items() if _matches(short, sha)), None)
-            if bump is not None and bump.trailers.get("Promoter-Tag"):
-                out.setdefault(bump.trailers["Promoter-Tag"], f"reverted in {c.sha[:10]} ({c.subject})")
+            tag = bump.trailers.get("Promoter-Tag") if bump is not None else None
+            if tag and tag not in lifted:
+                out.setdefault(tag, f"reverted in {c.sha[:10]} ({c.subject})")
     return out
+
+
+@dataclass(frozen=True)
+class Allowed:
+    """A person's `gitops-promoter allow`: the commit, and in a pull-request environment the newest
+    promoter pull request number then (closing those PRs unmerged no longer rejects the tag)."""
+
+    sha: str
+    pull: int | None = None
+
+
+def allowed_tags(history: Sequence[Commit], *, app: str, env: str) -> dict[str, Allowed]:
+    """The newest standing `Promoter-Action: allow` commit per tag (one a person reverted does not count)."""
+    undone = _reverted(history)
+    out: dict[str, Allowed] = {}
+    for c in history:
+        if _is_allow(c, app, env) and not _in(c.sha, undone):
+            pull = c.trailers.get("Promoter-PR", "")
+            number = int(pull) if pull.isascii() and pull.isdigit() and len(pull) <= 9 else None
+            out.setdefault(c.trailers["Promoter-Tag"], Allowed(c.sha, number))
+    return out
+
+
+def _is_allow(c: Commit, app: str, env: str) -> bool:
+    return _mine(c, app, env) and c.trailers.get("Promoter-Action") == "allow" and bool(c.trailers.get("Promoter-Tag"))
+
+
+def _reverted(history: Sequence[Commit]) -> set[str]:
+    """The (short) shas some commit says it reverts."""
+    return {short for c in history for short in c.reverts}
+
+
+def _in(sha: str, shorts: set[str]) -> bool:
+    return any(_matches(short, sha) for short in shorts)
 
 
 def current_release(history: Sequence[Commit], *, app: str, env: str) -> Release | None:
@@ -142,6 +184,10 @@ def moved_back_by_hand(history: Sequence[Commit], *, app: str, env: str, running
     release = current_release(history, app=app, env=env)
     if release is None or running_tag is None or running_tag == release.tag:
         return {}
+    allowed = allowed_tags(history, app=app, env=env).get(release.tag)
+    newer = [c.sha for c in history[:next((i for i, c in enumerate(history) if c.sha == release.bump), 0)]]
+    if allowed is not None and allowed.sha in newer:
+        return {}  # a person allowed the tag again after moving back from it
     order = policy.compare(TagInfo(release.tag), TagInfo(running_tag))
     if order is None or order <= 0:
         return {}

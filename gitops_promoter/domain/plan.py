@@ -14,7 +14,7 @@ from gitops_promoter.domain.tags import TagInfo
 from gitops_promoter.errors import PermanentError
 
 TRAILER_KEYS = ("Promoter-App", "Promoter-Env", "Promoter-Action", "Promoter-Tag", "Promoter-Digest",
-                "Promoter-Step")
+                "Promoter-Step", "Promoter-PR")
 
 
 @dataclass(frozen=True)
