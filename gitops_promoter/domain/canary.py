@@ -101,5 +101,7 @@ def unhealthy(view: RolloutView, *, tag: str, steps: int) -> str | None:
         return f"the Rollout does not run {tag}"
     if view.phase != "Healthy" or (view.step_index is not None and view.step_index < steps):
         where = f"step {view.step_index}" if view.step_index is not None else "an unknown step"
-        return f"its canary is at {where} ({view.phase or 'unknown phase'})"
+        if view.paused_at_step:  # simply paused (a gate, a timed pause): nothing is wrong with it
+            return f"it is paused at {where}"
+        return f"it is at {where} ({view.phase or 'unknown phase'})"
     return None

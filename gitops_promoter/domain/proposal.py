@@ -56,7 +56,8 @@ def plan_promotion(*, app: str, env: str, source_env: str, policy: Policy, candi
     if tag in rejected:
         return PromotionPlan(None, f"{tag} was rejected for {env}: {rejected[tag]}")
     if source_unhealthy:
-        return PromotionPlan(None, f"{source_env} is not healthy on {tag} yet: {source_unhealthy}", keep_open=True)
+        return PromotionPlan(None, f"waiting for {source_env}'s canary to complete on {tag}: {source_unhealthy}",
+                             keep_open=True)
     if running.tag is not None:
         order = policy.compare(TagInfo(running.tag), TagInfo(tag))
         if order is not None and order > 0:

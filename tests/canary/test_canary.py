@@ -168,7 +168,7 @@ def test_staging_takes_only_what_completed_its_canary_in_dev(world, monkeypatch)
         release(world)
         waiting = staging()
         assert (waiting.status, waiting.detail) == (
-            "unchanged", "dev is not healthy on v1.1.0 yet: its canary is at step 1 (Paused)")
+            "unchanged", "waiting for dev's canary to complete on v1.1.0: it is paused at step 1")
         assert gh.pulls() == []
         world.run()  # gate 1 passes
         world.walk(0, 10, 30)

@@ -75,7 +75,8 @@ def test_an_inconclusive_in_cluster_analysis_waits_for_a_person():
 
 @pytest.mark.parametrize(("rollout", "expected"), [
     pytest.param(view(phase="Healthy", step=6, paused=False), None, id="completed"),
-    pytest.param(view(), "its canary is at step 1 (Paused)", id="at-a-gate"),
+    pytest.param(view(), "it is paused at step 1", id="at-a-gate"),
+    pytest.param(view(phase="Progressing", step=2, paused=False), "it is at step 2 (Progressing)", id="walking"),
     pytest.param(view(phase="Healthy", step=6, paused=False, images=("reg/web:v1",)), "the Rollout does not run v2",
                  id="other-tag"),
     pytest.param(view(phase="Degraded", aborted=True, message="boom"), "the Rollout is Degraded: boom", id="aborted"),

@@ -58,6 +58,6 @@ def test_title_body_and_marker_round_trip():
 def test_an_unhealthy_source_keeps_the_pr_open_and_proposes_nothing():
     result = plan_promotion(app="web", env="staging", source_env="dev", policy=POLICY,
                             candidate=Running("img", "v1.1.0", None), running=Running("img", "v1.0.0", None),
-                            rejected={}, source_unhealthy="its canary is at step 1 (Paused)")
+                            rejected={}, source_unhealthy="it is paused at step 1")
     assert result.proposal is None and result.keep_open
-    assert result.reason == "dev is not healthy on v1.1.0 yet: its canary is at step 1 (Paused)"
+    assert result.reason == "waiting for dev's canary to complete on v1.1.0: it is paused at step 1"
