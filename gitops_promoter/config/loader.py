@@ -59,6 +59,7 @@ MAX_NAME = 63  # app, environment, repository, cluster and prometheus names: a D
 MAX_RATE_LIMIT = 1000.0  # requests per second to one registry
 MAX_REQUEST_TIMEOUT = 300.0  # seconds, one registry request
 MAX_RETRIES = 10  # registry retries on 5xx, 429 and connection failures
+MAX_REGISTRY_CONCURRENCY = 64  # requests in flight to one registry
 MAX_PACING = 60.0  # seconds between GitHub requests / writes
 MAX_APPROVALS = 100
 MAX_WORKERS = 64
@@ -195,7 +196,7 @@ class _Builder:
     # --- registries -------------------------------------------------------------
     def registry(self, c: Cursor) -> RegistryConfig | None:
         m = c.mapping(("prefix", "api_url", "auth", "rate_limit", "insecure", "ca_file", "timeout",
-                       "max_retries", "max_retry_after"), required=("prefix",))
+                       "max_retries", "max_retry_after", "max_concurrency"), required=("prefix",))
         prefix = m["prefix"].str(max_len=255) if "prefix" in m else None
         if prefix is None:
             return None
@@ -219,6 +220,8 @@ class _Builder:
             timeout=_seconds(m.get("timeout"), 10.0, maximum=MAX_REQUEST_TIMEOUT),
             max_retries=(m["max_retries"].int(minimum=0, maximum=MAX_RETRIES) or 0) if "max_retries" in m else 4,
             max_retry_after=_seconds(m.get("max_retry_after"), 60.0, maximum=MAX_REQUEST_TIMEOUT),
+            max_concurrency=(m["max_concurrency"].int(minimum=1, maximum=MAX_REGISTRY_CONCURRENCY) or 4)
+            if "max_concurrency" in m else 4,
         )
 
     # --- repositories -----------------------------------------------------------
@@ -370,7 +373,7 @@ class _Builder:
     def app(self, c: Cursor, envs: list[str], repos: dict[str, RepositoryConfig],
             clusters: dict[str, ClusterConfig], prometheus: dict[str, PrometheusConfig],
             modes: dict[str, str]) -> AppConfig | None:
-        m = c.mapping(("name", "image", "repository", "policy", "targets", "canary"),
+        m = c.mapping(("name", "image", "repository", "policy", "targets", "canary", "flux_policy"),
                       required=("name", "image", "repository", "policy", "targets"))
         name = self.name(m.get("name"), c)
         image = m["image"].str(max_len=512) if "image" in m else None
@@ -385,13 +388,14 @@ class _Builder:
         if repo is not None and repo not in repos and repos:
             m["repository"].error(f"no repository named {repo!r} (repositories: {', '.join(repos)})")
         policy = self.policy(m["policy"]) if "policy" in m else None
+        flux_policy = _flux_policy(m["flux_policy"]) if "flux_policy" in m else None
         targets: dict[str, TargetConfig] = {}
         if "targets" in m:
             for env, tc in m["targets"].items():
                 if env not in envs:
                     tc.error(f"no environment named {env!r} (environments: {', '.join(envs)})")
                     continue
-                target = self.target(env, tc, name or "", clusters)
+                target = self.target(env, tc, name or "", clusters, flux_policy)
                 if target is not None:
                     targets[env] = target
                 if modes.get(env) == "pull-request" and repo in repos and repos[repo].github is None:
@@ -429,12 +433,13 @@ class _Builder:
                 c.error(str(exc))
             return None
 
-    def target(self, env: str, c: Cursor, app: str, clusters: dict[str, ClusterConfig]) -> TargetConfig | None:
+    def target(self, env: str, c: Cursor, app: str, clusters: dict[str, ClusterConfig],
+               flux_policy: str | None = None) -> TargetConfig | None:
         m = c.mapping(("file", "edit", "pin_digest", "cluster", "application", "rollout", "rollout_file"),
                       required=("file", "edit"))
         file = _repo_path(m["file"]) if "file" in m else None
         rollout_file = _repo_path(m["rollout_file"]) if "rollout_file" in m else None
-        edit = self.edit(m["edit"], app) if "edit" in m else None
+        edit = self.edit(m["edit"], app, flux_policy) if "edit" in m else None
         cluster = m["cluster"].str(max_len=MAX_NAME) if "cluster" in m else None
         if cluster is not None and cluster not in clusters:
             m["cluster"].error(f"no cluster named {cluster!r} (clusters: {', '.join(clusters) or 'none'})")
@@ -446,12 +451,12 @@ class _Builder:
                             cluster=cluster, application=objects.get("application"), rollout=objects.get("rollout"),
                             rollout_file=rollout_file)
 
-    def edit(self, c: Cursor, app: str) -> Edit | None:
-        m = c.mapping(("kind", "container", "name", "key", "digest_key", "marker"), required=("kind",))
+    def edit(self, c: Cursor, app: str, flux_policy: str | None = None) -> Edit | None:
+        m = c.mapping(("kind", "container", "name", "key", "digest_key", "marker", "flux_policy"), required=("kind",))
         kind = m["kind"].choice(("container", "kustomize", "helm", "marker")) if "kind" in m else None
         needs = {"container": "container", "kustomize": "name", "helm": "key"}
         allowed = {"container": {"kind", "container"}, "kustomize": {"kind", "name"},
-                   "helm": {"kind", "key", "digest_key"}, "marker": {"kind", "marker"}}
+                   "helm": {"kind", "key", "digest_key"}, "marker": {"kind", "marker", "flux_policy"}}
         if kind is None:
             return None
         for key, cur in m.items():
@@ -469,7 +474,8 @@ class _Builder:
         if kind == "helm":
             value = m["key"].str()
             return HelmEdit(value, m["digest_key"].str() if "digest_key" in m else None) if value else None
-        return MarkerEdit((m["marker"].str() if "marker" in m else None) or app)
+        own = _flux_policy(m["flux_policy"]) if "flux_policy" in m else None
+        return MarkerEdit((m["marker"].str() if "marker" in m else None) or app, flux_policy=own or flux_policy)
 
     def canary(self, c: Cursor, prometheus: dict[str, PrometheusConfig]) -> CanaryConfig | None:
         m = c.mapping(("gate_duration", "gate_window", "analysis", "gates"))
@@ -888,6 +894,18 @@ def _namespaced(c: Cursor) -> str | None:
     ok = _DNS_LABEL.fullmatch(namespace) and _DNS_SUBDOMAIN.fullmatch(name) and ".." not in name
     return _checked(c, None if ok else "must be NAMESPACE/NAME (Kubernetes names: lowercase letters, digits, '-' "
                     "and, in the name, '.')", text)
+
+
+def _flux_policy(c: Cursor) -> str | None:
+    """A Flux ImagePolicy as its setter markers name it: NAMESPACE:NAME (fluxcd/image-automation-controller
+    pkg/update/setters.go: "A colon is used to separate namespace and name"); Kubernetes names."""
+    text = c.str(max_len=317)
+    if text is None:
+        return None
+    namespace, _, name = text.partition(":")
+    ok = _DNS_LABEL.fullmatch(namespace) and _DNS_SUBDOMAIN.fullmatch(name) and ".." not in name
+    return _checked(c, None if ok else f"must be NAMESPACE:NAME of a Flux ImagePolicy, as its markers write it "
+                    f"(# {{\"$imagepolicy\": \"flux-system:web\"}}), not {shown(text)}", text)
 
 
 def _gate_duration_ok(text: str) -> bool:

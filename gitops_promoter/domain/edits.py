@@ -7,13 +7,16 @@ Four kinds, as in the O&M config (`targets.<env>.edit.kind`):
 * ``kustomize`` — ``images[]`` entry with the given ``name``: ``newTag`` and ``digest``.
 * ``helm`` — a values key path such as ``image.tag`` (optionally ``digest_key``).
 * ``marker`` — a scalar followed by ``# {"$promoter": "<app>"}`` (the whole reference),
-  ``"<app>:tag"`` or ``"<app>:name"``, anywhere in the file (Flux's setter markers).
+  ``"<app>:tag"`` or ``"<app>:name"``, anywhere in the file; and, when the edit names a Flux
+  ImagePolicy (``flux_policy: NS:NAME``), Flux's own setter markers ``# {"$imagepolicy": "NS:NAME"}``,
+  ``"NS:NAME:tag"``, ``"NS:NAME:name"`` and ``"NS:NAME:digest"``, so a Flux repository needs no edit.
 
 A reference that is pinned by digest stays pinned: a bump rewrites tag and digest.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -55,8 +58,12 @@ class HelmEdit:
 
 @dataclass(frozen=True)
 class MarkerEdit:
+    """`marker`: the name in ``# {"$promoter": "<marker>"}``. `flux_policy`: a Flux ImagePolicy as
+    ``NAMESPACE:NAME``, whose ``# {"$imagepolicy": "NAMESPACE:NAME"}`` markers are this app's too."""
+
     marker: str
     kind: str = "marker"
+    flux_policy: str | None = None
 
 
 Edit = ContainerEdit | KustomizeEdit | HelmEdit | MarkerEdit
@@ -203,6 +210,55 @@ def _helm_spot(text: str, key: str, *, source: str) -> Spot:
 # --- marker ---------------------------------------------------------------------------
 
 _MARKER = re.compile(r'#\s*\{\s*"\$promoter"\s*:\s*"(?P<ref>[^"]+)"\s*\}')
+_COMMENT = re.compile(r"(?:^|[ \t])(#.*)$")
+FLUX_PARTS = ("tag", "name", "digest")
+
+
+def flux_setter(comment: str) -> str | None:
+    """The setter a line comment names, read as Flux reads it; None when it is no Flux marker.
+
+    Flux's image-automation-controller registers ``$imagepolicy`` as kyaml's setter short-hand
+    (fluxcd/image-automation-controller pkg/update/setters.go: ``fieldmeta.SetShortHandRef``), and
+    kyaml reads a comment so (kustomize kyaml/fieldmeta/fieldmeta.go, ``FieldMeta.Read`` and
+    ``processShortHand``): every ``#`` at the start is trimmed, the rest must be one JSON object whose
+    values are strings (a ``map[string]string``), and a non-empty ``"$imagepolicy"`` names the setter.
+    Anything else — a commented-out line, text after the object — is an ordinary comment."""
+    try:
+        data = json.loads(comment.lstrip("#"))
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or not all(isinstance(v, str) or v is None for v in data.values()):
+        return None
+    name = data.get("$imagepolicy")
+    return name or None
+
+
+def _flux_role(setter: str, policy: str, *, where: str) -> str | None:
+    """What a Flux setter of `policy` sets: the whole reference (``NS:NAME``), or the part after
+    ``NS:NAME:`` — tag, name or digest (the setters pkg/update/setters.go defines per policy)."""
+    if setter == policy:
+        return "ref"
+    if not setter.startswith(policy + ":"):
+        return None
+    part = setter[len(policy) + 1:]
+    if part not in FLUX_PARTS:
+        raise EditError(f"{where}: Flux marker {setter!r}: the part after {policy} must be tag, name or digest, "
+                        f"not {part!r}")
+    return part
+
+
+def _line_comment(line: str, spot: Spot | None) -> tuple[int, str] | None:
+    """The comment at the end of a line — after its last value, or the whole line when it has no
+    value — as (1-based column, text)."""
+    after = 0
+    if spot is not None:
+        if spot.end - spot.start + spot.column - 1 > len(line):
+            return None  # the value goes on over several lines
+        after = spot.column - 1 + (spot.end - spot.start)
+    m = _COMMENT.search(line.rstrip("\r"), after)
+    if m is None or (spot is None and line[:m.start(1)].strip(" \t")):
+        return None
+    return m.start(1) + 1, m.group(1)
 
 
 def _marker_spots(text: str, edit: MarkerEdit, *, source: str) -> list[tuple[Spot, str]]:
@@ -213,21 +269,43 @@ def _marker_spots(text: str, edit: MarkerEdit, *, source: str) -> list[tuple[Spo
             spot = Spot.of(node)
             by_line[spot.line] = spot  # the last scalar on the line is the value before the comment
     out: list[tuple[Spot, str]] = []
+    flux_seen: list[str] = []
     for number, line in enumerate(text.splitlines(), start=1):
-        m = _MARKER.search(line)
-        if m is None:
-            continue
-        app, _, part = m["ref"].partition(":")
-        if app != edit.marker:
-            continue
-        if part not in ("", "tag", "name"):
-            raise EditError(f"{source}:{number}:{m.start() + 1}: marker part {part!r} must be tag or name")
         found = by_line.get(number)
+        m = _MARKER.search(line)
+        if m is not None:
+            app, _, part = m["ref"].partition(":")
+            if app != edit.marker:
+                continue
+            if part not in ("", "tag", "name"):
+                raise EditError(f"{source}:{number}:{m.start() + 1}: marker part {part!r} must be tag or name")
+            if found is None:
+                raise EditError(f"{source}:{number}:{m.start() + 1}: marker {m['ref']!r} has no value on its line")
+            out.append((found, part or "ref"))
+            continue
+        comment = _line_comment(line, found)
+        setter = flux_setter(comment[1]) if comment else None
+        if comment is None or setter is None:
+            continue
+        where = f"{source}:{number}:{comment[0]}"
+        flux_seen.append(setter)
+        role = _flux_role(setter, edit.flux_policy, where=where) if edit.flux_policy else None
+        if role is None:
+            continue
         if found is None:
-            raise EditError(f"{source}:{number}:{m.start() + 1}: marker {m['ref']!r} has no value on its line")
-        out.append((found, part or "ref"))
+            raise EditError(f"{where}: Flux marker {setter!r} has no value on its line (Flux reads the marker at the "
+                            "end of the value's line)")
+        out.append((found, role))
     if not out:
-        raise EditError(f'{source}: no marker # {{"$promoter": "{edit.marker}"}} found')
+        wanted = f'# {{"$promoter": "{edit.marker}"}}'
+        if edit.flux_policy:
+            wanted += f' or # {{"$imagepolicy": "{edit.flux_policy}"}}'
+        hint = ""
+        if flux_seen and not edit.flux_policy:
+            policies = sorted({s.rsplit(":", 1)[0] if s.count(":") > 1 else s for s in flux_seen})
+            hint = (f"; the file has Flux markers of {', '.join(policies)}: set flux_policy (the app's, or the "
+                    "edit's) to the ImagePolicy that stands for this app")
+        raise EditError(f"{source}: no marker {wanted} found{hint}")
     return out
 
 
@@ -259,6 +337,8 @@ def read_running(text: str, edit: Edit, *, source: str) -> Running:
         elif role == "tag":
             tag, _, rest = spot.value.partition("@")
             digest = rest or digest
+        elif role == "digest":
+            digest = spot.value or digest
         else:
             name = spot.value
     return Running(name, tag, digest)
@@ -312,4 +392,11 @@ def write_version(text: str, edit: Edit, *, image: str, tag: str, digest: str | 
         elif role == "tag":
             d = pinned(spot.value.partition("@")[2] or None)
             changes.append((spot, f"{tag}@{d}" if d else tag))
+        elif role == "digest":  # Flux's NS:NAME:digest: the digest alone, always written
+            if digest is None:
+                raise EditError(f"{source}:{spot.line}:{spot.column}: the marker sets a digest but no digest is "
+                                f"known for {tag}")
+            changes.append((spot, digest))
+        elif not same_image(spot.value, image):  # the name is never rewritten; it must be the app's
+            raise EditError(f"{source}:{spot.line}:{spot.column}: marker value names {spot.value}, not {image}")
     return splice(text, changes)
