@@ -226,8 +226,8 @@ def test_https_wrong_token_is_rejected_not_retried(remote, tmp_path, monkeypatch
 def test_revert_undoes_the_release_and_keeps_later_human_edits(remote, tmp_path):
     repo = repo_for(remote, tmp_path)
     first = repo.commit(Change(ROLLOUT, bump, MSG)).sha
-    second = repo.commit(Change(ROLLOUT, lambda t: t.replace("- pause: {}              # gate 1",
-                                                             "- pause: {duration: 10s}              # gate 1"),
+    second = repo.commit(Change(ROLLOUT, lambda t: t.replace("- pause: {}              # gate at step 1",
+                                                             "- pause: {duration: 10s}              # gate at step 1"),
                                 "advance\n\nPromoter-App: web\nPromoter-Env: dev\nPromoter-Action: advance\n"
                                 "Promoter-Step: 1\n")).sha
     human = HumanClone(remote, tmp_path / "human")
@@ -236,7 +236,7 @@ def test_revert_undoes_the_release_and_keeps_later_human_edits(remote, tmp_path)
     result = repo.revert([second, first], message="revert(dev): web v1.1.0\n\nPromoter-App: web\nPromoter-Env: dev\n"
                                                   "Promoter-Action: revert\n")
     final = remote_file(remote, ROLLOUT)
-    assert "web:v1.0.0" in final and "- pause: {}              # gate 1" in final and "replicas: 6" in final
+    assert "web:v1.0.0" in final and "- pause: {}              # gate at step 1" in final and "replicas: 6" in final
     assert remote_log(remote)[0] == "revert(dev): web v1.1.0"
     assert result.sha == git("rev-parse", "main", cwd=remote)
     history = repo.history(app="web")

@@ -97,7 +97,7 @@ def test_a_canary_pause_has_its_real_status(sim):
 def test_a_steps_change_starts_the_canary_over_with_a_new_pause(sim):
     first = release(sim)
     sim.tick(5)  # the gate waits; time passes
-    sim.edit("pause: {}              # gate 1", "pause: {duration: 10s} # gate 1")
+    sim.edit("pause: {}              # gate at step 1", "pause: {duration: 10s} # gate at step 1")
     status = sim.apply()
     assert status["currentStepHash"] != first["currentStepHash"]
     assert status["currentStepIndex"] == 1  # from 0 again: setWeight 20, then the 10s pause
@@ -106,7 +106,7 @@ def test_a_steps_change_starts_the_canary_over_with_a_new_pause(sim):
     assert sim.tick(5)["currentStepIndex"] == 1  # 10s from the new start, not the old one
     status = sim.tick(5)
     assert (status["phase"], status["currentStepIndex"]) == ("Paused", 3)  # the 30s pause
-    sim.edit("pause: {}              # gate 2", "pause: {duration: 10s} # gate 2")
+    sim.edit("pause: {}              # gate at step 5", "pause: {duration: 10s} # gate at step 5")
     status = sim.apply()
     assert (status["currentStepIndex"], status["pauseConditions"][0]["startTime"]) == (1, sim.stamp())
 

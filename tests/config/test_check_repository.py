@@ -16,7 +16,7 @@ from tests.support.gitremote import GitDaemon, HumanClone, git, make_remote
 
 ROLLOUT = "envs/dev/web/rollout.yaml"
 GOOD_ROLLOUT = (FIXTURES / "repos" / "deploy" / ROLLOUT).read_text()  # gates at steps 1 and 5, 30s at step 3
-GATE_1, GATE_5 = (f"        - pause: {{}}              # gate {n}: promoter analysis" for n in (1, 2))
+GATE_1, GATE_5 = (f"        - pause: {{}}              # gate at step {n}: promoter analysis" for n in (1, 5))
 
 TEMPLATE = """\
 apiVersion: argoproj.io/v1alpha1

@@ -19,8 +19,8 @@ def test_advance_a_gate_keeps_the_comment(golden):
     before = golden("envs/dev/web/rollout.yaml")
     after = set_pause(before, step=1, duration="10s")
     assert changed_lines(before, after) == [
-        ("        - pause: {}              # gate 1: promoter analysis",
-         "        - pause: {duration: 10s}              # gate 1: promoter analysis")]
+        ("        - pause: {}              # gate at step 1: promoter analysis",
+         "        - pause: {duration: 10s}              # gate at step 1: promoter analysis")]
     assert gates(after) == [5]
 
 

@@ -157,8 +157,8 @@ def test_edit_set_pause_cli(tmp_path):
     before = target.read_text()
     out = cli("edit", "set-pause", str(target), "--step", "1", "--duration", "10s", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
-    assert out.stdout == before.replace("- pause: {}              # gate 1",
-                                        "- pause: {duration: 10s}              # gate 1")
+    assert out.stdout == before.replace("- pause: {}              # gate at step 1",
+                                        "- pause: {duration: 10s}              # gate at step 1")
     cli("edit", "set-pause", str(target), "--step", "3", "--indefinite", "--in-place", cwd=tmp_path)
     assert target.read_text() == before.replace("pause: {duration: 30s}", "pause: {}")
     bad = cli("edit", "set-pause", str(target), "--step", "0", "--indefinite", cwd=tmp_path)
