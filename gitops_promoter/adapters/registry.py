@@ -151,7 +151,8 @@ def _deadline_transport(*, verify: bool | str, deadline: _Deadline) -> httpx.HTT
 
 
 class RegistryClient:
-    """One registry endpoint. Thread-safe enough for one caller per repository."""
+    """One registry endpoint, shared by threads: its rate limit (a token bucket) and its bound on
+    requests in flight (`max_concurrency`) hold across all of them."""
 
     def __init__(self, config: RegistryConfig, *, transport: httpx.BaseTransport | None = None,
                  sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
@@ -173,6 +174,9 @@ class RegistryClient:
                                   verify=verify, follow_redirects=True, headers={"User-Agent": "gitops-promoter"})
         self._sleep = sleep
         self._limiter = RateLimiter(config.rate_limit, clock=clock, sleep=sleep)
+        #: At most `max_concurrency` HTTP exchanges with this registry at once, across threads.
+        self._in_flight = threading.BoundedSemaphore(config.max_concurrency)
+        self._count_lock = threading.Lock()
         self._tokens = TokenCache(clock)
         self._backoff = backoff or Backoff()
         self.requests = 0
@@ -379,7 +383,6 @@ class RegistryClient:
                 hdrs = dict(headers or {})
                 if auth["header"]:
                     hdrs["Authorization"] = str(auth["header"])
-                self.requests += 1
                 resp = self._send(method, url, headers=hdrs, repository=repository, limit=limit)
                 if resp.status_code == 401 and not auth["tried"]:
                     auth["tried"] = True
@@ -403,8 +406,10 @@ class RegistryClient:
         error answer's up to MAX_ERROR_BYTES, the rest dropped). Transport failures and the
         deadline raise Retry; a body over the limit raises RegistryRejected."""
         where = f"{method} {url}"
+        with self._count_lock:
+            self.requests += 1
         try:
-            with self._deadline.within(self.deadline) as end, \
+            with self._in_flight, self._deadline.within(self.deadline) as end, \
                     self._http.stream(method, url, headers=headers, params=params) as resp:
                 failed = resp.status_code >= 400
                 declared = resp.headers.get("Content-Length", "").strip()
@@ -497,7 +502,6 @@ class RegistryClient:
 
         def attempt() -> httpx.Response:
             self._limiter.acquire()
-            self.requests += 1
             resp = self._send("GET", urljoin(self.config.api_url + "/", realm), headers=headers, params=params,
                               repository=repository, limit=MAX_MANIFEST_BYTES)
             if resp.status_code < 400:

@@ -110,7 +110,10 @@ def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time
 
 
 class RateLimiter:
-    """A token bucket: `rate` requests per second, bursts of up to `rate` (at least 1)."""
+    """A token bucket shared by threads: `rate` requests per second, bursts of up to `rate` (at
+    least 1). A caller finding the bucket empty reserves the next token (the bucket goes into debt)
+    and sleeps until it is due, outside the lock: n waiters are spaced 1/rate apart, whatever the
+    threads, and none holds the others up while it sleeps."""
 
     def __init__(self, rate: float, *, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep) -> None:
@@ -126,9 +129,7 @@ class RateLimiter:
             now = self.clock()
             self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
             self.updated = now
-            if self.tokens < 1.0:
-                wait = (1.0 - self.tokens) / self.rate
-                self.sleep(wait)
-                self.updated = self.clock()
-                self.tokens = 1.0
             self.tokens -= 1.0
+            wait = -self.tokens / self.rate if self.tokens < 0 else 0.0
+        if wait > 0:
+            self.sleep(wait)

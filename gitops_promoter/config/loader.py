@@ -41,6 +41,7 @@ from gitops_promoter.domain.approval import Rule as ApprovalRule
 from gitops_promoter.domain.edits import ContainerEdit, Edit, HelmEdit, KustomizeEdit, MarkerEdit
 from gitops_promoter.domain.imageref import ImageRef
 from gitops_promoter.domain.policy import Policy
+from gitops_promoter.domain.titles import MAX_TEMPLATE, template_problem
 from gitops_promoter.errors import ConfigError, PolicyError, PromoterError
 
 _Re2Error = re2.error
@@ -226,7 +227,8 @@ class _Builder:
 
     # --- repositories -----------------------------------------------------------
     def repository(self, c: Cursor) -> RepositoryConfig | None:
-        m = c.mapping(("name", "url", "branch", "credentials", "author", "github"), required=("name", "url"))
+        m = c.mapping(("name", "url", "branch", "credentials", "author", "github", "commit", "pull_request"),
+                      required=("name", "url"))
         name = self.name(m.get("name"), c)
         url = _repository_url(m["url"]) if "url" in m else None
         if name is None or "url" not in m:
@@ -243,9 +245,10 @@ class _Builder:
             author_email = (_email(a["email"]) if "email" in a else None) or author_email
         github = self.github(m["github"]) if "github" in m else None
         branch = (_branch(m["branch"]) if "branch" in m else None) or "main"
+        titles = {key: _title(m[key]) if key in m else None for key in ("commit", "pull_request")}
         return RepositoryConfig(name=name, url=url or "", branch=branch,
                                 token=token, ssh_key=ssh_key, author_name=author_name, author_email=author_email,
-                                github=github)
+                                github=github, commit_title=titles["commit"], pull_request_title=titles["pull_request"])
 
     def github(self, c: Cursor) -> GitHubConfig | None:
         m = c.mapping(("repo", "api_url", "token", "app_id", "installation_id", "private_key",
@@ -403,8 +406,10 @@ class _Builder:
         canary = self.canary(m["canary"], prometheus) if "canary" in m else None
         if None in (name, image, repo, policy):
             return None
+        titles = repos.get(repo) if repo is not None else None
         return AppConfig(name=name, image=image, repository=repo, policy=policy,  # type: ignore[arg-type]
-                         targets=targets, canary=canary)
+                         targets=targets, canary=canary, commit_title=titles.commit_title if titles else None,
+                         pull_request_title=titles.pull_request_title if titles else None)
 
     def policy(self, c: Cursor) -> Policy | None:
         m = c.mapping(POLICY_KEYS, required=("strategy",))
@@ -894,6 +899,13 @@ def _namespaced(c: Cursor) -> str | None:
     ok = _DNS_LABEL.fullmatch(namespace) and _DNS_SUBDOMAIN.fullmatch(name) and ".." not in name
     return _checked(c, None if ok else "must be NAMESPACE/NAME (Kubernetes names: lowercase letters, digits, '-' "
                     "and, in the name, '.')", text)
+
+
+def _title(c: Cursor) -> str | None:
+    """`commit: {title: …}` / `pull_request: {title: …}`: a title template (domain.titles)."""
+    m = c.mapping(("title",), required=("title",))
+    text = m["title"].str(max_len=MAX_TEMPLATE) if "title" in m else None
+    return None if text is None else _checked(m["title"], template_problem(text), text)
 
 
 def _flux_policy(c: Cursor) -> str | None:

@@ -62,6 +62,7 @@ class RegistryConfig:
     timeout: float = 10.0
     max_retries: int = 4
     max_retry_after: float = 60.0  # a Retry-After above this is not slept on: the pass gives up, the next retries
+    max_concurrency: int = 4  # requests in flight to this registry at once
 
     def matches(self, image: str) -> bool:
         return image == self.prefix or image.startswith(self.prefix.rstrip("/") + "/")
@@ -89,6 +90,8 @@ class RepositoryConfig:
     author_name: str = "gitops-promoter"
     author_email: str = "gitops-promoter@localhost"
     github: GitHubConfig | None = None
+    commit_title: str | None = None  # `commit.title`: a template (domain.titles) for promotion commits
+    pull_request_title: str | None = None  # `pull_request.title`: the same for promotion pull requests
 
 
 @dataclass(frozen=True)
@@ -147,6 +150,8 @@ class AppConfig:
     policy: Policy
     targets: Mapping[str, TargetConfig]
     canary: CanaryConfig | None = None
+    commit_title: str | None = None  # its repository's `commit.title`
+    pull_request_title: str | None = None  # its repository's `pull_request.title`
 
 
 @dataclass(frozen=True)

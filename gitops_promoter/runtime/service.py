@@ -95,7 +95,9 @@ class Service:
         self.leadership = leadership
         self.rng = rng or random.Random()
         self.poll = config.state.poll_interval
-        self.cache = TagCache(ports.registry, ttl=self.poll)
+        # The poll job refreshes each image every interval (plus jitter); reconciles read its listing
+        # and ask the registry themselves only when a poll is well overdue: one listing per interval.
+        self.cache = TagCache(ports.registry, ttl=2 * self.poll)
         repos: dict[str, DeployRepo] = {}
         hosts: dict[str, CodeHost] = {}
         self.stopping = stopping or threading.Event()

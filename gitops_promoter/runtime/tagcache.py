@@ -1,24 +1,31 @@
 """One tag listing per image repository, shared by every app and environment that uses it.
 
 The service's poll job (every `state.poll_interval`) and webhooks refresh an image's listing;
-reconciles read the cached one while it is fresh. Digests and creation times are asked of the
-registry at use (a bump pins what the registry says at that moment).
+reconciles read the cached one while it is fresh. `run --once` keeps each listing for the whole
+run and lists every image up front (`prefetch`): registries in parallel, each within its own
+`rate_limit` and `max_concurrency` (the registry client enforces both). A listing that fails is
+kept as that failure for as long as a listing would be, so every app using the image reports it
+without asking the registry again; other images are not affected. Digests and creation times are
+asked of the registry at use (a bump pins what the registry says at that moment).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
+from gitops_promoter.config.schema import AppConfig, Config, RegistryConfig
+from gitops_promoter.errors import PromoterError
 from gitops_promoter.ports import Registry
 
 
 class TagCache:
     def __init__(self, registry: Registry, *, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.registry, self.ttl, self.clock = registry, ttl, clock
-        self._tags: dict[str, tuple[float, tuple[str, ...]]] = {}
+        self._tags: dict[str, tuple[float, tuple[str, ...] | PromoterError]] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         self.fetches = 0
@@ -30,23 +37,62 @@ class TagCache:
     def refresh(self, image: str) -> tuple[str, ...]:
         """Ask the registry now (one listing, with its pages) and keep the answer."""
         with self._lock(image):
-            return self._fetch(image)
+            return _answer(self._fetch(image))
 
-    def _fetch(self, image: str) -> tuple[str, ...]:
-        tags = tuple(self.registry.list_tags(image))
-        self.fetches += 1
-        self._tags[image] = (self.clock(), tags)
-        return tags
+    def _fetch(self, image: str) -> tuple[str, ...] | PromoterError:
+        try:
+            answer: tuple[str, ...] | PromoterError = tuple(self.registry.list_tags(image))
+        except PromoterError as exc:
+            answer = exc
+        with self._guard:
+            self.fetches += 1
+            self._tags[image] = (self.clock(), answer)
+        return answer
 
     def list_tags(self, image: str) -> Sequence[str]:
         with self._lock(image):  # concurrent readers of a stale image wait for one fetch
             cached = self._tags.get(image)
             if cached is not None and self.clock() - cached[0] < self.ttl:
-                return cached[1]
-            return self._fetch(image)
+                return _answer(cached[1])
+            return _answer(self._fetch(image))
+
+    def prefetch(self, images: Iterable[str], *, registry_for: Callable[[str], RegistryConfig]) -> TagCache:
+        """List every image in `images` now, each once: one thread group per registry, as many
+        threads as its `max_concurrency`, the registries side by side. Failures are kept per image
+        (its apps report them); returns the cache itself, for chaining."""
+        groups: dict[str, list[str]] = {}
+        for image in dict.fromkeys(images):
+            groups.setdefault(registry_for(image).prefix, []).append(image)
+        if not groups:
+            return self
+        width = {prefix: max(1, min(len(group), registry_for(group[0]).max_concurrency))
+                 for prefix, group in groups.items()}
+        pools = [ThreadPoolExecutor(max_workers=width[prefix], thread_name_prefix=f"list {prefix}")
+                 for prefix in groups]
+        try:
+            futures = [pool.submit(self.list_tags, image) for pool, group in zip(pools, groups.values(), strict=True)
+                       for image in group]
+            for future in futures:
+                future.exception()  # wait; a failure is already kept for the image's apps
+        finally:
+            for pool in pools:
+                pool.shutdown(wait=True)
+        return self
+
+    def prefetch_for(self, config: Config, apps: Iterable[AppConfig]) -> TagCache:
+        """`prefetch` the images `apps` list tags of: those with a target in a direct environment."""
+        direct = [e.name for e in config.environments if e.mode == "direct"]
+        images = [a.image for a in apps if any(name in a.targets for name in direct)]
+        return self.prefetch(images, registry_for=config.registry_for)
 
     def created(self, image: str, tag: str) -> datetime | None:
         return self.registry.created(image, tag)
 
     def digest(self, image: str, tag: str) -> str:
         return self.registry.digest(image, tag)
+
+
+def _answer(kept: tuple[str, ...] | PromoterError) -> tuple[str, ...]:
+    if isinstance(kept, PromoterError):
+        raise kept.with_traceback(None)  # raised again for each app: its traceback must not grow
+    return kept
