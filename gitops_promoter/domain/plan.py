@@ -11,6 +11,7 @@ from datetime import datetime
 from gitops_promoter.domain.edits import Running
 from gitops_promoter.domain.policy import Policy
 from gitops_promoter.domain.tags import TagInfo
+from gitops_promoter.domain.titles import render_title
 from gitops_promoter.errors import PermanentError
 
 TRAILER_KEYS = ("Promoter-App", "Promoter-Env", "Promoter-Action", "Promoter-Tag", "Promoter-Digest",
@@ -129,8 +130,10 @@ def render_message(subject: str, body: Sequence[str], trailers: Mapping[str, str
     return head + "".join(f"{k}: {v}\n" for k, v in trailers.items())
 
 
-def commit_message(bump: Bump, *, gates: Sequence[int] = ()) -> str:
-    """`gates`: canary steps this commit arms (`pause: {}`) for the release.
+def commit_message(bump: Bump, *, gates: Sequence[int] = (), template: str | None = None) -> str:
+    """`gates`: canary steps this commit arms (`pause: {}`) for the release. `template`: O&M's title
+    template (`commit.title`, domain.titles); by default `promote(<env>): <app> <from> → <to>`.
+    Whatever the title, the body and the trailers are written as always.
 
     The tag, app, environment and digest are refused when they hold a control character or a line
     or paragraph separator (UnsafeMessageValue); the reason and the tag being replaced (read from
@@ -149,7 +152,9 @@ def commit_message(bump: Bump, *, gates: Sequence[int] = ()) -> str:
     body = [f"{bump.reason[0].upper()}{bump.reason[1:]}."]
     if gates:
         body.append(f"Canary gates {', '.join(map(str, gates))} are pause: {{}} for this release.")
-    return render_message(f"promote({bump.env}): {bump.app} {arrow}", body, trailers)
+    title = f"promote({bump.env}): {bump.app} {arrow}" if template is None else \
+        render_title(template, app=bump.app, env=bump.env, from_tag=bump.from_tag, to_tag=bump.tag)
+    return render_message(title, body, trailers)
 
 
 def parse_trailers(message: str) -> dict[str, str]:

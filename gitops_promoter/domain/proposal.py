@@ -14,8 +14,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from gitops_promoter.domain.edits import Running
+from gitops_promoter.domain.plan import escape_text
 from gitops_promoter.domain.policy import Policy
 from gitops_promoter.domain.tags import TagInfo
+from gitops_promoter.domain.titles import render_title
 
 _MARKER = re.compile(r"<!-- gitops-promoter (\{.*?\}) -->")
 
@@ -67,9 +69,13 @@ def plan_promotion(*, app: str, env: str, source_env: str, policy: Policy, candi
                          f"{source_env} runs {tag}")
 
 
-def title(p: Proposal) -> str:
+def title(p: Proposal, *, template: str | None = None) -> str:
+    """The PR's title: O&M's template (domain.titles), or `promote(<env>): <app> <from> → <to>`; one
+    line, control characters and line breaks escaped."""
+    if template is not None:
+        return escape_text(render_title(template, app=p.app, env=p.env, from_tag=p.from_tag, to_tag=p.tag))
     arrow = f"{p.from_tag} → {p.tag}" if p.from_tag else p.tag
-    return f"promote({p.env}): {p.app} {arrow}"
+    return escape_text(f"promote({p.env}): {p.app} {arrow}")
 
 
 def marker(p: Proposal) -> str:

@@ -61,7 +61,8 @@ def _promote(app: AppConfig, target: TargetConfig, *, registry: Registry, repo: 
                              source=source)
 
     gates, arms = arming(app, target, history, repo=repo.name)
-    result = repo.commit(Change(target.file, edit, commit_message(plan, gates=gates), also=arms), dry_run=dry_run)
+    result = repo.commit(Change(target.file, edit, commit_message(plan, gates=gates, template=app.commit_title),
+                                also=arms), dry_run=dry_run)
     if isinstance(result, tuple):
         before, after = result
         return Outcome(app.name, target.env, "would-bump", plan.reason, plan.from_tag, plan.tag,

@@ -160,7 +160,12 @@ def _change(step: Step, p: Proposal, history: list[Commit]) -> Change:
 
     bump = Bump(p.app, p.env, p.from_tag, p.tag, p.digest, f"{p.source_env} runs {p.tag}; promoted by pull request")
     gates, arms = arming(step.app, step.target, history, repo=step.repo.name)
-    return Change(step.target.file, edit, commit_message(bump, gates=gates), also=arms)
+    return Change(step.target.file, edit, commit_message(bump, gates=gates, template=step.app.commit_title),
+                  also=arms)
+
+
+def _title(step: Step, p: Proposal) -> str:
+    return title(p, template=step.app.pull_request_title)
 
 
 def _dry(step: Step, change: Change) -> tuple[str, str]:
@@ -171,7 +176,8 @@ def _dry(step: Step, change: Change) -> tuple[str, str]:
 
 def _describe(step: Step, p: Proposal, head: str) -> str:
     source_commit = find_bump(step.repo.history(app=p.app), app=p.app, env=p.source_env, tag=p.tag)
-    subject = commit_message(Bump(p.app, p.env, p.from_tag, p.tag, p.digest, "x")).splitlines()[0]
+    subject = commit_message(Bump(p.app, p.env, p.from_tag, p.tag, p.digest, "x"),
+                             template=step.app.commit_title).splitlines()[0]
     return body(p, rule=step.rule.describe(), carried=[(head, subject)], source_commit=source_commit,
                 image=step.app.image)
 
@@ -190,7 +196,7 @@ def _drive(step: Step, p: Proposal, change: Change, open_pr: PullRequest | None,
     if same:
         return _maybe_merge(step, p, change, open_pr.number, bot, "waiting", "")
     old = (facts or {}).get("tag") or "an older proposal"
-    step.host.update_pull(open_pr.number, title=title(p), body=_describe(step, p, committed.sha))
+    step.host.update_pull(open_pr.number, title=_title(step, p), body=_describe(step, p, committed.sha))
     _say(step, open_pr.number, f"superseded {old} {p.tag} {committed.sha}",
          f"Superseded: {old} → {p.tag} ({p.source_env} runs {p.tag} now). "
          "The branch was rebuilt; approvals on the old head no longer count.")
@@ -199,7 +205,7 @@ def _drive(step: Step, p: Proposal, change: Change, open_pr: PullRequest | None,
 
 def _create(step: Step, p: Proposal, branch: str, text: str) -> PullRequest:
     try:
-        return step.host.create_pull(head_branch=branch, base=step.repo.branch, title=title(p), body=text,
+        return step.host.create_pull(head_branch=branch, base=step.repo.branch, title=_title(step, p), body=text,
                                      labels=step.env.labels)
     except CodeHostRejected as exc:
         if exc.status != 422:
@@ -208,7 +214,7 @@ def _create(step: Step, p: Proposal, branch: str, text: str) -> PullRequest:
         existing = next((pr for pr in step.host.pulls(head_branch=branch, state="open")), None)
         if existing is None:
             raise
-        step.host.update_pull(existing.number, title=title(p), body=text)
+        step.host.update_pull(existing.number, title=_title(step, p), body=text)
         return existing
 
 

@@ -46,3 +46,38 @@ def test_flux_policy_must_be_namespace_colon_name(value):
 def test_flux_policy_is_only_for_marker_edits():
     text = MINIMAL.replace("container: web}", "container: web, flux_policy: flux-system:web}")
     assert problems(text) == ["p.yaml:16:62: apps[0].targets.dev.edit.flux_policy: not used by edit kind container"]
+
+
+TITLES = MINIMAL.replace("    url: file:///tmp/deploy.git\n", "    url: file:///tmp/deploy.git\n"
+                         "    commit: {title: 'chore({env}): {app} {from} -> {to}'}\n"
+                         "    pull_request:\n      title: '[{env}] {app} {to}'\n")
+
+
+def test_title_templates_of_the_repository_reach_its_apps():
+    config = parse_config(TITLES, source="p.yaml")
+    assert config.repositories["deploy"].commit_title == "chore({env}): {app} {from} -> {to}"
+    app = config.apps[0]
+    assert (app.commit_title, app.pull_request_title) == ("chore({env}): {app} {from} -> {to}", "[{env}] {app} {to}")
+
+
+def test_without_templates_the_default_titles():
+    app = parse_config(MINIMAL, source="p.yaml").apps[0]
+    assert (app.commit_title, app.pull_request_title) == (None, None)
+
+
+@pytest.mark.parametrize(("template", "message"), [
+    ("'{app} {version}'", "unknown placeholder {version}; the placeholders are {app}, {env}, {from}, {to}"),
+    ("'{app!s}'", "{app!s}: placeholders take no conversion or format spec; write {app}"),
+    ("'{app'", "expected '}' before end of string (write {{ and }} for literal braces)"),
+    ('"a\\u200bb"', "must not contain control characters, line breaks or invisible characters (a title is one "
+                    "line)"),
+])
+def test_a_bad_template_names_file_line_col(template, message):
+    text = TITLES.replace("title: '[{env}] {app} {to}'", f"title: {template}")
+    assert problems(text) == [f"p.yaml:7:14: repositories[0].pull_request.title: {message}"]
+
+
+def test_a_title_section_needs_its_title():
+    text = TITLES.replace("commit: {title: 'chore({env}): {app} {from} -> {to}'}", "commit: {titel: x}")
+    assert problems(text) == ["p.yaml:5:14: repositories[0].commit.titel: unknown key; did you mean 'title'?",
+                              "p.yaml:5:13: repositories[0].commit: missing required key 'title'"]
