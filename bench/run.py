@@ -206,6 +206,7 @@ def main() -> int:
     ok = subprocess.run([sys.executable, "-m", "bench.latency"], cwd=ROOT).returncode == 0 and ok  # latency.json
     ok = subprocess.run([sys.executable, "-m", "bench.stress_crash"], cwd=ROOT).returncode == 0 and ok  # crash.json
     ok = subprocess.run([sys.executable, "-m", "bench.push_storm"], cwd=ROOT).returncode == 0 and ok  # push_storm.json
+    ok = subprocess.run([sys.executable, "-m", "bench.scale"], cwd=ROOT).returncode == 0 and ok  # scale.json, .png
     print(f"bench: {'PASS' if ok else 'FAIL'} (results in bench/results/latest.json)")
     return 0 if ok else 1
 
