@@ -37,7 +37,14 @@ from urllib.parse import urljoin
 import httpcore
 import httpx
 
-from gitops_promoter.adapters.registry_auth import Challenge, TokenCache, basic, parse_challenge
+from gitops_promoter.adapters.registry_auth import (
+    Challenge,
+    PullSecretError,
+    TokenCache,
+    basic,
+    parse_challenge,
+    pull_secret_credentials,
+)
 from gitops_promoter.adapters.retry import WAIT_CAP, Backoff, RateLimiter, Retry, parse_retry_after, retrying, seconds
 from gitops_promoter.config.schema import RegistryConfig
 from gitops_promoter.domain.imageref import ImageRef
@@ -451,13 +458,16 @@ class RegistryClient:
 
         return unavailable
 
-    def _credentials(self) -> tuple[str, str] | None:
+    def _credentials(self, repository: str = "") -> tuple[str, str] | None:
         c = self.config
         try:
             if c.username and c.password:
                 return c.username.resolve(), c.password.resolve()
-        except ConfigError as exc:
-            raise RegistryRejected(registry=self.name, detail=str(exc)) from None
+            if c.pull_secret:  # read at each use: a rotated Secret is picked up
+                return pull_secret_credentials(c.pull_secret.resolve(), host=c.prefix.split("/")[0],
+                                               repository=repository, source=c.pull_secret.where)
+        except (ConfigError, PullSecretError) as exc:
+            raise RegistryRejected(registry=self.name, repository=repository, detail=str(exc)) from None
         return None
 
     def _cached_auth(self, scope: str | None) -> str | None:
@@ -474,11 +484,12 @@ class RegistryClient:
         if challenge is None:
             raise RegistryRejected(registry=self.name, repository=repository, status=401,
                                    detail="unauthorized and no WWW-Authenticate challenge")
-        creds = self._credentials()
+        creds = self._credentials(repository)
         if challenge.scheme == "basic":
             if creds is None:
                 raise RegistryRejected(registry=self.name, repository=repository, status=401,
-                                       detail="registry asks for basic auth; configure auth.username/password")
+                                       detail="registry asks for basic auth; configure auth.username/password"
+                                       + (" (auth.pull_secret has no entry for it)" if self.config.pull_secret else ""))
             return basic(*creds)
         if challenge.scheme == "bearer":
             return f"Bearer {self._fetch_token(challenge, repository=repository, scope=scope, creds=creds)}"

@@ -204,16 +204,20 @@ class _Builder:
         api_url = f"https://{prefix.split('/')[0]}"
         if "api_url" in m:
             api_url = _http_url(m["api_url"], secrets="auth (username and password, or token)") or api_url
-        username = password = token = None
+        username = password = token = pull_secret = None
         if "auth" in m:
-            a = m["auth"].mapping(("username", "password", "token"))
+            a = m["auth"].mapping(("username", "password", "token", "pull_secret"))
             username = _secret(a["username"]) if "username" in a else None
             password = _secret(a["password"]) if "password" in a else None
             token = _secret(a["token"]) if "token" in a else None
+            pull_secret = _secret(a["pull_secret"]) if "pull_secret" in a else None
             if ("username" in a) != ("password" in a):
                 m["auth"].error("basic auth needs both username and password")
+            if "pull_secret" in a and {"username", "password", "token"} & set(a):
+                a["pull_secret"].error("give either pull_secret or username/password/token, not both")
         return RegistryConfig(
             prefix=prefix, api_url=api_url.rstrip("/"), username=username, password=password, token=token,
+            pull_secret=pull_secret,
             rate_limit=(m["rate_limit"].number(positive=True, maximum=MAX_RATE_LIMIT) or 10.0)
             if "rate_limit" in m else 10.0,
             insecure=bool(m["insecure"].bool()) if "insecure" in m else False,

@@ -56,6 +56,7 @@ class RegistryConfig:
     username: SecretRef | None = None
     password: SecretRef | None = None
     token: SecretRef | None = None
+    pull_secret: SecretRef | None = None  # a Kubernetes .dockerconfigjson file: credentials for this registry
     rate_limit: float = 10.0
     insecure: bool = False
     ca_file: str | None = None

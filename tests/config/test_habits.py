@@ -81,3 +81,22 @@ def test_a_title_section_needs_its_title():
     text = TITLES.replace("commit: {title: 'chore({env}): {app} {from} -> {to}'}", "commit: {titel: x}")
     assert problems(text) == ["p.yaml:5:14: repositories[0].commit.titel: unknown key; did you mean 'title'?",
                               "p.yaml:5:13: repositories[0].commit: missing required key 'title'"]
+
+
+REGISTRY = MINIMAL.replace("repositories:\n", "registries:\n  - prefix: ghcr.io\n    auth: {pull_secret: "
+                           "'file:/etc/promoter/.dockerconfigjson'}\nrepositories:\n")
+
+
+def test_a_pull_secret_file_for_a_registry():
+    ref = parse_config(REGISTRY, source="p.yaml").registries[0].pull_secret
+    assert (ref.scheme, ref.target, ref.where) == ("file", "/etc/promoter/.dockerconfigjson",
+                                                   "p.yaml:4:25: registries[0].auth.pull_secret")
+
+
+def test_a_pull_secret_is_a_reference_and_not_beside_other_credentials():
+    inline = REGISTRY.replace("'file:/etc/promoter/.dockerconfigjson'", "'{\"auths\": {}}'")
+    assert problems(inline) == ["p.yaml:4:25: registries[0].auth.pull_secret: secrets are references: write "
+                                "env:NAME or file:PATH, never the value itself"]
+    both = REGISTRY.replace("auth: {pull_secret:", "auth: {token: env:T, pull_secret:")
+    assert problems(both) == ["p.yaml:4:39: registries[0].auth.pull_secret: give either pull_secret or "
+                              "username/password/token, not both"]
