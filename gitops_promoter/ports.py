@@ -20,8 +20,9 @@ class Registry(Protocol):
         """Every tag of `image` (name without tag)."""
         ...
 
-    def created(self, image: str, tag: str) -> datetime | None:
-        """When the image behind `tag` was built, or None when the registry does not say."""
+    def created(self, image: str, tag: str, *, platform: str | None = None) -> datetime | None:
+        """When the image behind `tag` was built, or None when the registry does not say. `platform`
+        (os/arch[/variant]): the image of an index whose config is read (default linux/amd64)."""
         ...
 
     def digest(self, image: str, tag: str) -> str:

@@ -30,8 +30,8 @@ class MemoryRegistry:
         self.calls.append(f"list {image}")
         return [t.name for t in self._tags(image)]
 
-    def created(self, image, tag):
-        self.calls.append(f"created {image}:{tag}")
+    def created(self, image, tag, *, platform=None):
+        self.calls.append(f"created {image}:{tag}" + (f" {platform}" if platform else ""))
         return next(t.created for t in self._tags(image) if t.name == tag)
 
     def digest(self, image, tag):

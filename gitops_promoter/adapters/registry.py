@@ -48,6 +48,7 @@ from gitops_promoter.adapters.registry_auth import (
 from gitops_promoter.adapters.retry import WAIT_CAP, Backoff, RateLimiter, Retry, parse_retry_after, retrying, seconds
 from gitops_promoter.config.schema import RegistryConfig
 from gitops_promoter.domain.imageref import ImageRef
+from gitops_promoter.domain.platforms import choose_platform, matches
 from gitops_promoter.domain.tags import is_valid_digest, is_valid_tag, tag_problem
 from gitops_promoter.errors import ConfigError, RegistryRejected, RegistryUnavailable
 
@@ -187,7 +188,7 @@ class RegistryClient:
         self._tokens = TokenCache(clock)
         self._backoff = backoff or Backoff()
         self.requests = 0
-        self._created: dict[tuple[str, str], datetime | None] = {}
+        self._created: dict[tuple[str, str, str], datetime | None] = {}
         self._warned: OrderedDict[tuple[str, bytes], None] = OrderedDict()
         self._warned_lock = threading.Lock()
 
@@ -241,32 +242,38 @@ class RegistryClient:
         resp = self._manifest_request("GET", path, repository=repository, reference=reference)
         return self._body_digest(resp, repository=repository, what=f"GET {path}")
 
-    def created(self, repository: str, reference: str) -> datetime | None:
-        """The image's creation time from its config blob; for an index, the linux/amd64 image (or the first)."""
+    def created(self, repository: str, reference: str, platform: str | None = None) -> datetime | None:
+        """The image's creation time from its config blob. For an index: the `platform` image
+        (os/arch[/variant], as domain.platforms matches it), none when the index has none; without
+        `platform`, the linux/amd64 image, else the first (the index's platforms decide). A single image
+        of another platform than `platform` (its config says) has no time for it."""
         self._check_reference(repository, reference)
         manifest = self._manifest(repository, reference)
-        if manifest.get("mediaType") in INDEX_TYPES or "manifests" in manifest:
+        indexed = manifest.get("mediaType") in INDEX_TYPES or "manifests" in manifest
+        if indexed:
             listed = manifest.get("manifests")
             entries = [m for m in listed if isinstance(m, dict)] if isinstance(listed, list) else []
-            if not entries:
+            chosen = choose_platform([m.get("platform") for m in entries], platform)
+            if chosen is None:
                 return None
-            chosen = next((m for m in entries if _platform(m) == ("linux", "amd64")), entries[0])
             manifest = self._manifest(repository, self._checked_digest(
-                chosen.get("digest"), repository=repository, what=f"index {reference}: manifest entry"))
+                entries[chosen].get("digest"), repository=repository, what=f"index {reference}: manifest entry"))
         config = manifest.get("config")
         if not isinstance(config, dict) or not config.get("digest"):
             return None
         blob = self._checked_digest(config["digest"], repository=repository, what=f"manifest {reference}: config")
         resp = self._request("GET", f"/v2/{repository}/blobs/{blob}", repository=repository)
-        created = self._json(resp, repository).get("created")
-        return _parse_time(created)
+        image = self._json(resp, repository)
+        if platform is not None and not indexed and not matches(image, platform):
+            return None
+        return _parse_time(image.get("created"))
 
-    def created_cached(self, repository: str, tag: str) -> datetime | None:
-        """`created`, remembered per tag: like the peers, only the digest strategy treats tags as
-        mutable, and it never asks for creation times."""
-        key = (repository, tag)
+    def created_cached(self, repository: str, tag: str, platform: str | None = None) -> datetime | None:
+        """`created`, remembered per tag and platform: like the peers, only the digest strategy treats
+        tags as mutable, and it never asks for creation times."""
+        key = (repository, tag, platform or "")
         if key not in self._created:
-            self._created[key] = self.created(repository, tag)
+            self._created[key] = self.created(repository, tag, platform)
         return self._created[key]
 
     # --- what the registry says, checked ---------------------------------------------
@@ -596,9 +603,6 @@ def _is_manifest(body: Any, media: str) -> bool:
     return isinstance(body.get("config"), dict) and isinstance(body.get("layers"), list)
 
 
-def _platform(entry: dict[str, Any]) -> tuple[Any, Any]:
-    platform = entry.get("platform")
-    return (platform.get("os"), platform.get("architecture")) if isinstance(platform, dict) else (None, None)
 
 
 def _complete(resp: httpx.Response, body: bytes) -> httpx.Response:
@@ -685,8 +689,8 @@ class RegistryHub:
     def list_tags(self, image: str) -> list[str]:
         return self.client(image).list_tags(self.repository(image))
 
-    def created(self, image: str, tag: str) -> datetime | None:
-        return self.client(image).created_cached(self.repository(image), tag)
+    def created(self, image: str, tag: str, *, platform: str | None = None) -> datetime | None:
+        return self.client(image).created_cached(self.repository(image), tag, platform)
 
     def digest(self, image: str, tag: str) -> str:
         return self.client(image).digest(self.repository(image), tag)

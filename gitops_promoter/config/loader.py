@@ -49,7 +49,7 @@ _Re2Error = re2.error
 TOP = ("version", "registries", "repositories", "clusters", "prometheus", "environments", "apps", "server",
        "state")
 POLICY_KEYS = ("strategy", "constraint", "semver_mode", "allow_tags", "ignore_tags", "extract", "order",
-               "ignore_signature_tags")
+               "ignore_signature_tags", "platform")
 METRIC_KEYS = ("name", "query", "interval", "count", "initialDelay", "successCondition", "failureCondition",
                "failureLimit", "inconclusiveLimit", "consecutiveErrorLimit", "consecutiveSuccessLimit", "emptyResult",
                "dryRun")

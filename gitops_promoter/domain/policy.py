@@ -66,6 +66,8 @@ def _as_number(text: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
+#: An OCI platform as `os/architecture[/variant]` (image-spec image-index.md: lowercase GOOS / GOARCH values).
+_PLATFORM = re.compile(r"[a-z0-9_]{1,32}/[a-z0-9_]{1,32}(/[a-z0-9_]{1,32})?", re.ASCII)
 _REPEAT = re.compile(r"\{([0-9]*),?([0-9]*)\}")  # also catches a{1,99999999999}, which RE2 takes literally
 _NAMED = re.compile(r"\(\?P?<([A-Za-z0-9_]+)>")
 
@@ -109,6 +111,7 @@ class Policy:
     extract: str | None = None
     order: str = "asc"
     ignore_signature_tags: bool = True
+    platform: str | None = None  # newest-build: the platform (os/arch[/variant]) whose image config is read
     _constraint: Constraint | None = field(default=None, repr=False, compare=False)
     _filter: TagFilter | None = field(default=None, repr=False, compare=False)
 
@@ -124,6 +127,7 @@ class Policy:
         extract: str | None = None,
         order: str | None = None,
         ignore_signature_tags: bool | None = None,
+        platform: str | None = None,
     ) -> Policy:
         """`ignore_signature_tags`: None (not set) ignores signature tags, unless `ignore_tags` is
         given to one of Flux's strategies, where it replaces that default as Flux's
@@ -142,6 +146,12 @@ class Policy:
             raise PolicyError(f"order: only used by alphabetical and numerical, not {strategy}")
         if constraint == "":
             constraint = None
+        if platform is not None:
+            if strategy != "newest-build":
+                raise PolicyError(f"platform: only used by newest-build, not {strategy}")
+            if not _PLATFORM.fullmatch(platform):
+                raise PolicyError(f"platform: must be OS/ARCHITECTURE[/VARIANT] as in an image index, e.g. "
+                                  f"linux/arm64 or linux/arm/v7, not {_shown(platform)}")
         parsed = cls._parse_constraint(strategy, mode, constraint)
         allow = compile_filter_regex(allow_tags, what="allow_tags") if allow_tags else None
         if extract and allow is None:
@@ -159,6 +169,7 @@ class Policy:
             extract=extract or None,
             order=ordering,
             ignore_signature_tags=signatures,
+            platform=platform,
             _constraint=parsed,
             _filter=TagFilter(allow=allow, ignore=ignore, extract=extract or None,
                               ignore_signatures=signatures),
@@ -199,6 +210,8 @@ class Policy:
             parts.append(self.constraint)
         if self.strategy in ("alphabetical", "numerical"):
             parts.append(self.order)
+        if self.platform:
+            parts.append(self.platform)
         return " ".join(parts)
 
     def candidates(self, tags: Iterable[TagInfo]) -> list[Candidate]:

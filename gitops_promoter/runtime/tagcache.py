@@ -85,8 +85,8 @@ class TagCache:
         images = [a.image for a in apps if any(name in a.targets for name in direct)]
         return self.prefetch(images, registry_for=config.registry_for)
 
-    def created(self, image: str, tag: str) -> datetime | None:
-        return self.registry.created(image, tag)
+    def created(self, image: str, tag: str, *, platform: str | None = None) -> datetime | None:
+        return self.registry.created(image, tag, platform=platform)
 
     def digest(self, image: str, tag: str) -> str:
         return self.registry.digest(image, tag)

@@ -31,7 +31,8 @@ def gather_tags(registry: Registry, image: str, policy: Policy) -> list[TagInfo]
     names = [n for n in registry.list_tags(image) if is_valid_tag(n)]
     if policy.needs_created:
         wanted = {c.tag.name for c in policy.candidates(TagInfo(n) for n in names)}
-        return [TagInfo(n, created=registry.created(image, n) if n in wanted else None) for n in names]
+        where = {"platform": policy.platform} if policy.platform else {}
+        return [TagInfo(n, created=registry.created(image, n, **where) if n in wanted else None) for n in names]
     if policy.needs_digest:
         return [TagInfo(n, digest=registry.digest(image, n) if n == policy.constraint else None) for n in names]
     return [TagInfo(n) for n in names]

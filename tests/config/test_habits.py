@@ -100,3 +100,19 @@ def test_a_pull_secret_is_a_reference_and_not_beside_other_credentials():
     both = REGISTRY.replace("auth: {pull_secret:", "auth: {token: env:T, pull_secret:")
     assert problems(both) == ["p.yaml:4:39: registries[0].auth.pull_secret: give either pull_secret or "
                               "username/password/token, not both"]
+
+
+def test_newest_build_platform():
+    text = MINIMAL.replace("policy: {strategy: semver}", "policy: {strategy: newest-build, platform: linux/arm64}")
+    assert parse_config(text, source="p.yaml").apps[0].policy.platform == "linux/arm64"
+
+
+@pytest.mark.parametrize(("policy", "message"), [
+    ("{strategy: semver, platform: linux/arm64}", "p.yaml:12:42: apps[0].policy.platform: only used by newest-build, "
+                                                  "not semver"),
+    ("{strategy: newest-build, platform: arm64}", "p.yaml:12:48: apps[0].policy.platform: must be "
+                                                  "OS/ARCHITECTURE[/VARIANT] as in an image index, e.g. linux/arm64 "
+                                                  "or linux/arm/v7, not 'arm64'"),
+])
+def test_a_bad_platform_names_file_line_col(policy, message):
+    assert problems(MINIMAL.replace("policy: {strategy: semver}", f"policy: {policy}")) == [message]
