@@ -50,7 +50,18 @@ from typing import Any
 
 from bench.bigrepo import generate
 from bench.scale_probe import CountingProxy, GitCounter, Measured, run_measured
-from bench.scale_world import BOT, IMAGE_HOST, TOKEN, Images, World, app_name, build_world, image_repo
+from bench.scale_world import (
+    BOT,
+    IMAGE_HOST,
+    LIFTED_NODES,
+    TOKEN,
+    Images,
+    World,
+    app_name,
+    build_world,
+    image_repo,
+    lifted_value_limit,
+)
 from gitops_promoter.domain.edits import set_container_image
 from tests.support.fake_github import FakeGitHub
 from tests.support.registry import Pusher, RegistryServer
@@ -59,6 +70,7 @@ from tests.support.world import FIXTURE_IMAGE, ROLLOUT, config_text
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 INPROCESS_BELOW = 30.0  # seconds: the in-process pass is measured when the process pass is this cheap
+REPEAT_BELOW = 10.0  # seconds: a steady pass this cheap is measured three times (the median counts)
 BIG_COMMITS = int(os.environ.get("BENCH_COMMITS", "50000"))
 BIG_FILES = int(os.environ.get("BENCH_FILES", "5000"))
 BIG_BUMPS = 3
@@ -109,8 +121,7 @@ def outcomes(stdout: str) -> dict[str, str]:
 def promoter_pass(world: World, probes: Probes, what: str) -> dict[str, Any]:
     """`gitops-promoter run --once` as a process, measured and counted."""
     mark = probes.start()
-    m = run_measured([sys.executable, "-m", "gitops_promoter.cli", "run", "--once", "--config", str(world.config)],
-                     cwd=world.root, env=probes.env)
+    m = run_measured(world.promoter("run", "--once", "--config", str(world.config)), cwd=world.root, env=probes.env)
     return _row(what, m, probes.counts(mark))
 
 
@@ -137,21 +148,25 @@ def inprocess_pass(world: World, probes: Probes) -> dict[str, Any]:
     mark = probes.start()
     try:
         t0 = time.perf_counter()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        lifted = lifted_value_limit() if world.refused else contextlib.nullcontext()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), lifted:
             code = run_once(config_path=str(world.config))
         seconds = time.perf_counter() - t0
     finally:
         os.environ.clear()
         os.environ.update(saved)
-    return _row("steady, in-process", Measured(seconds, code, out.getvalue(), err.getvalue(), 0.0, 0.0),
-                probes.counts(mark))
+    row = _row("steady, in-process", Measured(seconds, code, out.getvalue(), err.getvalue(), 0.0, 0.0),
+               probes.counts(mark))
+    row["rss_mb"] = row["rss_with_git_children_mb"] = None  # the bench's own process: not the promoter's
+    return row
 
 
 def baseline_pass(world: World, probes: Probes, what: str) -> dict[str, Any]:
     """bench/scale_baseline.py as a process: its decisions, its own timing and counts."""
     mark = probes.start()
     m = run_measured([sys.executable, "-m", "bench.scale_baseline", "--config", str(world.config), "--clone",
-                      str(world.root / "baseline-clone")], cwd=world.root, env=probes.env)
+                      str(world.root / "baseline-clone"), *(["--lift-value-limit"] if world.refused else [])],
+                     cwd=world.root, env=probes.env)
     counts = probes.counts(mark)
     if m.returncode != 0:
         raise RuntimeError(f"the baseline failed ({what}):\n{m.stderr[-3000:]}")
@@ -182,23 +197,31 @@ def measure_size(apps: int, root: Path, images: Images, proxy: CountingProxy, gi
     t0 = time.perf_counter()
     world = build_world(root / f"apps-{apps}", apps, images=images, registry_api=proxy.url, github=github)
     subprocess.run([sys.executable, "-m", "bench.scale_baseline", "--config", str(world.config), "--clone",
-                    str(world.root / "baseline-clone"), "--setup"], cwd=world.root, env=probes.env, check=True)
+                    str(world.root / "baseline-clone"), "--setup", "--lift-value-limit"], cwd=world.root,
+                   env=probes.env, check=True)
     n_images = len({image_repo(i) for i in range(apps)})
     print(f"  world: {n_images} image repositories, {world.commits} commits, built in "
           f"{time.perf_counter() - t0:.1f}s ({images.pushed} tags pushed so far)", flush=True)
+    if world.refused:
+        print(f"  PRODUCT REFUSES THIS CONFIG: {world.refused}\n  → measured with that budget lifted "
+              f"(config/reader.py MAX_NODES={LIFTED_NODES:,} in the bench's launcher; nothing else changed)",
+              flush=True)
     passes: list[dict[str, Any]] = []
 
     def show(row: dict[str, Any]) -> dict[str, Any]:
         passes.append(row)
         print(f"  {row['pass']}: {row['seconds']:.2f}s, exit {row.get('exit', 0)}, {row['outcomes']}; registry "
               f"{row['registry_requests']} ({row['tags_list']} tags/list), git {row['git_processes']} "
-              f"({row['git_fetches']} fetch), GitHub {row['github_requests']}, RSS {row['rss_mb']} MB", flush=True)
+              f"({row['git_fetches']} fetch), GitHub {row['github_requests']}"
+              + (f", RSS {row['rss_mb']} MB" if row["rss_mb"] is not None else ""), flush=True)
         if row.get("exit", 0) != 0:
             print("    " + "\n    ".join(row.get("errors") or row.get("stderr_tail", "").splitlines()[-5:]))
         return row
 
     show(promoter_pass(world, probes, "first (cold clone, opens the lagging PRs)"))
-    steady = [show(promoter_pass(world, probes, "steady")) for _ in range(repeats)]
+    steady = [show(promoter_pass(world, probes, "steady"))]
+    while len(steady) < (repeats or (3 if steady[0]["seconds"] < REPEAT_BELOW else 1)):
+        steady.append(show(promoter_pass(world, probes, "steady")))
     steady_s = statistics.median(r["seconds"] for r in steady)
     inproc = show(inprocess_pass(world, probes)) if steady_s < INPROCESS_BELOW else None
     base_steady = show(baseline_pass(world, probes, "baseline, steady"))
@@ -219,6 +242,8 @@ def measure_size(apps: int, root: Path, images: Images, proxy: CountingProxy, gi
         row.pop("_decisions", None)
     return {
         "apps": apps, "environments": 3, "app_environments": apps * 3, "image_repositories": n_images,
+        "config_refused_by_product": world.refused,
+        "config_value_budget_lifted": bool(world.refused),
         "deployment_repositories": 1, "commits": world.commits, "moving_apps": len(moving), "dev_bumped": bumped,
         "steady_s": round(steady_s, 3), "steady_runs_s": [r["seconds"] for r in steady],
         "inprocess_s": inproc["seconds"] if inproc else None, "baseline_steady_s": base_steady["seconds"],
@@ -272,6 +297,7 @@ def verdicts(rows: list[dict[str, Any]], big: dict[str, Any] | None) -> dict[str
     """Each target beside the figure it judges (the largest size measured for the per-pass ones)."""
     top = max(rows, key=lambda r: r["apps"])
     steady = next(p for p in top["passes"] if p["pass"] == "steady")
+    rss = max(p["rss_mb"] for p in top["passes"] if "exit" in p and p["rss_mb"] is not None)
     out: dict[str, Any] = {
         "at_apps": top["apps"],
         "steady_s": {"value": top["steady_s"], "target": "< 10 s at 1000 apps (goal < 5 s)",
@@ -279,8 +305,7 @@ def verdicts(rows: list[dict[str, Any]], big: dict[str, Any] | None) -> dict[str
         "tags_list_per_pass": {"value": steady["tags_list"], "target": top["image_repositories"],
                                "ok": steady["tags_list"] == top["image_repositories"]},
         "git_fetches_per_pass": {"value": steady["git_fetches"], "target": 1, "ok": steady["git_fetches"] == 1},
-        "rss_mb": {"value": max(p["rss_mb"] for p in top["passes"] if "exit" in p), "target": "< 200",
-                   "ok": max(p["rss_mb"] for p in top["passes"] if "exit" in p) < 200},
+        "rss_mb": {"value": rss, "target": "< 200", "ok": rss < 200},
     }
     if big is not None:
         out["bigrepo_bump_ms"] = {"value": big["bump_ms"]["median"], "target": "< 300", "ok": big["pass"]}
@@ -372,8 +397,8 @@ def report(rows: list[dict[str, Any]], big: dict[str, Any] | None, checks: dict[
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10,100,1000", help="apps per world, comma-separated")
-    parser.add_argument("--repeats", type=int, default=0, help="steady passes per size (default: 3 up to 100 "
-                                                               "apps, 1 above)")
+    parser.add_argument("--repeats", type=int, default=0, help="steady passes per size (default: 3 when one "
+                                                               f"takes under {REPEAT_BELOW:g} s, else 1)")
     parser.add_argument("--no-bigrepo", action="store_true", help="skip the 50,000-commit bump")
     parser.add_argument("--out", default=str(RESULTS / "scale.json"))
     args = parser.parse_args(argv)
@@ -387,8 +412,7 @@ def main(argv: list[str] | None = None) -> int:
             git = GitCounter(root / "git-wrapper")
             env = git.env({**os.environ, "PYTHONPATH": str(ROOT), "PROMOTER_GITHUB_TOKEN": TOKEN})
             probes = Probes(proxy, github, git, env)
-            rows = [measure_size(n, root, images, proxy, github, probes,
-                                 repeats=args.repeats or (3 if n <= 100 else 1)) for n in sizes]
+            rows = [measure_size(n, root, images, proxy, github, probes, repeats=args.repeats) for n in sizes]
             big = None if args.no_bigrepo else measure_bigrepo(root, images, proxy, probes)
     finally:
         registry.stop()

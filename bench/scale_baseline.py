@@ -240,7 +240,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", required=True)
     parser.add_argument("--clone", required=True, help="the baseline's own bare clone (created by --setup)")
     parser.add_argument("--setup", action="store_true", help="create the clone (one full fetch) and exit")
+    parser.add_argument("--lift-value-limit", action="store_true",
+                        help="lift the config reader's value budget (as the benchmark does for the product)")
     args = parser.parse_args(argv)
+    if args.lift_value_limit:
+        from bench.scale_world import LIFTED_NODES
+        from gitops_promoter.config import reader
+
+        reader.MAX_NODES = LIFTED_NODES
     t0 = time.perf_counter()
     config = load_config(args.config)
     loaded = time.perf_counter() - t0
