@@ -105,6 +105,10 @@ class DeployRepo(Protocol):
 
     def contains(self, ancestor: str, descendant: str) -> bool: ...
 
+    def commit_time(self, sha: str) -> float | None:
+        """When `sha` was committed (its committer time, seconds since the epoch); None when unknown here."""
+        ...
+
     def revert(self, commits: list[str], *, message: str) -> Committed:
         """One commit that undoes `commits` (newest first) on the branch head, pushed.
         Raises PushRefused when the remote refuses pushes to the branch."""

@@ -69,6 +69,8 @@ class MemoryRepo:
     changes: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict)  # sha → path → (before, after)
     branches: dict[str, MemoryBranch] = field(default_factory=dict)  # promoter-owned branches
     pushes: list[str] = field(default_factory=list)  # every ref a push updated, in order
+    now: float = 0.0  # the committer time of the next commit (seconds since the epoch)
+    times: dict[str, float] = field(default_factory=dict)  # sha → committer time
 
     def history(self, *, app, limit=500):
         from gitops_promoter.domain.history import Commit
@@ -128,7 +130,11 @@ class MemoryRepo:
         self.pushes.append(self.branch)
         sha = self.head()
         self.changes[sha] = change
+        self.times[sha] = self.now
         return Committed(sha=sha, attempts=1)
+
+    def commit_time(self, sha):
+        return self.times.get(sha)
 
 
 @dataclass

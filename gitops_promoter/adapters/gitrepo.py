@@ -388,6 +388,19 @@ class GitRepo:
             return False
 
     @_serialized
+    def commit_time(self, sha: str) -> float | None:
+        """The committer time of `sha` (a squash or merge commit: when it was merged), None when the
+        clone does not have it (or is not open yet: the sha comes from `history`, which opens it)."""
+        if self._repo is None:
+            return None
+        try:
+            out = self._git("show", "-s", "--format=%ct", sha, "--")
+        except (GitRejected, GitUnavailable):
+            return None
+        text = out.strip()
+        return float(text) if text.isascii() and text.isdigit() else None
+
+    @_serialized
     def revert(self, commits: list[str], *, message: str) -> Committed:
         """One commit on the branch head that undoes `commits` (given newest first), like `git revert`
         of each in turn: a three-way reverse patch, so later unrelated edits survive. A revert that

@@ -41,6 +41,7 @@ from gitops_promoter.domain.approval import Rule as ApprovalRule
 from gitops_promoter.domain.edits import ContainerEdit, Edit, HelmEdit, KustomizeEdit, MarkerEdit
 from gitops_promoter.domain.imageref import ImageRef
 from gitops_promoter.domain.policy import Policy
+from gitops_promoter.domain.soak import MAX_SOAK
 from gitops_promoter.domain.titles import MAX_TEMPLATE, template_problem
 from gitops_promoter.errors import ConfigError, PolicyError, PromoterError
 
@@ -353,7 +354,7 @@ class _Builder:
 
     # --- environments -----------------------------------------------------------
     def environment(self, c: Cursor) -> EnvironmentConfig | None:
-        m = c.mapping(("name", "mode", "approval", "merge_method", "labels"), required=("name", "mode"))
+        m = c.mapping(("name", "mode", "approval", "merge_method", "labels", "soak"), required=("name", "mode"))
         name = self.name(m.get("name"), c)
         mode = m["mode"].choice(("direct", "pull-request")) if "mode" in m else None
         if name is None or mode is None:
@@ -372,9 +373,14 @@ class _Builder:
             approval = ApprovalRule()
         merge = (m["merge_method"].choice(("merge", "squash", "rebase")) if "merge_method" in m else None) \
             or EnvironmentConfig.merge_method
+        soak = _seconds(m.get("soak"), 0.0, allow_zero=True, maximum=MAX_SOAK)
+        if soak and mode == "direct":
+            m["soak"].error("only pull-request environments take a soak time: they take what the environment "
+                            "before them runs (a direct one takes new tags from the registry)")
         return EnvironmentConfig(name=name, mode=cast(Literal["direct", "pull-request"], mode), approval=approval,
                                  merge_method=merge,
-                                 labels=tuple(m["labels"].str_list(max_len=100)) if "labels" in m else ())
+                                 labels=tuple(m["labels"].str_list(max_len=100)) if "labels" in m else (),
+                                 soak=soak)
 
     # --- apps ---------------------------------------------------------------------
     def app(self, c: Cursor, envs: list[str], repos: dict[str, RepositoryConfig],

@@ -104,6 +104,9 @@ class EnvironmentConfig:
     # O&M's usual `git revert HEAD` rolls a promotion back (a merge commit would need `-m 1`).
     merge_method: str = "squash"
     labels: tuple[str, ...] = ()
+    # seconds a tag must have run, canary completed, in the environment before this one (Kargo's
+    # requiredSoakTime; domain.soak); 0: none
+    soak: float = 0.0
 
 
 @dataclass(frozen=True)

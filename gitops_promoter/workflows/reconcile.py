@@ -135,7 +135,7 @@ def _propose(app: AppConfig, index: int, ports: Ports, *, mode: Mode, config: Co
             f"repository {app.repository} has no github section for pull requests"
         return Outcome(app.name, env.name, "error", problem, error_kind="permanent")
     step = propose.Step(app, env, before.name, app.targets[env.name], source, ports.repos[app.repository], host,
-                        ports.registry, ports.clusters)
+                        ports.registry, ports.clusters, clock=ports.clock)
     return propose.propose(step, dry_run=mode == "dry-run", observe=mode == "observe")
 
 

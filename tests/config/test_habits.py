@@ -116,3 +116,30 @@ def test_newest_build_platform():
 ])
 def test_a_bad_platform_names_file_line_col(policy, message):
     assert problems(MINIMAL.replace("policy: {strategy: semver}", f"policy: {policy}")) == [message]
+
+
+SOAK = MINIMAL.replace("    mode: direct\n", "    mode: direct\n  - name: staging\n    mode: pull-request\n"
+                       "    soak: 1h30m\n").replace("    url: file:///tmp/deploy.git\n",
+                                                "    url: file:///tmp/deploy.git\n    github: {repo: acme/deploy}\n")
+
+
+def test_soak_of_a_pull_request_environment():
+    config = parse_config(SOAK, source="p.yaml")
+    assert (config.environment("dev").soak, config.environment("staging").soak) == (0.0, 5400.0)
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("31d", "must be a duration such as 30s, 2m or 1h, not '31d'"),
+    ("800h", "must be at most 720h, not 800h"),
+    ("-5m", "must be a duration such as 30s, 2m or 1h, not '-5m'"),
+    ("soon", "must be a duration such as 30s, 2m or 1h, not 'soon'"),
+])
+def test_a_bad_soak_names_file_line_col(value, message):
+    assert problems(SOAK.replace("soak: 1h30m", f"soak: {value}")) == [f"p.yaml:11:11: environments[1].soak: {message}"]
+
+
+def test_a_direct_environment_takes_no_soak():
+    text = MINIMAL.replace("    mode: direct\n", "    mode: direct\n    soak: 1h\n")
+    assert problems(text) == ["p.yaml:8:11: environments[0].soak: only pull-request environments take a soak time: "
+                              "they take what the environment before them runs (a direct one takes new tags from the "
+                              "registry)"]
