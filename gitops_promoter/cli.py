@@ -1,4 +1,5 @@
-"""Command line: `gitops-promoter run [--once] | status | promote | rollback | check-config | tags | edit`."""
+"""Command line: `gitops-promoter run [--once] | status | explain | promote | rollback | allow | check-config |
+analysis | tags | edit`. Each command that reads a config takes `--config` (`config_path`)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,21 @@ from gitops_promoter.errors import ConfigError, EditError, PolicyError
 log = logging.getLogger("gitops_promoter")
 
 
+EXIT_CODES = """\
+exit codes:
+  0  done: every app was handled, the config is valid, the gate's metrics all pass
+  1  the command ran and something failed or was refused (an app's error, an invalid config,
+     a tag the registry does not have, a metric that does not pass)
+  2  the command line or its input is wrong (unknown option, missing argument, no config found,
+     unreadable stdin for `tags pick` and `analysis evaluate`)"""
+
+CONFIG_HELP = "the config file (default: $GITOPS_PROMOTER_CONFIG, then ./promoter.yaml)"
+
+
+class UsageError(Exception):
+    """The command line cannot be carried out as given (exit 2)."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -26,40 +42,174 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(level=level, fmt=args.log_format)
     try:
         return int(args.func(args))
+    except UsageError as exc:
+        print(f"gitops-promoter: error: {exc}", file=sys.stderr)
+        return 2
     except BrokenPipeError:
         return 1
 
 
+def config_path(given: str | None) -> str:
+    """`--config`, else $GITOPS_PROMOTER_CONFIG, else ./promoter.yaml; UsageError naming what was tried."""
+    if given:
+        return given
+    from_env = os.environ.get("GITOPS_PROMOTER_CONFIG")
+    if from_env:
+        return from_env
+    if Path("promoter.yaml").is_file():
+        return "promoter.yaml"
+    raise UsageError(f"no config: --config not given, $GITOPS_PROMOTER_CONFIG not set, and no promoter.yaml "
+                     f"in {Path.cwd()}")
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("gitops-promoter")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "unknown (not installed)"
+
+
+def _command(sub: Any, name: str, *, help: str, example: str, config: bool = False, workdir: bool = False,
+             codes: bool = True) -> argparse.ArgumentParser:
+    """A subcommand whose --help ends with an example (and the exit codes)."""
+    epilog = "example:\n" + "\n".join(f"  {line}" for line in example.splitlines())
+    if codes:
+        epilog += "\n\n" + EXIT_CODES
+    c: argparse.ArgumentParser = sub.add_parser(name, help=help, description=help, epilog=epilog,
+                                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    if config:
+        c.add_argument("--config", metavar="FILE", help=CONFIG_HELP)
+    if workdir:
+        c.add_argument("--workdir", help="where working clones live (default: state.workdir)")
+    return c
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="gitops-promoter", description="Promote container images by writing to git.")
+    p = argparse.ArgumentParser(
+        prog="gitops-promoter", description="Promote container images by writing to git.",
+        epilog="examples:\n  gitops-promoter run --config promoter.yaml\n  gitops-promoter status\n"
+               "  gitops-promoter explain web staging\n\n"
+               "Every command that reads a config takes --config FILE (default: $GITOPS_PROMOTER_CONFIG,\n"
+               "then ./promoter.yaml). `gitops-promoter COMMAND --help` shows a command's options.\n\n"
+               + EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"gitops-promoter {_version()}")
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
                    help="default: info for the service, warning for other commands")
     p.add_argument("--log-format", default=os.environ.get("GITOPS_PROMOTER_LOG_FORMAT", "console"),
                    choices=["console", "json"],
                    help="json: one object a line, with app, env, tag and action when a line concerns one "
                         "(default: $GITOPS_PROMOTER_LOG_FORMAT, else console)")
-    sub = p.add_subparsers(dest="command", required=True)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    c = sub.add_parser("check-config", help="validate a config file, and the canaries' AnalysisTemplates and "
-                                            "Rollout steps where the repository is readable here; exit 0 when "
-                                            "valid, 1 otherwise")
-    c.add_argument("file")
-    c.add_argument("--workdir", help="where working clones live, read (never fetched) for the repositories' files "
-                                     "(default: state.workdir)")
+    run = _command(sub, "run", help="the service (until SIGTERM/SIGINT), or --once: reconcile every app and exit",
+                   example="gitops-promoter run --config promoter.yaml          # the service\n"
+                           "gitops-promoter run --once --dry-run --app web       # print the diffs, write nothing",
+                   config=True, workdir=True)
+    run.add_argument("--once", action="store_true",
+                     help="reconcile every app (driving gate analyses to their end), then exit")
+    run.add_argument("--dry-run", action="store_true", help="with --once: print the diffs it would commit; "
+                                                            "write nothing")
+    run.add_argument("--app", action="append", help="with --once: only this app (repeatable)")
+    run.set_defaults(func=cmd_run)
+
+    st = _command(sub, "status", help="one line per app × environment: what runs, what moves, why, the canary",
+                  example="gitops-promoter status\ngitops-promoter status -o json | jq '.[] | select(.status == "
+                          "\"error\")'", config=True, workdir=True)
+    st.add_argument("--app", action="append", help="only this app (repeatable)")
+    st.add_argument("-o", "--output", choices=["table", "text", "json"],
+                    help="table (default on a terminal), text (one line each; default otherwise) or json")
+    st.set_defaults(func=cmd_status)
+
+    ex = _command(sub, "explain", help="why the last candidate did or did not move in one environment, and "
+                                       "the command that would change it",
+                  example="gitops-promoter explain web staging", config=True, workdir=True)
+    ex.add_argument("app")
+    ex.add_argument("env")
+    ex.set_defaults(func=cmd_explain)
+
+    pr = _command(sub, "promote", help="with --tag: promote that tag through the environment's mode (a commit, "
+                                       "or a pull request); without: advance the gate its canary waits at",
+                  example="gitops-promoter promote web staging --tag v1.4.2   # a chosen tag\n"
+                          "gitops-promoter promote web dev                    # pass the gate, no analysis",
+                  config=True, workdir=True)
+    pr.add_argument("app")
+    pr.add_argument("env")
+    pr.add_argument("--tag", help="the tag to promote (it must be in the registry; a rejected tag needs `allow` "
+                                  "first)")
+    pr.set_defaults(func=cmd_promote)
+
+    rb = _command(sub, "rollback", help="revert the environment's live release in git now (a person decides)",
+                  example="gitops-promoter rollback web prod", config=True, workdir=True)
+    rb.add_argument("app")
+    rb.add_argument("env")
+    rb.set_defaults(func=cmd_decide, force="rollback")
+
+    al = _command(sub, "allow", help="lift a rejection: the tag is a candidate in that environment again "
+                                     "(a commit with trailers, like the rejection)",
+                  example="gitops-promoter allow web dev v1.4.2", config=True, workdir=True)
+    al.add_argument("app")
+    al.add_argument("env")
+    al.add_argument("tag")
+    al.set_defaults(func=cmd_allow)
+
+    c = _command(sub, "check-config", help="validate a config file, and the canaries' AnalysisTemplates and "
+                                           "Rollout steps where the repository is readable here",
+                 example="gitops-promoter check-config promoter.yaml\ngitops-promoter check-config --config "
+                         "/etc/gitops-promoter/promoter.yaml", config=True, workdir=True)
+    c.add_argument("file", nargs="?", help="the config file (or --config)")
     c.set_defaults(func=cmd_check_config)
 
-    tags = sub.add_parser("tags", help="tag policy tools").add_subparsers(dest="tags_command", required=True)
-    pick = tags.add_parser("pick", help='read {"policy": {...}, "tags": [...]} on stdin, print {"selected": ...}')
+    analysis = _command(sub, "analysis", help="try AnalysisTemplates and metrics before a rollout",
+                        example="gitops-promoter analysis run web dev --gate 1", codes=False)
+    asub = analysis.add_subparsers(dest="analysis_command", required=True, metavar="COMMAND")
+    ar = _command(asub, "run", help="run a gate's metrics once against Prometheus; print each value, its phase "
+                                    "and the reason",
+                  example="gitops-promoter analysis run --config promoter.yaml web dev --gate 1\n"
+                          "gitops-promoter analysis run --template analysis-template.yaml \\\n"
+                          "    --prometheus http://prometheus:9090 --arg service-name=web",
+                  config=True, workdir=True)
+    ar.add_argument("app", nargs="?", help="with the config: the app whose canary analysis to run")
+    ar.add_argument("env", nargs="?", help="with the config: the environment ({env} in a template path)")
+    ar.add_argument("--gate", type=int, help="the gate's step index (canary.gates; default: canary.analysis)")
+    ar.add_argument("--template", metavar="FILE", help="an AnalysisTemplate file, instead of APP ENV")
+    ar.add_argument("--prometheus", metavar="URL", help="with --template: the Prometheus to query")
+    ar.add_argument("--arg", action="append", default=[], metavar="NAME=VALUE",
+                    help="with --template: an argument (repeatable; overrides the template's value)")
+    ar.add_argument("--gate-window", default="5m", help="with --template: canary.gate_window for metrics without "
+                                                        "count (default 5m)")
+    ar.set_defaults(func=cmd_analysis_run)
+    ev = _command(asub, "evaluate", help="read {metric: ..., measurements: [...]} (YAML or JSON) on stdin; print "
+                                         "the phase and each measurement's phase and reason as JSON",
+                  example="echo '{metric: {successCondition: \"result[0] >= 0.95\"}, measurements: [{value: "
+                          "[0.97]}]}' \\\n  | gitops-promoter analysis evaluate")
+    ev.set_defaults(func=cmd_analysis_evaluate)
+
+    tags = _command(sub, "tags", help="tag policy tools",
+                    example="echo '{\"policy\": {\"strategy\": \"semver\"}, \"tags\": [\"v1.0.0\"]}' | "
+                            "gitops-promoter tags pick", codes=False)
+    tsub = tags.add_subparsers(dest="tags_command", required=True, metavar="COMMAND")
+    pick = _command(tsub, "pick", help='read {"policy": {...}, "tags": [...]} on stdin, print {"selected": ...}',
+                    example="echo '{\"policy\": {\"strategy\": \"semver\", \"constraint\": \"^1.0\"}, "
+                            "\"tags\": [\"v1.2.3\", \"v2.0.0\"]}' \\\n  | gitops-promoter tags pick")
     pick.set_defaults(func=cmd_tags_pick)
 
-    edit = sub.add_parser("edit", help="format-preserving edits").add_subparsers(dest="edit_command", required=True)
-    si = edit.add_parser("set-image", help="set a container's image, like `kustomize edit set image`")
+    edit = _command(sub, "edit", help="format-preserving edits",
+                    example="gitops-promoter edit set-image rollout.yaml --container web --image "
+                            "ghcr.io/acme/web:v1.2.0", codes=False)
+    esub = edit.add_subparsers(dest="edit_command", required=True, metavar="COMMAND")
+    si = _command(esub, "set-image", help="set a container's image, like `kustomize edit set image`",
+                  example="gitops-promoter edit set-image envs/dev/web/rollout.yaml --container web \\\n"
+                          "    --image ghcr.io/acme/web:v1.2.0 --in-place")
     si.add_argument("file")
     si.add_argument("--container", required=True, help="container (or initContainer) name")
     si.add_argument("--image", required=True, help="full reference: name[:tag][@digest]")
     si.add_argument("--in-place", action="store_true", help="rewrite the file instead of printing it")
     si.set_defaults(func=cmd_set_image)
-    sp = edit.add_parser("set-pause", help="make a canary pause step timed or indefinite (byte-preserving)")
+    sp = _command(esub, "set-pause", help="make a canary pause step timed or indefinite (byte-preserving)",
+                  example="gitops-promoter edit set-pause envs/dev/web/rollout.yaml --step 1 --indefinite")
     sp.add_argument("file")
     sp.add_argument("--step", type=int, required=True, help="index in spec.strategy.canary.steps")
     how = sp.add_mutually_exclusive_group(required=True)
@@ -67,36 +217,6 @@ def _parser() -> argparse.ArgumentParser:
     how.add_argument("--indefinite", action="store_true", help="the step becomes pause: {} (a gate)")
     sp.add_argument("--in-place", action="store_true", help="rewrite the file instead of printing it")
     sp.set_defaults(func=cmd_set_pause)
-
-    analysis = sub.add_parser("analysis", help="analysis tools").add_subparsers(dest="analysis_command",
-                                                                              required=True)
-    ev = analysis.add_parser("evaluate", help='read {"metric": {...}, "measurements": [...]} on stdin, print '
-                                              '{"phase": ..., "measurements": [...]}')
-    ev.set_defaults(func=cmd_analysis_evaluate)
-
-    run = sub.add_parser("run", help="the service (until SIGTERM/SIGINT), or --once: reconcile every app and exit")
-    run.add_argument("--config", required=True)
-    run.add_argument("--once", action="store_true",
-                     help="reconcile every app (driving gate analyses to their end), then exit")
-    run.add_argument("--dry-run", action="store_true", help="print the diffs it would commit; write nothing")
-    run.add_argument("--app", action="append", help="only this app (repeatable)")
-    run.add_argument("--workdir", help="where working clones live (default: state.workdir)")
-    run.set_defaults(func=cmd_run)
-
-    for verb, text in (("promote", "advance the gate the canary waits at, without analysis (a person decides)"),
-                       ("rollback", "revert the release in git now (a person decides)")):
-        decide = sub.add_parser(verb, help=text)
-        decide.add_argument("app")
-        decide.add_argument("env")
-        decide.add_argument("--config", required=True)
-        decide.add_argument("--workdir", help="where working clones live (default: state.workdir)")
-        decide.set_defaults(func=cmd_decide, force=verb)
-
-    st = sub.add_parser("status", help="per app × environment: what runs, open PRs and approvals, why nothing moved")
-    st.add_argument("--config", required=True)
-    st.add_argument("--app", action="append", help="only this app (repeatable)")
-    st.add_argument("--workdir", help="where working clones live (default: state.workdir)")
-    st.set_defaults(func=cmd_status)
     return p
 
 
@@ -104,6 +224,9 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     from gitops_promoter.config import load_config
     from gitops_promoter.runtime.checks import check_repositories
 
+    if args.file and args.config and args.file != args.config:
+        raise UsageError(f"two configs given: {args.file} and --config {args.config}")
+    args.file = config_path(args.file or args.config)
     try:
         config = load_config(args.file)
     except ConfigError as exc:
@@ -164,28 +287,34 @@ def _tag(raw: Any) -> Any:
 
 
 def cmd_analysis_evaluate(args: argparse.Namespace) -> int:
-    from gitops_promoter.domain.analysis import Measurement, assess_metric, metric_from, parse_value
-    from gitops_promoter.domain.expr import ExprError
+    from gitops_promoter.runtime.tryout import evaluate_stdin
 
-    try:
-        data = json.load(sys.stdin)
-        if not isinstance(data, dict):
-            raise ValueError("input must be a JSON object with metric and measurements")
-        metric = metric_from(dict(data.get("metric") or {}))
-        measurements = []
-        for raw in data.get("measurements") or []:
-            if not isinstance(raw, dict) or not ({"value", "error"} & set(raw)):
-                raise ValueError(f'each measurement is {{"value": ...}} or {{"error": "..."}}, not {raw!r}')
-            if "error" in raw and raw["error"] is not None:
-                measurements.append(Measurement(error=str(raw["error"])))
-            else:
-                measurements.append(Measurement(value=parse_value(raw.get("value"))))
-        verdict = assess_metric(metric, measurements)
-    except (ValueError, ExprError) as exc:
-        print(json.dumps({"phase": None, "error": str(exc)}))
-        return 2
-    print(json.dumps({"phase": verdict.phase, "measurements": [a.phase for a in verdict.measurements]}))
-    return 0
+    return evaluate_stdin(sys.stdin.read())
+
+
+def cmd_analysis_run(args: argparse.Namespace) -> int:
+    from gitops_promoter.runtime import tryout
+
+    if args.template:
+        if args.app or args.env or args.config or args.gate is not None:
+            raise UsageError("--template runs a template file on its own: no APP ENV, --config or --gate with it")
+        if not args.prometheus:
+            raise UsageError("--template needs --prometheus URL")
+        pairs = {}
+        for raw in args.arg:
+            name, sep, value = raw.partition("=")
+            if not sep or not name:
+                raise UsageError(f"--arg {raw!r}: expected NAME=VALUE")
+            pairs[name] = value
+        return tryout.run_template(args.template, prometheus=args.prometheus, args=pairs,
+                                   gate_window=args.gate_window)
+    if not args.app or not args.env:
+        raise UsageError("analysis run needs APP ENV (with the config), or --template FILE --prometheus URL")
+    if args.prometheus or args.arg:
+        raise UsageError("--prometheus and --arg go with --template; with the config, its prometheus and "
+                         "analysis args are used")
+    return tryout.run_gate(config_path=config_path(args.config), app=args.app, env=args.env, gate=args.gate,
+                           workdir=args.workdir)
 
 
 def _edit_file(path: Path, edit: Callable[[str], str], *, in_place: bool) -> int:
@@ -227,30 +356,55 @@ def cmd_set_pause(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    config = config_path(args.config)
     if not args.once:
         if args.dry_run or args.app:
-            print("--dry-run and --app need --once", file=sys.stderr)
-            return 2
+            raise UsageError("--dry-run and --app need --once")
         from gitops_promoter.runtime.serve import serve
 
-        return serve(config_path=args.config, workdir=args.workdir)
+        return serve(config_path=config, workdir=args.workdir)
     from gitops_promoter.runtime.commands import run_once
 
-    return run_once(config_path=args.config, dry_run=args.dry_run,
+    return run_once(config_path=config, dry_run=args.dry_run,
                     apps=frozenset(args.app) if args.app else None, workdir=args.workdir)
 
 
 def cmd_decide(args: argparse.Namespace) -> int:
     from gitops_promoter.runtime.commands import decide_canary
 
-    return decide_canary(config_path=args.config, app=args.app, env=args.env, force=args.force,
+    return decide_canary(config_path=config_path(args.config), app=args.app, env=args.env, force=args.force,
                          workdir=args.workdir)
+
+
+def cmd_promote(args: argparse.Namespace) -> int:
+    if args.tag is None:
+        args.force = "promote"
+        return cmd_decide(args)
+    from gitops_promoter.runtime.commands import promote_tag
+
+    return promote_tag(config_path=config_path(args.config), app=args.app, env=args.env, tag=args.tag,
+                       workdir=args.workdir)
+
+
+def cmd_allow(args: argparse.Namespace) -> int:
+    from gitops_promoter.runtime.commands import allow
+
+    return allow(config_path=config_path(args.config), app=args.app, env=args.env, tag=args.tag,
+                 workdir=args.workdir)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     from gitops_promoter.runtime.commands import status
 
-    return status(config_path=args.config, apps=frozenset(args.app) if args.app else None, workdir=args.workdir)
+    output = args.output or ("table" if sys.stdout.isatty() else "text")
+    return status(config_path=config_path(args.config), apps=frozenset(args.app) if args.app else None,
+                  workdir=args.workdir, output=output)
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from gitops_promoter.runtime.explain import explain
+
+    return explain(config_path=config_path(args.config), app=args.app, env=args.env, workdir=args.workdir)
 
 
 if __name__ == "__main__":

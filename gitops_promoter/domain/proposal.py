@@ -30,6 +30,7 @@ class Proposal:
     from_tag: str | None
     tag: str
     digest: str | None
+    chosen: bool = False  # a person chose the tag (`promote --tag`), not what the source environment runs
 
 
 @dataclass(frozen=True)
@@ -46,11 +47,20 @@ def branch_name(env: str, app: str) -> str:
 
 
 def plan_promotion(*, app: str, env: str, source_env: str, policy: Policy, candidate: Running, running: Running,
-                   rejected: Mapping[str, str], source_unhealthy: str | None = None) -> PromotionPlan:
+                   rejected: Mapping[str, str], source_unhealthy: str | None = None,
+                   chosen: bool = False) -> PromotionPlan:
     """Decide what `env` should be offered, given what `source_env` runs (`candidate`).
     `source_unhealthy` says why the source environment is not healthy on it yet (its canary has not
-    completed); a candidate is only what runs there *and* completed there."""
+    completed); a candidate is only what runs there *and* completed there. `chosen`: a person chose
+    the candidate (`promote --tag`): it need not run in `source_env` nor be newer; a rejection stands."""
     tag = candidate.tag
+    if chosen and tag is not None:
+        if tag == running.tag:
+            return PromotionPlan(None, f"{env} already runs {tag}")
+        if tag in rejected:
+            return PromotionPlan(None, f"{tag} was rejected for {env}: {rejected[tag]}")
+        return PromotionPlan(Proposal(app, env, source_env, running.tag, tag, candidate.digest, chosen=True),
+                             f"a person chose {tag} (gitops-promoter promote --tag)")
     if tag is None:
         return PromotionPlan(None, f"{source_env} runs no tag of {app} yet")
     if tag == running.tag and (candidate.digest is None or running.digest in (None, candidate.digest)):
@@ -79,11 +89,14 @@ def title(p: Proposal, *, template: str | None = None) -> str:
 
 
 def marker(p: Proposal) -> str:
-    data = {"app": p.app, "env": p.env, "tag": p.tag, "digest": p.digest, "from": p.from_tag}
+    data: dict[str, str | bool | None] = {"app": p.app, "env": p.env, "tag": p.tag, "digest": p.digest,
+                                          "from": p.from_tag}
+    if p.chosen:
+        data["chosen"] = True
     return f"<!-- gitops-promoter {json.dumps(data, sort_keys=True)} -->"
 
 
-def parse_marker(body: str | None) -> dict[str, str | None] | None:
+def parse_marker(body: str | None) -> dict[str, str | bool | None] | None:
     """The proposal facts a promoter PR body carries, or None for any other PR."""
     m = _MARKER.search(body or "")
     if m is None:
@@ -99,7 +112,8 @@ def body(p: Proposal, *, rule: str, carried: Sequence[tuple[str, str]], source_c
          image: str) -> str:
     """The PR description: what moves, from where, the commits it carries, and what it waits for."""
     lines = [
-        f"The promoter proposes **{p.app}** `{p.tag}` for **{p.env}**: {p.source_env} runs it now.",
+        f"The promoter proposes **{p.app}** `{p.tag}` for **{p.env}**: "
+        + ("a person chose it (`gitops-promoter promote --tag`)." if p.chosen else f"{p.source_env} runs it now."),
         "",
         "| | |", "| --- | --- |",
         f"| app | `{p.app}` (`{image}`) |",

@@ -17,10 +17,12 @@ from gitops_promoter.workflows.canary import arming
 from gitops_promoter.workflows.outcome import Outcome, file_diff, guarded
 
 
-def bump(app: AppConfig, target: TargetConfig, *, registry: Registry, repo: DeployRepo, dry_run: bool) -> Outcome:
-    """One app × direct environment: commit the tag the policy picks, or say why not."""
+def bump(app: AppConfig, target: TargetConfig, *, registry: Registry, repo: DeployRepo, dry_run: bool,
+         tag: str | None = None) -> Outcome:
+    """One app × direct environment: commit the tag the policy picks, or say why not. `tag`: a
+    person's choice (`promote --tag`) instead of the policy's pick; a rejected tag stays refused."""
     return guarded(app.name, target.env,
-                   lambda: _promote(app, target, registry=registry, repo=repo, dry_run=dry_run))
+                   lambda: _promote(app, target, registry=registry, repo=repo, dry_run=dry_run, tag=tag))
 
 
 def gather_tags(registry: Registry, image: str, policy: Policy) -> list[TagInfo]:
@@ -39,16 +41,27 @@ def gather_tags(registry: Registry, image: str, policy: Policy) -> list[TagInfo]
 
 
 def _promote(app: AppConfig, target: TargetConfig, *, registry: Registry, repo: DeployRepo,
-             dry_run: bool) -> Outcome:
+             dry_run: bool, tag: str | None = None) -> Outcome:
     source = f"{repo.name}:{target.file}"
     policy = app.policy
-    tags = gather_tags(registry, app.image, policy)
+    tags = gather_tags(registry, app.image, policy) if tag is None else []
     running = read_running(repo.read(target.file), target.edit, source=source)
     history = repo.history(app=app.name)
     rejected = rejected_tags(history, app=app.name, env=target.env)
     rejected.update(moved_back_by_hand(history, app=app.name, env=target.env, running_tag=running.tag,
                                        policy=policy))
-    plan = plan_bump(app=app.name, env=target.env, policy=policy, running=running, candidates=tags, rejected=rejected)
+    if tag is None:
+        plan = plan_bump(app=app.name, env=target.env, policy=policy, running=running, candidates=tags,
+                         rejected=rejected)
+    elif tag in rejected:
+        return Outcome(app.name, target.env, "error", f"{tag} is rejected for {target.env}: {rejected[tag]}; lift "
+                       f"it first with `gitops-promoter allow {app.name} {target.env} {tag}`",
+                       from_tag=running.tag, error_kind="permanent")
+    elif tag == running.tag:
+        plan = NoChange(app.name, target.env, f"already at {tag}")
+    else:
+        plan = Bump(app.name, target.env, running.tag, tag, None, f"{tag} chosen by a person (gitops-promoter "
+                                                                  "promote --tag)")
     if isinstance(plan, NoChange):
         return Outcome(app.name, target.env, "unchanged", plan.reason, from_tag=running.tag)
     digest = plan.digest or registry.digest(app.image, plan.tag)

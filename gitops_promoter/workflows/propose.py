@@ -23,19 +23,17 @@ With `observe=True` nothing is written: the same reads and verdicts feed `status
 from __future__ import annotations
 
 import hashlib
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from gitops_promoter.config.schema import AppConfig, EnvironmentConfig, TargetConfig
 from gitops_promoter.domain.approval import Rule, Verdict, evaluate, teams_of
 from gitops_promoter.domain.canary import unhealthy
 from gitops_promoter.domain.edits import Running, read_running, write_version
-from gitops_promoter.domain.history import Commit, find_bump, moved_back_by_hand, rejected_tags
+from gitops_promoter.domain.history import Commit, allowed_tags, find_bump, moved_back_by_hand, rejected_tags
 from gitops_promoter.domain.plan import Bump, commit_message
 from gitops_promoter.domain.proposal import Proposal, body, branch_name, parse_marker, plan_promotion, title
 from gitops_promoter.domain.rollout import canary_steps
-from gitops_promoter.domain.soak import SoakWait, since, soak_wait
 from gitops_promoter.errors import (
     CodeHostRejected,
     CodeHostUnavailable,
@@ -62,16 +60,17 @@ class Step:
     host: CodeHost
     registry: Registry
     clusters: Mapping[str, Cluster]
-    clock: Callable[[], float] = time.time  # seconds since the epoch (soak times are git commit times)
 
     @property
     def rule(self) -> Rule:
         return self.env.approval or Rule()
 
 
-def propose(step: Step, *, dry_run: bool = False, observe: bool = False) -> Outcome:
-    """One app × pull-request environment; every failure becomes its error outcome."""
-    return guarded(step.app.name, step.env.name, lambda: _one(step, dry_run=dry_run, observe=observe))
+def propose(step: Step, *, dry_run: bool = False, observe: bool = False, tag: str | None = None) -> Outcome:
+    """One app × pull-request environment; every failure becomes its error outcome. `tag`: a
+    person's choice (`promote --tag`) instead of what the environment before runs; an open PR
+    that carries a person's choice keeps it on later passes."""
+    return guarded(step.app.name, step.env.name, lambda: _one(step, dry_run=dry_run, observe=observe, tag=tag))
 
 
 def _read(step: Step, target: TargetConfig) -> Running:
@@ -95,13 +94,17 @@ def _source_unhealthy(step: Step, candidate: Running) -> str | None:
     return unhealthy(view, tag=candidate.tag, steps=len(steps))
 
 
-def _rejected(step: Step, prs: list[PullRequest], tag: str | None, bot: str) -> dict[str, str]:
+def _rejected(step: Step, prs: list[PullRequest], tag: str | None, bot: str,
+              lifted: int | None = None) -> dict[str, str]:
     """Tags a person rejected for this environment by closing a promoter PR unmerged. Only PRs for
-    the candidate tag are looked at closely (one request each), not the whole history."""
+    the candidate tag are looked at closely (one request each), not the whole history. PRs up to
+    number `lifted` no longer count (a person's `allow` of the tag)."""
     out: dict[str, str] = {}
     for pr in prs:
         facts = parse_marker(pr.body)
         if pr.state != "closed" or pr.merged or facts is None or facts.get("tag") != tag:
+            continue
+        if lifted is not None and pr.number <= lifted:
             continue
         fresh = step.host.pull(pr.number)
         if fresh.merged or (fresh.closed_by or "").lower() == bot.lower():
@@ -110,20 +113,26 @@ def _rejected(step: Step, prs: list[PullRequest], tag: str | None, bot: str) -> 
     return out
 
 
-def _one(step: Step, *, dry_run: bool, observe: bool) -> Outcome:
+def _one(step: Step, *, dry_run: bool, observe: bool, tag: str | None = None) -> Outcome:
     app, env = step.app.name, step.env.name
-    candidate = _read(step, step.source)
     running = _read(step, step.target)
     bot = step.host.login()
     branch = branch_name(env, app)
     prs = step.host.pulls(head_branch=branch, state="all")
     open_pr = next((p for p in prs if p.state == "open"), None)
+    if tag is None and open_pr is not None:  # an open PR carrying a person's choice keeps it
+        facts = parse_marker(open_pr.body) or {}
+        kept = facts.get("tag") if facts.get("chosen") is True else None
+        tag = kept if isinstance(kept, str) else None
+    candidate = _read(step, step.source) if tag is None else Running(None, tag, None)
     history = step.repo.history(app=app)
     rejected = rejected_tags(history, app=app, env=env)
     rejected.update(moved_back_by_hand(history, app=app, env=env, running_tag=running.tag, policy=step.app.policy))
-    rejected.update(_rejected(step, prs, candidate.tag, bot))
+    allowed = allowed_tags(history, app=app, env=env).get(candidate.tag or "")
+    rejected.update(_rejected(step, prs, candidate.tag, bot, lifted=allowed.pull if allowed else None))
     plan = plan_promotion(app=app, env=env, source_env=step.source_env, policy=step.app.policy, candidate=candidate,
-                          running=running, rejected=rejected, source_unhealthy=_source_unhealthy(step, candidate))
+                          running=running, rejected=rejected, chosen=tag is not None,
+                          source_unhealthy=None if tag is not None else _source_unhealthy(step, candidate))
     if plan.proposal is None:
         if open_pr is None:
             return Outcome(app, env, "unchanged", plan.reason, from_tag=running.tag)
@@ -134,14 +143,10 @@ def _one(step: Step, *, dry_run: bool, observe: bool) -> Outcome:
         _say(step, open_pr.number, f"close {open_pr.head_sha}", f"Closing: {plan.reason}.")
         step.host.close_pull(open_pr.number)
         return Outcome(app, env, "closed", plan.reason, from_tag=running.tag, pr=open_pr.number)
-    wait = _soaking(step, plan.proposal, history)
-    if wait is not None:  # the PR, if any, stays open and waits; the service looks again when the soak ends
-        return Outcome(app, env, "waiting" if open_pr else "unchanged", wait.reason, from_tag=running.tag,
-                       pr=open_pr.number if open_pr else None, requeue_after=wait.left)
     proposal = plan.proposal
     if proposal.digest is None:
         proposal = Proposal(proposal.app, proposal.env, proposal.source_env, proposal.from_tag, proposal.tag,
-                            step.registry.digest(step.app.image, proposal.tag))
+                            step.registry.digest(step.app.image, proposal.tag), proposal.chosen)
     change = _change(step, proposal, history)
     if dry_run:
         before, after = _dry(step, change)
@@ -157,16 +162,6 @@ def _one(step: Step, *, dry_run: bool, observe: bool) -> Outcome:
     return _drive(step, proposal, change, open_pr, bot)
 
 
-def _soaking(step: Step, p: Proposal, history: list[Commit]) -> SoakWait | None:
-    """`environments[].soak` (domain.soak): what the environment before runs is proposed once it has run
-    there, canary completed, that long, counted from its release's last commit there. A tag a person
-    chose (`promote --tag`), which the environment before does not run, does not wait."""
-    if step.env.soak <= 0 or _read(step, step.source).tag != p.tag:
-        return None
-    started = since(history, app=p.app, env=step.source_env, tag=p.tag, commit_time=step.repo.commit_time)
-    return soak_wait(tag=p.tag, source_env=step.source_env, soak=step.env.soak, since=started, now=step.clock())
-
-
 def _change(step: Step, p: Proposal, history: list[Commit]) -> Change:
     source = f"{step.repo.name}:{step.target.file}"
     pin = step.target.pin_digest or step.app.policy.needs_digest
@@ -175,7 +170,8 @@ def _change(step: Step, p: Proposal, history: list[Commit]) -> Change:
         return write_version(text, step.target.edit, image=step.app.image, tag=p.tag, digest=p.digest, pin=pin,
                              source=source)
 
-    bump = Bump(p.app, p.env, p.from_tag, p.tag, p.digest, f"{p.source_env} runs {p.tag}; promoted by pull request")
+    why = "chosen by a person (gitops-promoter promote --tag)" if p.chosen else f"{p.source_env} runs {p.tag}"
+    bump = Bump(p.app, p.env, p.from_tag, p.tag, p.digest, f"{why}; promoted by pull request")
     gates, arms = arming(step.app, step.target, history, repo=step.repo.name)
     return Change(step.target.file, edit, commit_message(bump, gates=gates, template=step.app.commit_title),
                   also=arms)
