@@ -73,6 +73,11 @@ class GitUnavailable(GitError, TransientError):
     """The remote could not be reached or kept rejecting the push."""
 
 
+class ReadStale(GitError, TransientError):
+    """A write found that a file it changes moved on the branch since the decision read it (a
+    person pushed meanwhile): nothing was written; decide again on the new head."""
+
+
 class GitRejected(GitError, PermanentError):
     """The remote refused in a way retrying will not fix (auth, missing branch, missing file)."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from gitops_promoter.domain.analysis import Measurement
 from gitops_promoter.domain.analysis_run import AnalysisRun
@@ -123,6 +123,25 @@ class DeployRepo(Protocol):
 
 
 @dataclass(frozen=True)
+@runtime_checkable
+class Pinnable(Protocol):
+    """A deployment repository whose reads can be fixed to one fetched head for a pass."""
+
+    def pin(self) -> str:
+        """Fetch once; reads until `unpin` are at that head. Returns it."""
+        ...
+
+    def unpin(self) -> None: ...
+
+
+@runtime_checkable
+class Expirable(Protocol):
+    """A deployment repository whose reads reuse a recent fetch: `expire` makes the next one fetch."""
+
+    def expire(self) -> None: ...
+
+
+@dataclass(frozen=True)
 class PullRequest:
     number: int
     state: str  # open | closed
@@ -145,10 +164,20 @@ class CodeHost(Protocol):
         """Who the promoter is on the code host."""
         ...
 
-    def pulls(self, *, head_branch: str, state: str) -> list[PullRequest]: ...
+    def open_pulls(self, *, base: str) -> list[PullRequest]:
+        """Every open pull request into `base` from the repository's own branches: one paginated
+        listing shared by all apps of a pass (the host reuses it for a short while, keeping its
+        own writes in it)."""
+        ...
+
+    def pulls(self, *, head_branch: str, state: str) -> list[PullRequest]:
+        """The pull requests from `head_branch` in `state` (open, closed, all). A branch's closed
+        ones may be reused until it has an open one again."""
+        ...
 
     def pull(self, number: int) -> PullRequest:
-        """One PR, fresh, with `mergeable` and `closed_by`."""
+        """One PR, fresh, with `mergeable` and `closed_by` (a closed one may be reused: it changes
+        only by being reopened)."""
         ...
 
     def create_pull(self, *, head_branch: str, base: str, title: str, body: str,

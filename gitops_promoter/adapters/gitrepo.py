@@ -25,18 +25,20 @@ from typing import Any, TypeVar, cast
 
 import git
 
+from gitops_promoter.adapters.history_index import HistoryIndex
 from gitops_promoter.adapters.retry import Backoff, Retry, retrying
 from gitops_promoter.config.schema import RepositoryConfig
 from gitops_promoter.domain.history import Commit
-from gitops_promoter.errors import ConfigError, GitRejected, GitUnavailable, PromoterError, TransientError
+from gitops_promoter.errors import ConfigError, GitRejected, GitUnavailable, PromoterError, ReadStale, TransientError
 from gitops_promoter.ports import Change, Committed, PushRefused, Unchanged
 
 log = logging.getLogger(__name__)
 
 SCRATCH = "promoter-scratch"
+INDEX_FILE = "promoter-history.json"  # the history index, kept beside the clone across processes
 # What a bare repository (git init --bare, fetch, fast-import) and the promoter put at the top of a clone.
 _BARE_LAYOUT = frozenset({"HEAD", "config", "description", "hooks", "info", "objects", "refs", "branches", "logs",
-                          "packed-refs", "FETCH_HEAD", "ORIG_HEAD", "shallow", "index", SCRATCH})
+                          "packed-refs", "FETCH_HEAD", "ORIG_HEAD", "shallow", "index", SCRATCH, INDEX_FILE})
 NETWORK_TIMEOUT = 60.0  # seconds for one fetch, push or ls-remote
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -75,8 +77,12 @@ class GitRepo:
     def __init__(self, config: RepositoryConfig, *, workdir: Path, max_attempts: int = 6,
                  sleep: Callable[[float], None] = time.sleep, backoff: Backoff | None = None,
                  network_timeout: float = NETWORK_TIMEOUT, race_budget: float = RACE_BUDGET,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, read_ttl: float = 0.0) -> None:
+        """`read_ttl`: reads (files, history, head) reuse the last fetch while it is younger than
+        this many seconds (0: every read fetches). Writes always fetch. `pin()` fixes the read head
+        for a whole pass instead."""
         self.race_budget = race_budget
+        self.read_ttl = read_ttl
         self._clock = clock
         self.config = config
         self.name = config.name
@@ -88,8 +94,11 @@ class GitRepo:
         self._backoff = backoff or Backoff(base=0.2, cap=5.0)
         self._repo: git.Repo | None = None
         self._env: dict[str, str] | None = None
-        self._history: list[Commit] = []
-        self._history_head: str | None = None
+        self._index = HistoryIndex()
+        self._pinned: str | None = None  # the head reads use during a pass (pin/unpin)
+        self._fetched: tuple[float, str] | None = None  # (when, head) of the last fetch
+        self.fetches = 0
+        self._reads = threading.local()  # per thread (one reconcile): the head its reads were at
         self._lock = threading.RLock()  # one writer per repository across the service's threads
 
     # --- credentials ---------------------------------------------------------------
@@ -178,10 +187,42 @@ class GitRepo:
         branch = self.config.branch
         self._retrying("fetch", lambda: self._git("fetch", "--prune", "--no-tags", "origin",
                                                   f"+refs/heads/{branch}:{self._tracking}"))
-        return self._git("rev-parse", "--verify", f"{self._tracking}^{{commit}}")
+        self.fetches += 1
+        head = self._git("rev-parse", "--verify", f"{self._tracking}^{{commit}}")
+        self._fetched = (self._clock(), head)
+        return head
 
+    @_serialized
+    def pin(self) -> str:
+        """Fetch once and read at that head until `unpin`: a pass reads one consistent state with
+        one fetch, however many apps share the repository. Writes still fetch, and re-apply their
+        edit on the newest head; after the promoter's own push the pin moves to its commit."""
+        self._pinned = self.sync()
+        return self._pinned
+
+    @_serialized
+    def unpin(self) -> None:
+        self._pinned = None
+
+    @_serialized
+    def expire(self) -> None:
+        """News from outside (a webhook): the next read fetches, whatever `read_ttl` says."""
+        self._fetched = None
+
+    @_serialized
     def head(self) -> str:
-        return self.sync()
+        return self._read_head()
+
+    def _read_head(self) -> str:
+        if self._pinned is not None:
+            head = self._pinned
+        elif self._fetched is not None and self.read_ttl > 0 and self._clock() - self._fetched[0] < self.read_ttl:
+            head = self._fetched[1]
+        else:
+            head = self.sync()
+        if getattr(self._reads, "basis", None) is None:
+            self._reads.basis = head  # the oldest head this thread's decision read, until its write
+        return head
 
     @property
     def _tracking(self) -> str:
@@ -210,28 +251,49 @@ class GitRepo:
     # --- port ------------------------------------------------------------------------
     @_serialized
     def read(self, path: str) -> str:
-        return self._read_at(self.sync(), path)
+        return self._read_at(self._read_head(), path)
 
     def _read_at(self, commit: str, path: str) -> str:
+        """The file's text at `commit`, through one long-lived `git cat-file --batch` (no process
+        per read). A file that is not UTF-8 is a GitRejected naming it: never guessed at."""
+        assert self._repo is not None
+        missing = GitRejected(repository=self.name, detail=f"{path}: no such file on branch {self.config.branch}")
+        if "\n" in path or "\r" in path:  # one request per line: such a path cannot be asked for
+            raise missing
         try:
-            assert self._repo is not None
-            raw: bytes = self._repo.git.execute(["git", "cat-file", "blob", f"{commit}:{path}"], env=self.env(),
-                                                stdout_as_string=False, strip_newline_in_stdout=False)
-        except git.GitCommandError as exc:
-            err = str(exc.stderr or "").lower()
-            if "does not exist" in err or "not a valid object name" in err or "exists on disk, but not in" in err:
-                raise GitRejected(repository=self.name,
-                                  detail=f"{path}: no such file on branch {self.config.branch}") from None
-            raise GitUnavailable(repository=self.name, detail=f"cat-file {path}: {_redact(err.strip())}") from None
-        return raw.decode("utf-8")
+            _, kind, _, raw = self._repo.git.get_object_data(f"{commit}:{path}")
+        except ValueError:  # "<ref> missing": no such path at that commit
+            raise missing from None
+        except (OSError, git.GitCommandError) as exc:
+            self._repo.git.clear_cache()  # the batch process died: the next read starts another
+            raise GitUnavailable(repository=self.name, detail=f"cat-file {path}: {exc}") from None
+        kind = kind.decode() if isinstance(kind, bytes) else kind  # GitPython hands the type as bytes
+        if kind != "blob":
+            raise GitRejected(repository=self.name, detail=f"{path}: is a {kind} on branch {self.config.branch}, "
+                                                           "not a file")
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise GitRejected(repository=self.name, detail=f"{path}: not UTF-8 text (byte {exc.start}: "
+                                                           f"{raw[exc.start:exc.start + 1]!r}); nothing is "
+                                                           "written to it") from None
 
     @_serialized
     def commit(self, change: Change, *, dry_run: bool = False) -> Committed | Unchanged | tuple[str, str]:
         if dry_run:
-            head = self.sync()
+            head = self._read_head()
+            self._reads.basis = None
             return change.apply(lambda path: self._read_at(head, path))[change.path]
 
+        basis = getattr(self._reads, "basis", None)
+        self._reads.basis = None  # the next decision's reads start afresh
+        checked = False
+
         def build(head: str) -> str | Unchanged:
+            nonlocal checked
+            if not checked:  # the first fresh head: was the decision made on the files as they are?
+                checked = True
+                self._check_fresh(basis, head, [change.path, *(path for path, _ in change.also)])
             texts = change.apply(lambda path: self._read_at(head, path))
             before, after = texts[change.path]
             if after == before:
@@ -239,6 +301,22 @@ class GitRepo:
             return self._write_commit(head, _changed(texts), change.message)
 
         return self._land(build)
+
+    def _check_fresh(self, basis: str | None, head: str, paths: list[str]) -> None:
+        """Raise ReadStale when a commit between `basis` and `head` changed one of `paths`: the
+        caller decided on texts that are gone (a person's push since the pass's fetch). The reads
+        move to `head`, so deciding again sees it. A race after this check is git's usual one:
+        the edit is re-applied on the new head, as a rebase would."""
+        if basis is None or basis == head:
+            return
+        changed = self._git("diff", "--name-only", "--no-renames", basis, head, "--", *paths)
+        if not changed.strip():
+            return
+        if self._pinned is not None:
+            self._pinned = head
+        raise ReadStale(repository=self.name,
+                        detail=f"{changed.split(chr(10))[0]} changed on {self.branch} since it was read "
+                               f"(now at {head[:10]}); deciding again on the new head")
 
     def _land(self, build: Callable[[str], str | Unchanged]) -> Committed | Unchanged:
         """Fetch, `build` a commit on the branch head, push it (never a force-push). A push that
@@ -265,6 +343,10 @@ class GitRepo:
                 log.info("%s: push lost a race (%s); re-applying on the new head", self.name, race)
                 self._sleep(_RACE_BACKOFF.delay(min(attempt - 1, 5)))
                 continue
+            # The remote head is our commit now: the reads of this pass (or read_ttl) see it.
+            if self._pinned is not None:
+                self._pinned = built
+            self._fetched = (self._clock(), built)
             return Committed(sha=built, attempts=attempt)
 
     def _write_commit(self, parent: str, files: dict[str, str], message: str) -> str:
@@ -354,16 +436,22 @@ class GitRepo:
         All promoter commits and reverts of the branch are read once and kept per head; when the
         head moves forward only the new commits are read, so a pass over many apps scans the
         history once, not once per app."""
-        head = self.sync()
-        if self._history_head != head:
-            known = self._history_head
-            if known is not None and self.contains(known, head):
-                self._history = self._log(f"{known}..{head}") + self._history
-            else:
-                self._history = self._log(head)
-            self._history_head = head
-        needle = f"Promoter-App: {app}"
-        return [c for c in self._history if needle in c.message or c.reverts][:limit]
+        head = self._read_head()
+        if self._index.head != head:
+            if self._index.head is None:
+                self._index = HistoryIndex.load(self._index_file)
+            known = self._index.head
+            if known is not None and known != head and self.contains(known, head):
+                self._index.extend(self._log(f"{known}..{head}"), head=head)
+            elif known != head:
+                self._index = HistoryIndex()
+                self._index.extend(self._log(head), head=head)
+            self._index.save(self._index_file)
+        return self._index.of(app, limit=limit)
+
+    @property
+    def _index_file(self) -> Path:
+        return self.path / INDEX_FILE
 
     def _log(self, revisions: str) -> list[Commit]:
         out = self._git("log", "-n", "20000", "--format=%H%x1f%s%x1f%B%x1e", "-F",
@@ -380,7 +468,7 @@ class GitRepo:
     def contains(self, ancestor: str, descendant: str) -> bool:
         """Whether `descendant` includes `ancestor` (False when either is unknown here)."""
         if self._repo is None:
-            self.sync()
+            self._read_head()
         try:
             self._git("merge-base", "--is-ancestor", ancestor, descendant)
             return True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,11 +20,12 @@ class Commit:
     subject: str
     message: str
 
-    @property
+    @functools.cached_property
     def trailers(self) -> dict[str, str]:
+        """Parsed once per commit (a pass asks many times; the index keeps commits across passes)."""
         return parse_trailers(self.message)
 
-    @property
+    @functools.cached_property
     def reverts(self) -> tuple[str, ...]:
         """Commits this one says it reverts (`git revert` writes "This reverts commit <sha>.")."""
         return tuple(_REVERTS.findall(self.message))

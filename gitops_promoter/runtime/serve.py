@@ -21,6 +21,7 @@ from typing import Any
 
 from gitops_promoter.config.schema import Config, SecretRef
 from gitops_promoter.errors import ConfigError, PromoterError
+from gitops_promoter.ports import Expirable
 from gitops_promoter.runtime.http import Hooks, WebServer, prometheus_text
 from gitops_promoter.runtime.lock import LockHeld, WorkdirLock
 from gitops_promoter.runtime.service import Leadership, Service
@@ -29,6 +30,7 @@ from gitops_promoter.runtime.wiring import Wired, load, workdir_for
 
 log = logging.getLogger(__name__)
 
+READ_TTL_MAX = 10.0  # seconds a fetch of a deployment repository serves the service's reads, at most
 STOP_BUDGET = 7.0  # seconds the reconciles in flight get after SIGTERM (the whole stop stays under 10 s)
 
 
@@ -116,7 +118,9 @@ def serve(*, config_path: str, workdir: str | None = None, stop: threading.Event
         def pause(seconds: float) -> None:  # a retry's wait ends at SIGTERM
             stop.wait(seconds)
 
-        wired = Wired(config, workdir=root, sleep=pause)
+        # Reads of a deployment repository share one fetch for a few seconds (the apps of one poll
+        # cycle run close together); writes always fetch, and GitHub's webhooks expire it at once.
+        wired = Wired(config, workdir=root, sleep=pause, read_ttl=read_ttl(config), pulls_ttl=read_ttl(config))
         wired.repair()
         telemetry = Telemetry()
         leading: dict[str, Service] = {}
@@ -175,6 +179,12 @@ def _exit_now(started: float) -> None:
     os._exit(0)
 
 
+def read_ttl(config: Config) -> float:
+    """How long the service's reads of a deployment repository reuse one fetch: half the poll
+    interval, at most READ_TTL_MAX seconds."""
+    return min(READ_TTL_MAX, config.state.poll_interval / 2)
+
+
 def _on_signals(stop: threading.Event) -> None:
     if threading.current_thread() is not threading.main_thread():
         return  # tests run the service in a thread and stop it with the event
@@ -189,8 +199,14 @@ def _on_signals(stop: threading.Event) -> None:
 
 def _hooks(config: Config, service: Service, telemetry: Telemetry) -> Hooks:
     def apps_for_github(full_name: str | None) -> list[str]:
+        """The apps whose PRs live in that GitHub repository. News from it (a push, a merge, a
+        review) also makes the next reads of the deployment repository fetch."""
         names = [name for name, repo in config.repositories.items()
                  if repo.github is not None and (full_name is None or repo.github.repo.lower() == full_name.lower())]
+        for name in names:
+            for port in (service.ports.repos.get(name), service.ports.hosts.get(name)):  # its open PRs too
+                if isinstance(port, Expirable):
+                    port.expire()
         return [app for name in names for app in service.apps_of_repository(name)]
 
     def ready() -> tuple[bool, str]:

@@ -7,17 +7,21 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import sys
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from gitops_promoter.adapters.gitrepo import GitRepo
 from gitops_promoter.adapters.registry import RegistryHub
 from gitops_promoter.config import load_config
 from gitops_promoter.config.schema import AppConfig, Config
-from gitops_promoter.errors import ConfigError
-from gitops_promoter.ports import Cluster, CodeHost, Journal, Metrics, Registry
+from gitops_promoter.domain.analysis_run import AnalysisRun
+from gitops_promoter.errors import ConfigError, PromoterError
+from gitops_promoter.ports import Cluster, CodeHost, Journal, Metrics, Pinnable, Recorded, Registry
 from gitops_promoter.workflows.outcome import Outcome
 from gitops_promoter.workflows.reconcile import Mode, Ports, Reconciled, reconcile
 
@@ -58,21 +62,72 @@ def open_journal_for(config: Config) -> Journal:
     return open_journal(str(_beside_config(config, target)))
 
 
+class LazyJournal:
+    """The journal, opened at its first use: a pass that needs none (a dev bump, `status` of
+    direct environments) never loads the database layer (SQLAlchemy costs ~0.2 s to import)."""
+
+    def __init__(self, config: Config) -> None:
+        self._config = config
+        self._journal: Journal | None = None
+        self._guard = threading.Lock()
+
+    def _open(self) -> Journal:
+        with self._guard:
+            if self._journal is None:
+                self._journal = open_journal_for(self._config)
+            return self._journal
+
+    def load_analysis(self, key: str) -> AnalysisRun | None:
+        return self._open().load_analysis(key)
+
+    def save_analysis(self, run: AnalysisRun) -> None:
+        self._open().save_analysis(run)
+
+    def drop_analysis(self, key: str) -> None:
+        self._open().drop_analysis(key)
+
+    def seen_tags(self, image: str) -> Mapping[str, str | None] | None:
+        return self._open().seen_tags(image)
+
+    def record_tags(self, image: str, tags: Mapping[str, str | None]) -> None:
+        self._open().record_tags(image, tags)
+
+    def pr_number(self, app: str, env: str) -> int | None:
+        return self._open().pr_number(app, env)
+
+    def record_pr(self, app: str, env: str, number: int | None) -> None:
+        self._open().record_pr(app, env, number)
+
+    def record_outcomes(self, rows: Sequence[Recorded]) -> None:
+        self._open().record_outcomes(rows)
+
+    def recent(self, *, app: str | None = None, env: str | None = None, limit: int = 50) -> list[Recorded]:
+        return self._open().recent(app=app, env=env, limit=limit)
+
+    def close(self) -> None:
+        with self._guard:
+            if self._journal is not None:
+                self._journal.close()
+
+
 class Wired:
     """The adapters for one config: registries, deployment repos, code hosts, clusters, metrics, journal."""
 
     def __init__(self, config: Config, *, workdir: str | Path | None = None, journal: Journal | None = None,
                  host_factory: Callable[..., CodeHost] | None = None,
                  cluster_factory: Callable[..., Cluster] | None = None,
-                 registry: Registry | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
-        """`sleep` is what the adapters wait with between retries (the service's wakes up on SIGTERM)."""
+                 registry: Registry | None = None, sleep: Callable[[float], None] = time.sleep,
+                 read_ttl: float = 0.0, pulls_ttl: float = math.inf) -> None:
+        """`sleep` is what the adapters wait with between retries (the service's wakes up on SIGTERM);
+        `read_ttl`, how long reads of a deployment repository reuse its last fetch; `pulls_ttl`, how
+        long a listing of open pull requests is reused (a once-off command: for its whole run)."""
         self.config = config
         self.workdir = Path(workdir) if isinstance(workdir, Path) else workdir_for(config, workdir)
-        self.repos = {name: GitRepo(cfg, workdir=self.workdir, sleep=sleep)
+        self.repos = {name: GitRepo(cfg, workdir=self.workdir, sleep=sleep, read_ttl=read_ttl)
                       for name, cfg in config.repositories.items()}
         self._hub = RegistryHub(config.registry_for, sleep=sleep) if registry is None else None
         self.registry: Registry = registry or self._hub  # type: ignore[assignment]
-        self.journal = journal if journal is not None else open_journal_for(config)
+        self.journal: Journal = journal if journal is not None else LazyJournal(config)
         self.hosts: dict[str, CodeHost] = {}
         self.host_errors: dict[str, str] = {}
         self.clusters: dict[str, Cluster] = {}
@@ -101,7 +156,7 @@ class Wired:
             if host_factory is None:
                 from gitops_promoter.adapters.github import GitHubHost
 
-                host_factory = GitHubHost
+                host_factory = functools.partial(GitHubHost, pulls_ttl=pulls_ttl)
             try:
                 self.hosts[name] = host_factory(cfg.github)
             except ConfigError as exc:
@@ -129,8 +184,9 @@ def drive(config: Config, ports: Ports, *, apps: Sequence[AppConfig], mode: Mode
     flight — waiting here, between reconciles, until its next measurement is due — until each
     settles or waits on something outside (Argo CD, a review). Outcomes in config order."""
     results: dict[str, Reconciled] = {}
-    for app in apps:
-        results[app.name] = reconcile(config, app, ports, mode=mode, envs=envs, force=force)
+    with pinned(ports, apps):
+        for app in apps:
+            results[app.name] = reconcile(config, app, ports, mode=mode, envs=envs, force=force)
     while True:
         pending = [a for a in apps if results[a.name].analysing]
         if not pending:
@@ -138,6 +194,26 @@ def drive(config: Config, ports: Ports, *, apps: Sequence[AppConfig], mode: Mode
         wait = min(results[a.name].requeue_after or 0.0 for a in pending)
         log.info("analysis in flight for %s; next measurement in %.1fs", ", ".join(a.name for a in pending), wait)
         sleep(wait)
-        for app in pending:
-            results[app.name] = reconcile(config, app, ports, mode=mode, envs=envs, force=force)
+        with pinned(ports, pending):
+            for app in pending:
+                results[app.name] = reconcile(config, app, ports, mode=mode, envs=envs, force=force)
     return [o for app in apps for o in results[app.name].outcomes]
+
+
+@contextmanager
+def pinned(ports: Ports, apps: Sequence[AppConfig]) -> Iterator[None]:
+    """One pass over `apps`: each deployment repository they use is fetched once, and every read
+    of the pass is at that head (writes still fetch). A repository that cannot be fetched now
+    stays unpinned: its apps' reads fetch, and fail, each with its own outcome."""
+    used = [ports.repos[name] for name in dict.fromkeys(a.repository for a in apps) if name in ports.repos]
+    pins = [repo for repo in used if isinstance(repo, Pinnable)]
+    for repo in pins:
+        try:
+            repo.pin()
+        except PromoterError as exc:
+            log.warning("%s: %s", getattr(repo, "name", "repository"), exc)
+    try:
+        yield
+    finally:
+        for repo in pins:
+            repo.unpin()

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from gitops_promoter.errors import PromoterError, TransientError
+from gitops_promoter.errors import PromoterError, ReadStale, TransientError
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +57,14 @@ def guarded(app: str, env: str, work: Callable[[], Outcome]) -> Outcome:
     """Run one app × environment; any failure becomes that pair's error outcome, so one bad app
     never stops the others (a bug is logged with its traceback). The error's kind chooses what
     the scheduler does next: a transient fault is retried with backoff (its Retry-After when it
-    has one), anything else parks the pair until its config or repository changes."""
+    has one), anything else parks the pair until its config or repository changes. A write that
+    found its file moved since it was read (ReadStale) decides once more at once, on the new head."""
     try:
-        return work()
+        try:
+            return work()
+        except ReadStale as exc:
+            log.info("%s/%s: %s", app, env, exc, extra={"app": app, "env": env})
+            return work()
     except TransientError as exc:
         log.warning("%s/%s: %s", app, env, exc, extra={"app": app, "env": env})
         return Outcome(app, env, "error", str(exc), requeue_after=exc.retry_after, error_kind="transient")

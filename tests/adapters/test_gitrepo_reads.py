@@ -1,0 +1,184 @@
+"""Reads of a pass against real repositories: one fetch (pin, or read_ttl), files through one
+`git cat-file --batch`, the history index kept beside the clone and extended incrementally; a
+write whose file moved since it was read decides again (ReadStale), never on the old text."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from gitops_promoter.adapters.gitrepo import INDEX_FILE
+from gitops_promoter.adapters.history_index import HistoryIndex
+from gitops_promoter.domain.history import Commit
+from gitops_promoter.errors import GitRejected, ReadStale
+from gitops_promoter.ports import Change, Committed
+from gitops_promoter.workflows.outcome import Outcome, guarded
+from tests.support.gitremote import HumanClone, git, remote_file
+
+from .test_gitrepo import MSG, ROLLOUT, bump, remote, repo_for  # noqa: F401 - remote is a fixture
+
+STAGING = "envs/staging/web/kustomization.yaml"
+
+
+def _msg(app: str, tag: str) -> str:
+    return f"promote(dev): {app} → {tag}\n\nPromoter-App: {app}\nPromoter-Env: dev\nPromoter-Action: bump\n"
+
+
+def test_a_pinned_pass_fetches_once_and_reads_one_head(remote, tmp_path):
+    repo = repo_for(remote, tmp_path)
+    head = repo.pin()
+    person = HumanClone(remote, tmp_path / "person")
+    person.commit(ROLLOUT, remote_file(remote, ROLLOUT).replace("web:v1.0.0", "web:v9.0.0"), "person")
+    fetches = repo.fetches
+    for _ in range(5):
+        assert "web:v1.0.0" in repo.read(ROLLOUT)  # the pass's head, not the person's newer one
+        repo.history(app="web")
+        assert repo.head() == head
+    assert repo.fetches == fetches
+    repo.unpin()
+    assert "web:v9.0.0" in repo.read(ROLLOUT)  # unpinned: every read fetches again
+    assert repo.fetches == fetches + 1
+
+
+def test_read_ttl_shares_one_fetch_and_expire_ends_it(remote, tmp_path):
+    now = [0.0]
+    repo = repo_for(remote, tmp_path)
+    repo = type(repo)(repo.config, workdir=tmp_path / "w2", read_ttl=5.0, clock=lambda: now[0])
+    repo.read(ROLLOUT)
+    repo.read(STAGING)
+    assert repo.fetches == 1
+    now[0] = 6.0
+    repo.read(ROLLOUT)
+    assert repo.fetches == 2
+    repo.expire()
+    repo.read(ROLLOUT)
+    assert repo.fetches == 3
+
+
+def test_reads_go_through_one_cat_file_batch_process(remote, tmp_path, monkeypatch):
+    repo = repo_for(remote, tmp_path)
+    repo.pin()
+    assert repo.read(ROLLOUT)  # starts the batch process
+    executed = []
+    real = subprocess.Popen.__init__
+
+    def spy(self, args, *a, **kw):
+        executed.append(args)
+        real(self, args, *a, **kw)
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", spy)
+    for _ in range(20):
+        repo.read(ROLLOUT)
+        repo.read(STAGING)
+    assert executed == []  # no process per read
+
+
+def test_missing_folder_and_non_utf8_files_are_clear_errors(remote, tmp_path):
+    person = HumanClone(remote, tmp_path / "person")
+    (person.path / "latin1.yaml").write_bytes(b"image: caf\xe9\n")
+    git("add", "latin1.yaml", cwd=person.path)
+    git("commit", "-q", "-m", "latin-1", cwd=person.path)
+    git("push", "-q", "origin", "HEAD:main", cwd=person.path)
+    repo = repo_for(remote, tmp_path)
+    with pytest.raises(GitRejected, match="nope.yaml: no such file on branch main"):
+        repo.read("nope.yaml")
+    with pytest.raises(GitRejected, match="envs/dev: is a tree"):
+        repo.read("envs/dev")
+    with pytest.raises(GitRejected, match=r"latin1.yaml: not UTF-8 text \(byte 10"):
+        repo.read("latin1.yaml")
+    with pytest.raises(GitRejected, match="no such file"):
+        repo.read("a\nb.yaml")
+    before = git("rev-parse", "main", cwd=remote)
+    with pytest.raises(GitRejected, match="not UTF-8"):
+        repo.commit(Change("latin1.yaml", lambda t: t + "x", MSG))
+    assert git("rev-parse", "main", cwd=remote) == before  # nothing written
+
+
+def test_a_write_whose_file_moved_since_it_was_read_decides_again(remote, tmp_path):
+    """The decision read v1.0.0 at the pass's head; a person then changed that file. The bump is
+    not written on a text the decision never saw: ReadStale, and the pass reads the new head."""
+    repo = repo_for(remote, tmp_path)
+    repo.pin()
+    assert "web:v1.0.0" in repo.read(ROLLOUT)
+    person = HumanClone(remote, tmp_path / "person")
+    moved = person.commit(ROLLOUT, remote_file(remote, ROLLOUT) + "# a person's note\n", "person edits the file")
+    before = git("rev-parse", "main", cwd=remote)
+    with pytest.raises(ReadStale, match=f"{ROLLOUT} changed on main since it was read"):
+        repo.commit(Change(ROLLOUT, bump, MSG))
+    assert git("rev-parse", "main", cwd=remote) == before == moved
+    assert repo.head() == moved  # the pin moved: deciding again sees the person's commit
+    assert isinstance(repo.commit(Change(ROLLOUT, bump, MSG)), Committed)
+    assert "# a person's note" in remote_file(remote, ROLLOUT) and "web:v1.1.0" in remote_file(remote, ROLLOUT)
+
+
+def test_a_person_pushing_other_files_does_not_stop_the_write(remote, tmp_path):
+    repo = repo_for(remote, tmp_path)
+    repo.pin()
+    repo.read(ROLLOUT)
+    HumanClone(remote, tmp_path / "person").commit("docs/notes.md", "hello\n", "docs")
+    assert isinstance(repo.commit(Change(ROLLOUT, bump, MSG)), Committed)
+    assert repo.head() == git("rev-parse", "main", cwd=remote)  # the pin follows the promoter's own push
+
+
+def test_guarded_decides_once_more_after_read_stale():
+    calls = []
+
+    def work() -> Outcome:
+        calls.append(1)
+        if len(calls) == 1:
+            raise ReadStale(repository="deploy", detail="x changed")
+        return Outcome("web", "dev", "bumped", "again")
+
+    assert guarded("web", "dev", work).status == "bumped" and len(calls) == 2
+
+
+def test_history_index_is_kept_beside_the_clone_and_extended(remote, tmp_path):
+    repo = repo_for(remote, tmp_path)
+    repo.commit(Change(ROLLOUT, bump, _msg("web", "v1.1.0")))
+    assert [c.trailers["Promoter-App"] for c in repo.history(app="web")] == ["web"]
+    saved = json.loads((repo.path / INDEX_FILE).read_text())
+    assert saved["head"] == git("rev-parse", "main", cwd=remote) and len(saved["commits"]) == 1
+    # A new process reads the index and only the commits since.
+    again = repo_for(remote, tmp_path)
+    again.commit(Change(ROLLOUT, lambda t: t.replace("web:v1.1.0", "web:v1.2.0"), _msg("web-api", "v1.2.0")))
+    assert [c.trailers["Promoter-App"] for c in again.history(app="web-api")] == ["web-api"]
+    assert [c.trailers["Promoter-App"] for c in again.history(app="web")] == ["web"]  # exact app, not a prefix
+    assert len(json.loads((repo.path / INDEX_FILE).read_text())["commits"]) == 2
+
+
+def test_a_corrupt_or_foreign_index_is_rebuilt_from_git(remote, tmp_path):
+    repo = repo_for(remote, tmp_path)
+    repo.commit(Change(ROLLOUT, bump, _msg("web", "v1.1.0")))
+    repo.history(app="web")
+    for junk in ("{not json", json.dumps({"format": 99, "head": "x", "commits": []}),
+                 json.dumps({"format": 1, "head": "0" * 40, "commits": [["a", "b"]]})):
+        (repo.path / INDEX_FILE).write_text(junk)
+        fresh = repo_for(remote, tmp_path)
+        assert [c.trailers["Promoter-App"] for c in fresh.history(app="web")] == ["web"]
+
+
+def test_a_rewritten_branch_rebuilds_the_index(remote, tmp_path):
+    repo = repo_for(remote, tmp_path)
+    repo.commit(Change(ROLLOUT, bump, _msg("web", "v1.1.0")))
+    assert len(repo.history(app="web")) == 1
+    git("update-ref", "refs/heads/main", "main~1", cwd=remote)  # a force-push dropped the bump
+    assert repo_for(remote, tmp_path).history(app="web") == []
+
+
+def test_index_merges_an_apps_commits_with_every_revert_newest_first():
+    index = HistoryIndex()
+    c = [Commit("a1", "", _msg("web", "v1")), Commit("b1", "", _msg("api", "v1")),
+         Commit("r1", "", "Revert\n\nThis reverts commit aaaaaaa1."), Commit("a2", "", _msg("web", "v2")),
+         Commit("r2", "", "Revert\n\nThis reverts commit bbbbbbb1.")]
+    index.extend(list(reversed(c[:3])), head="h1")
+    index.extend(list(reversed(c[3:])), head="h2")
+    assert [x.sha for x in index.of("web", limit=10)] == ["r2", "a2", "r1", "a1"]
+    assert [x.sha for x in index.of("api", limit=10)] == ["r2", "r1", "b1"]
+    assert [x.sha for x in index.of("web", limit=2)] == ["r2", "a2"]
+    assert [x.sha for x in index.of("nobody", limit=10)] == ["r2", "r1"]
+    # A promoter commit that is also a revert (a rollback of the promoter's) is listed once.
+    index.extend([Commit("r3", "", "Revert\n\nThis reverts commit aaaaaaa2.\n\nPromoter-App: web\nPromoter-Env: dev")],
+                 head="h3")
+    assert [x.sha for x in index.of("web", limit=10)][:2] == ["r3", "r2"]
