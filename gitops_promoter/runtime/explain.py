@@ -111,7 +111,7 @@ def lines(config: Config, app: AppConfig, env: EnvironmentConfig, row: dict[str,
         todo.append(f"gitops-promoter promote {app.name} {env.name} --tag TAG   # propose a chosen tag instead")
     c = row["canary"]
     if c is not None:
-        out.append(f"canary: {c['status']}, {report.where(c)}: {c['reason']}")
+        out.append(f"canary ({c['decision']}): {report.where(c)}: {c['reason']}")
         if c["gate"] is not None:
             for m in c["gate"]["metrics"]:
                 values = ", ".join("error" if v is None else f"{v:g}" for v in m["values"]) or "none yet"

@@ -19,7 +19,7 @@ from gitops_promoter.runtime.statuspage import CanaryState, EnvStatus, Keeper
 from gitops_promoter.runtime.wiring import Wired, drive
 from gitops_promoter.workflows.outcome import Outcome
 
-_CANARY_PREFIX = re.compile(r"^canary: [a-z]+: ")  # workflows.canary's observe detail: "canary: <action>: why"
+_CANARY_PREFIX = re.compile(r"^canary: ([a-z]+): ")  # workflows.canary's observe detail: "canary: <action>: why"
 
 
 def observe(config: Config, wired: Wired, apps: Sequence[AppConfig],
@@ -72,7 +72,9 @@ def _canary_reason(detail: str) -> str:
 
 
 def _canary(o: Outcome, state: CanaryState | None) -> dict[str, Any]:
-    out: dict[str, Any] = {"status": o.status, "reason": _canary_reason(o.detail), "step": None, "steps": None,
+    decided = _CANARY_PREFIX.match(o.detail)
+    out: dict[str, Any] = {"status": o.status, "decision": decided.group(1) if decided else o.status,
+                           "reason": _canary_reason(o.detail), "step": None, "steps": None,
                            "weight": None, "phase": None, "at_gate": False, "gate": None}
     if state is not None:
         out.update(step=state.step, steps=state.steps, weight=state.weight, phase=state.phase,
@@ -125,7 +127,7 @@ def table(data: Sequence[dict[str, Any]]) -> Any:
         move = f" → {r['to']}" if r["to"] else ""
         pr = f" #{r['pr']}" if r["pr"] is not None else ""
         c = r["canary"]
-        canary = "" if c is None else f"{c['status']}: {where(c)}" + (
+        canary = "" if c is None else f"{c['decision']}: {where(c)}" + (
             f"\n{c['reason']}" if c["reason"] != r["reason"] else "")
         why = r["reason"] + ("\nrejected: " + ", ".join(x["tag"] for x in r["rejected"]) if r["rejected"] else "")
         live = (r["live"] or "(none)") + (f"\n{r['digest'][:19]}" if r["digest"] else "")

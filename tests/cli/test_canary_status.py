@@ -72,12 +72,13 @@ def test_a_canary_paused_at_a_gate_is_one_row_that_says_so(canary):
 
     data = run_cli("status", "-o", "json", "--config", canary["config"]).json()
     dev = data[0]
-    assert dev["canary"] | {"reason": None} == {"status": "live", "reason": None, "step": 1, "steps": 6,
+    assert dev["canary"] | {"reason": None} == {"status": "live", "decision": "analyse", "reason": None,
+                                                "step": 1, "steps": 6,
                                                 "weight": 20, "phase": "Paused", "at_gate": True, "gate": None}
 
     why = run_cli("explain", "web", "dev", "--config", canary["config"])
     assert why.code == 0, why.err
-    assert "canary: live, at gate 1 (step 1 of 6, 20%): the canary waits at gate 1 (not started)" in why.out
+    assert "canary (analyse): at gate 1 (step 1 of 6, 20%): the canary waits at gate 1 (not started)" in why.out
     assert "  gitops-promoter promote web dev   # pass the gate without analysis" in why.out
     assert "  gitops-promoter analysis run web dev --gate 1   # measure the gate's metrics once now" in why.out
     staging = run_cli("explain", "web", "staging", "--config", canary["config"]).out
