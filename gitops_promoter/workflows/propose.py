@@ -23,7 +23,8 @@ With `observe=True` nothing is written: the same reads and verdicts feed `status
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from gitops_promoter.config.schema import AppConfig, EnvironmentConfig, TargetConfig
@@ -34,6 +35,7 @@ from gitops_promoter.domain.history import Commit, allowed_tags, find_bump, move
 from gitops_promoter.domain.plan import Bump, commit_message
 from gitops_promoter.domain.proposal import Proposal, body, branch_name, parse_marker, plan_promotion, title
 from gitops_promoter.domain.rollout import canary_steps
+from gitops_promoter.domain.soak import SoakWait, since, soak_wait
 from gitops_promoter.errors import (
     CodeHostRejected,
     CodeHostUnavailable,
@@ -60,6 +62,7 @@ class Step:
     host: CodeHost
     registry: Registry
     clusters: Mapping[str, Cluster]
+    clock: Callable[[], float] = time.time  # seconds since the epoch (soak times are git commit times)
 
     @property
     def rule(self) -> Rule:
@@ -143,6 +146,10 @@ def _one(step: Step, *, dry_run: bool, observe: bool, tag: str | None = None) ->
         _say(step, open_pr.number, f"close {open_pr.head_sha}", f"Closing: {plan.reason}.")
         step.host.close_pull(open_pr.number)
         return Outcome(app, env, "closed", plan.reason, from_tag=running.tag, pr=open_pr.number)
+    wait = _soaking(step, plan.proposal, history)
+    if wait is not None:  # the PR, if any, stays open and waits; the service looks again when the soak ends
+        return Outcome(app, env, "waiting" if open_pr else "unchanged", wait.reason, from_tag=running.tag,
+                       pr=open_pr.number if open_pr else None, requeue_after=wait.left)
     proposal = plan.proposal
     if proposal.digest is None:
         proposal = Proposal(proposal.app, proposal.env, proposal.source_env, proposal.from_tag, proposal.tag,
@@ -160,6 +167,16 @@ def _one(step: Step, *, dry_run: bool, observe: bool, tag: str | None = None) ->
         verdict = _verdict(step, step.host.pull(open_pr.number), bot)
         return Outcome(app, env, "waiting", verdict.describe(), proposal.from_tag, proposal.tag, pr=open_pr.number)
     return _drive(step, proposal, change, open_pr, bot)
+
+
+def _soaking(step: Step, p: Proposal, history: list[Commit]) -> SoakWait | None:
+    """`environments[].soak` (domain.soak): what the environment before runs is proposed once it has run
+    there, canary completed, that long, counted from its release's last commit there. A tag a person
+    chose (`promote --tag`), which the environment before does not run, does not wait."""
+    if step.env.soak <= 0 or _read(step, step.source).tag != p.tag:
+        return None
+    started = since(history, app=p.app, env=step.source_env, tag=p.tag, commit_time=step.repo.commit_time)
+    return soak_wait(tag=p.tag, source_env=step.source_env, soak=step.env.soak, since=started, now=step.clock())
 
 
 def _change(step: Step, p: Proposal, history: list[Commit]) -> Change:
