@@ -122,3 +122,22 @@ def test_promote_a_chosen_tag_through_a_pull_request_that_keeps_the_choice(world
     assert "newTag: v1.1.0" in remote_file(world.remote, STAGING)
     why = world.cli("explain", "web", "prod").out
     assert "takes what staging runs, by pull request; merges when: 2 approvals from acme/sre" in why
+
+
+def test_allow_in_a_pull_request_environment_lifts_a_closed_pull_request(world):
+    world.push.image(world.repo, "v1.1.0")
+    assert world.cli("run", "--once").code == 0  # staging's PR #1 proposes v1.1.0
+    world.github.close(1, by="alice")  # a person rejects v1.1.0 for staging
+    again = world.cli("run", "--once").out
+    assert "web/staging: unchanged: v1.1.0 was rejected for staging: pull request #1 closed unmerged by alice" in again
+    assert [p.number for p in world.github.pulls()] == [1]
+
+    allowed = world.cli("allow", "web", "staging", "v1.1.0")
+    assert allowed.code == 0, allowed.err
+    assert allowed.out.startswith("web/staging: allowed v1.1.0: it was rejected (pull request #1 closed unmerged")
+    assert trailers(world) == ["Promoter-App: web", "Promoter-Env: staging", "Promoter-Action: allow",
+                               "Promoter-Tag: v1.1.0", "Promoter-PR: 1"]
+    assert "web/staging: proposed v1.0.0 → v1.1.0 (#2)" in world.cli("run", "--once").out
+    # Closing the new PR rejects the tag again: the allow lifted #1 only.
+    world.github.close(2, by="alice")
+    assert "v1.1.0 was rejected for staging: pull request #2 closed unmerged by alice" in world.cli("run", "--once").out
