@@ -21,8 +21,10 @@ Two answers need more than a status code:
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import github
@@ -59,6 +61,9 @@ def _auth(config: GitHubConfig) -> Auth.Auth:
 
 
 SECONDARY_WAIT = 60.0
+#: How long a listing of the open pull requests is reused unless the host is told otherwise (the
+#: promoter's own writes keep it current meanwhile): one listing per repository for every app of a pass.
+PULLS_TTL = 10.0
 METHOD_SETTINGS = {"merge": "allow_merge_commit", "squash": "allow_squash_merge", "rebase": "allow_rebase_merge"}
 
 
@@ -95,7 +100,8 @@ class GitHubHost:
 
     def __init__(self, config: GitHubConfig, *, retries: int = 5, backoff: float = 0.5,
                  max_rate_limit_wait: float = WAIT_CAP, timeout: int = 15,
-                 seconds_between_requests: float | None = None, seconds_between_writes: float | None = None) -> None:
+                 seconds_between_requests: float | None = None, seconds_between_writes: float | None = None,
+                 pulls_ttl: float = PULLS_TTL, clock: Callable[[], float] = time.monotonic) -> None:
         """Pacing comes from the config (GitHub's advice for integrations by default)."""
         self.config = config
         self.repo_name = config.repo
@@ -114,6 +120,12 @@ class GitHubHost:
                                            allowed_methods=Retry.DEFAULT_ALLOWED_METHODS.union({"GET", "POST"})))
         self._repo: Any = None
         self._login: str | None = None
+        self.pulls_ttl, self._clock = pulls_ttl, clock
+        self._listing = threading.Lock()  # one listing at a time: concurrent readers wait for it
+        self._kept = threading.Lock()  # guards the three below
+        self._open: dict[str, tuple[float, dict[int, PullRequest]]] = {}  # base → (when, number → PR)
+        self._closed: dict[str, list[PullRequest]] = {}  # head branch → its closed PRs, while it has no open one
+        self._settled: dict[int, PullRequest] = {}  # closed PRs read in full (`pull`), while not seen open
 
     # --- error mapping ------------------------------------------------------------------
     def _call(self, what: str, fn: Callable[[], T]) -> T:
@@ -157,12 +169,58 @@ class GitHubHost:
                 self._login = self._call("get user", lambda: str(self._gh.get_user().login))
         return self._login
 
+    def open_pulls(self, *, base: str) -> list[PullRequest]:
+        """Every open pull request into `base` from a branch of this repository (a fork's never):
+        one paginated listing (`GET /repos/{o}/{r}/pulls?state=open&base=…&per_page=100`) for all
+        the apps of a pass, reused for `pulls_ttl` seconds. Meanwhile the promoter's own writes
+        (create, update, close, merge) are applied to the kept listing, and a PR that `pull` finds
+        closed leaves it."""
+        with self._listing:
+            with self._kept:
+                kept = self._open.get(base)
+                if kept is not None and self._clock() - kept[0] < self.pulls_ttl:
+                    return list(kept[1].values())
+            owner = self.repo_name.lower()
+            listed = self._call(f"list open pulls into {base}", lambda: [
+                _pull(p, full=False) for p in self.repo.get_pulls(state="open", base=base)
+                if p.head.repo is not None and str(p.head.repo.full_name).lower() == owner])
+            with self._kept:
+                self._open[base] = (self._clock(), {p.number: p for p in listed})
+                for p in listed:  # open again (or still): what was learnt of it closed no longer holds
+                    self._closed.pop(p.head_ref, None)
+                    self._settled.pop(p.number, None)
+            return listed
+
+    def expire(self) -> None:
+        """News from GitHub (a webhook): the next `open_pulls` lists again."""
+        with self._kept:
+            self._open.clear()
+
     def pulls(self, *, head_branch: str, state: str) -> list[PullRequest]:
+        """The pull requests from `head_branch` in `state`. Closed ones are kept per branch until the
+        branch has an open PR again (seen by `open_pulls`, or made by this host): a branch's closed
+        PRs change only by one of its open PRs closing."""
+        if state == "closed":
+            with self._kept:
+                kept = self._closed.get(head_branch)
+            if kept is not None:
+                return list(kept)
         owner = self.repo_name.split("/")[0]
-        return self._call(f"list pulls of {head_branch}", lambda: [
+        listed = self._call(f"list pulls of {head_branch}", lambda: [
             _pull(p, full=False) for p in self.repo.get_pulls(state=state, head=f"{owner}:{head_branch}")])
+        if state == "closed":
+            with self._kept:
+                self._closed[head_branch] = listed
+        return listed
 
     def pull(self, number: int) -> PullRequest:
+        """One PR, fresh; a closed one is kept (closed PRs do not change until reopened, which
+        `open_pulls` sees) and leaves the kept open listing."""
+        with self._kept:
+            settled = self._settled.get(number)
+        if settled is not None:
+            return settled
+
         def get() -> PullRequest:
             p = self.repo.get_pull(number)
             closed_by = None
@@ -171,7 +229,36 @@ class GitHubHost:
                 closed_by = issue.closed_by.login if issue.closed_by else None
             return _pull(p, full=True, closed_by=closed_by)
 
-        return self._call(f"get pull #{number}", get)
+        pr = self._call(f"get pull #{number}", get)
+        if pr.state != "open":
+            with self._kept:
+                self._settled[number] = pr
+                self._forget_open(number)
+                self._closed.pop(pr.head_ref, None)
+        return pr
+
+    def _forget_open(self, number: int) -> PullRequest | None:
+        """Drop PR `number` from the kept open listings (under `_kept`); the dropped PR, if any."""
+        for _, pulls in self._open.values():
+            if number in pulls:
+                return pulls.pop(number)
+        return None
+
+    def _kept_write(self, number: int, *, closed: bool = False, title: str | None = None,
+                    body: str | None = None) -> None:
+        """Apply the promoter's own write of PR `number` to what is kept."""
+        with self._kept:
+            self._settled.pop(number, None)
+            if closed:
+                gone = self._forget_open(number)
+                if gone is not None:
+                    self._closed.pop(gone.head_ref, None)
+                return
+            for _, pulls in self._open.values():
+                if number in pulls:
+                    old = pulls[number]
+                    pulls[number] = replace(old, title=old.title if title is None else title,
+                                            body=old.body if body is None else body)
 
     def create_pull(self, *, head_branch: str, base: str, title: str, body: str,
                     labels: tuple[str, ...]) -> PullRequest:
@@ -181,10 +268,17 @@ class GitHubHost:
                 p.add_to_labels(*labels)
             return _pull(p, full=False)
 
-        return self._call(f"create pull for {head_branch}", create)
+        pr = self._call(f"create pull for {head_branch}", create)
+        with self._kept:
+            self._closed.pop(head_branch, None)
+            kept = self._open.get(base)
+            if kept is not None:
+                kept[1][pr.number] = replace(pr, state="open")
+        return pr
 
     def update_pull(self, number: int, *, title: str, body: str) -> None:
         self._call(f"update pull #{number}", lambda: self.repo.get_pull(number).edit(title=title, body=body))
+        self._kept_write(number, title=title, body=body)
 
     def comment(self, number: int, text: str, *, attempts: int = 3) -> None:
         """Post `text` once. The workflow's comments carry a unique hidden marker, so a comment with
@@ -214,6 +308,7 @@ class GitHubHost:
 
     def close_pull(self, number: int) -> None:
         self._call(f"close pull #{number}", lambda: self.repo.get_pull(number).edit(state="closed"))
+        self._kept_write(number, closed=True)
 
     def reviews(self, number: int) -> list[Review]:
         return self._call(f"list reviews of #{number}", lambda: [
@@ -246,10 +341,13 @@ class GitHubHost:
                 commit_title=title, commit_message=message, merge_method=method, sha=sha))
         except CodeHostRejected as exc:
             if exc.status == 405:
-                return self._refused(number, method=method, detail=exc.detail)
+                merged = self._refused(number, method=method, detail=exc.detail)
+                self._kept_write(number, closed=True)
+                return merged
             if exc.status == 409:
                 raise HeadMoved(repository=self.repo_name, status=409, detail=exc.detail) from None
             raise
+        self._kept_write(number, closed=True)
         return str(status.sha)
 
     def _refused(self, number: int, *, method: str, detail: str) -> str:

@@ -48,6 +48,9 @@ from gitops_promoter.ports import Change, Cluster, CodeHost, Committed, DeployRe
 from gitops_promoter.workflows.canary import arming
 from gitops_promoter.workflows.outcome import Outcome, file_diff, guarded
 
+#: Seconds before an app whose PR closed since the listing of open PRs is looked at again.
+STALE_REQUEUE = 1.0
+
 
 @dataclass(frozen=True)
 class Step:
@@ -116,13 +119,29 @@ def _rejected(step: Step, prs: list[PullRequest], tag: str | None, bot: str,
     return out
 
 
+def _closed_pulls(step: Step, branch: str, open_pr: PullRequest | None, *, candidate: Running, running: Running,
+                  rejected: dict[str, str], chosen: bool) -> list[PullRequest]:
+    """The branch's closed PRs, asked of the code host only when a person's closing one can change
+    this pass's decision: the candidate would be proposed and no open PR proposes it yet. Every
+    other pass needs the one listing of open PRs alone."""
+    tag = candidate.tag
+    if tag is None or tag in rejected:
+        return []
+    if open_pr is not None and (parse_marker(open_pr.body) or {}).get("tag") == tag:
+        return []
+    plan = plan_promotion(app=step.app.name, env=step.env.name, source_env=step.source_env, policy=step.app.policy,
+                          candidate=candidate, running=running, rejected=rejected, chosen=chosen)
+    if plan.proposal is None:
+        return []
+    return step.host.pulls(head_branch=branch, state="closed")
+
+
 def _one(step: Step, *, dry_run: bool, observe: bool, tag: str | None = None) -> Outcome:
     app, env = step.app.name, step.env.name
     running = _read(step, step.target)
     bot = step.host.login()
     branch = branch_name(env, app)
-    prs = step.host.pulls(head_branch=branch, state="all")
-    open_pr = next((p for p in prs if p.state == "open"), None)
+    open_pr = next((p for p in step.host.open_pulls(base=step.repo.branch) if p.head_ref == branch), None)
     if tag is None and open_pr is not None:  # an open PR carrying a person's choice keeps it
         facts = parse_marker(open_pr.body) or {}
         kept = facts.get("tag") if facts.get("chosen") is True else None
@@ -132,6 +151,8 @@ def _one(step: Step, *, dry_run: bool, observe: bool, tag: str | None = None) ->
     rejected = rejected_tags(history, app=app, env=env)
     rejected.update(moved_back_by_hand(history, app=app, env=env, running_tag=running.tag, policy=step.app.policy))
     allowed = allowed_tags(history, app=app, env=env).get(candidate.tag or "")
+    prs = _closed_pulls(step, branch, open_pr, candidate=candidate, running=running, rejected=rejected,
+                        chosen=tag is not None)
     rejected.update(_rejected(step, prs, candidate.tag, bot, lifted=allowed.pull if allowed else None))
     plan = plan_promotion(app=app, env=env, source_env=step.source_env, policy=step.app.policy, candidate=candidate,
                           running=running, rejected=rejected, chosen=tag is not None,
@@ -260,6 +281,10 @@ def _maybe_merge(step: Step, p: Proposal, change: Change, number: int, bot: str,
                  detail: str) -> Outcome:
     app, env = p.app, p.env
     pr = step.host.pull(number)
+    if pr.state != "open":  # closed or merged since the pass's listing of open PRs: decide again soon
+        return Outcome(app, env, "waiting", f"pull request #{number} was {'merged' if pr.merged else 'closed'} "
+                                            "meanwhile; deciding again", p.from_tag, p.tag, pr=number,
+                       requeue_after=STALE_REQUEUE)
     if pr.mergeable is False:
         return _rebuild(step, p, change, number)
     verdict = _verdict(step, pr, bot)

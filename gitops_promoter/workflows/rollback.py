@@ -91,7 +91,7 @@ def _propose(r: Rollback, release: Release, commits: list[str], message: str, *,
     title = f"Roll back {r.app} in {r.env}: {release.tag}"
     text = _body(r, release, message, refusal=refusal, why=why)
     tag = release.tag
-    open_pr = next(iter(r.host.pulls(head_branch=branch, state="open")), None)
+    open_pr = next((p for p in r.host.open_pulls(base=r.repo.branch) if p.head_ref == branch), None)
     if open_pr is not None:
         if (open_pr.title, _same(open_pr.body)) != (title, _same(text)):
             r.host.update_pull(open_pr.number, title=title, body=text)

@@ -195,11 +195,11 @@ def test_a_stale_pr_listing_does_not_loop_on_422(world):
     class StaleListing(type(real_host())):
         calls = 0
 
-        def pulls(self, *, head_branch, state):
+        def open_pulls(self, *, base):
             StaleListing.calls += 1
             if StaleListing.calls == 1:
                 return []  # the first listing misses the open PR
-            return super().pulls(head_branch=head_branch, state=state)
+            return super().open_pulls(base=base)
 
     world.push_tag("v1.2.0")
     world.host = lambda: StaleListing(world.config.repositories["deploy"].github, backoff=0.01,

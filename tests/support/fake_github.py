@@ -30,11 +30,12 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from tests.support.net import LocalServer
 
@@ -46,6 +47,15 @@ def _git(repo: Path, *args: str, env: dict[str, str] | None = None, check: bool 
     if check and result.returncode != 0:
         raise RuntimeError(f"git {' '.join(args)}: {result.stderr}")
     return result.stdout.strip()
+
+
+def _head_owner(r: Repo, pull: Pull) -> str:
+    return pull.fork.split("/")[0] if pull.fork else r.owner
+
+
+def _positive(text: str, default: int) -> int:
+    """A page or per_page parameter: a positive whole number, else GitHub's default for it."""
+    return int(text) if text.isascii() and text.isdigit() and int(text) > 0 else default
 
 
 class Refused(Exception):
@@ -107,6 +117,7 @@ class Pull:
     comments: list[tuple[str, str]] = field(default_factory=list)  # (user, body)
     reviews: list[dict[str, Any]] = field(default_factory=list)
     created_at: str = field(default_factory=_now)
+    fork: str | None = None  # "owner/name" of the fork `head` lives in; None: the repository itself
 
 
 @dataclass
@@ -143,7 +154,8 @@ class FakeGitHub(LocalServer):
         self.repos: dict[str, Repo] = {}
         self.teams: dict[str, list[str]] = {}  # "org/slug" -> members
         self.app_key, self.app_id, self.app_login = app_key, app_id, app_login
-        self.log: list[str] = []
+        self.log: list[str] = []  # every request as "METHOD /path"
+        self.requests: list[str] = []  # the same with the query: "GET /repos/o/r/pulls?state=open&…"
         self._failures: list[tuple[int, dict[str, str], dict[str, Any]]] = []
         self._lost: list[tuple[str, re.Pattern[str], int, int]] = []
         self._refuse: list[tuple[str, re.Pattern[str], int, int]] = []
@@ -290,6 +302,16 @@ class FakeGitHub(LocalServer):
     def set_check_run(self, sha: str, name: str, status: str, conclusion: str | None, *, repo: str = "") -> None:
         self.repo(repo).check_runs.setdefault(sha, {})[name] = (status, conclusion)
 
+    def add_pull(self, head: str, *, title: str, body: str, author: str, base: str = "main", repo: str = "") -> Pull:
+        """A pull request opened from `head` (an existing branch) into `base`, as "Create a pull
+        request" makes it, without an HTTP request (for worlds with many of them)."""
+        with self._lock:
+            r = self.repo(repo)
+            pull = Pull(self._next_number, head, base, title, body, author)
+            self._next_number += 1
+            r.pulls[pull.number] = pull
+            return pull
+
     def close(self, number: int, *, by: str, repo: str = "") -> None:
         with self._lock:
             pull = self.repo(repo).pulls[number]
@@ -342,6 +364,11 @@ class FakeGitHub(LocalServer):
                 "html_url": f"{self.root}/{full}", "allow_merge_commit": r.allow_merge_commit,
                 "allow_squash_merge": r.allow_squash_merge, "allow_rebase_merge": r.allow_rebase_merge}
 
+    def _fork_json(self, full: str) -> dict[str, Any]:
+        owner, name = full.split("/")
+        return {"id": abs(hash(full)) % 10**8, "name": name, "full_name": full, "owner": self._user(owner),
+                "fork": True, "url": f"{self.api}/repos/{full}", "html_url": f"{self.root}/{full}"}
+
     def _mergeable(self, r: Repo, pull: Pull) -> bool | None:
         if pull.state != "open":
             return None
@@ -362,7 +389,8 @@ class FakeGitHub(LocalServer):
             "id": pull.number * 1000, "number": pull.number, "state": pull.state, "title": pull.title,
             "body": pull.body, "user": self._user(pull.author), "created_at": pull.created_at,
             "labels": [{"name": n, "url": f"{base_url}/labels/{n}"} for n in pull.labels],
-            "head": {"ref": pull.head, "sha": head_sha, "label": f"{r.owner}:{pull.head}", "repo": self._repo_json(r)},
+            "head": {"ref": pull.head, "sha": head_sha, "label": f"{_head_owner(r, pull)}:{pull.head}",
+                     "repo": self._fork_json(pull.fork) if pull.fork else self._repo_json(r)},
             "base": {"ref": pull.base, "sha": r.head_sha(pull.base) or "", "label": f"{r.owner}:{pull.base}",
                      "repo": self._repo_json(r)},
             "url": f"{base_url}/pulls/{pull.number}", "issue_url": f"{base_url}/issues/{pull.number}",
@@ -464,18 +492,31 @@ class FakeGitHub(LocalServer):
                     body["errors"] = errors
                 self.reply(status, body)
 
-            def page(self, items: list[Any], query: dict[str, list[str]]) -> None:
-                per_page = int((query.get("per_page") or ["30"])[0])
-                number = int((query.get("page") or ["1"])[0])
-                chunk = items[(number - 1) * per_page: number * per_page]
+            def page(self, items: list[Any], query: dict[str, list[str]],
+                     render: Callable[[Any], Any] | None = None) -> None:
+                """One page of `items`, as GitHub's REST API pages a list ("Using pagination in the
+                REST API", docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api):
+                `per_page` (default 30, at most 100: more is served as 100) and `page` (from 1); a
+                `Link` header when there is more than one page, with `prev` and `first` except on
+                the first page and `next` and `last` except on the last, each URL the request's own
+                with its `page` replaced; no `Link` when everything fits on one page."""
+                per_page = min(_positive((query.get("per_page") or [""])[0], 30), 100)
+                number = _positive((query.get("page") or [""])[0], 1)
+                chunk = [render(i) if render else i for i in items[(number - 1) * per_page: number * per_page]]
                 headers = {}
                 last = max(1, -(-len(items) // per_page))
-                if number < last:
+                if last > 1:
                     url = urlsplit(self.path)
-                    rest = {k: v[0] for k, v in query.items() if k != "page"}
-                    qs = "&".join(f"{k}={v}" for k, v in rest.items())
-                    base = f"{gh.root}{url.path}?{qs}&" if qs else f"{gh.root}{url.path}?"
-                    headers["Link"] = f'<{base}page={number + 1}>; rel="next", <{base}page={last}>; rel="last"'
+                    rest = [(k, v) for k, vs in query.items() if k != "page" for v in vs]
+                    base = f"{gh.root}{url.path}?" + "".join(f"{urlencode([(k, v)])}&" for k, v in rest)
+                    links = []
+                    if number > 1:
+                        links += [f'<{base}page={min(number - 1, last)}>; rel="prev"']
+                    if number < last:
+                        links += [f'<{base}page={number + 1}>; rel="next"', f'<{base}page={last}>; rel="last"']
+                    if number > 1:
+                        links += [f'<{base}page=1>; rel="first"']
+                    headers["Link"] = ", ".join(links)
                 self.reply(200, chunk, headers)
 
             def body(self) -> dict[str, Any]:
@@ -495,6 +536,7 @@ class FakeGitHub(LocalServer):
                 query = parse_qs(url.query)
                 path = url.path.removeprefix("/api/v3")
                 gh.log.append(f"{self.command} {path}")
+                gh.requests.append(f"{self.command} {path}" + (f"?{url.query}" if url.query else ""))
                 payload = self.body() if self.command in ("POST", "PATCH", "PUT") else {}
                 with gh._lock:
                     if gh._failures:
@@ -596,12 +638,12 @@ class FakeGitHub(LocalServer):
                 for pull in sorted(r.pulls.values(), key=lambda p: -p.number):
                     if state != "all" and pull.state != state:
                         continue
-                    if head and f"{r.owner}:{pull.head}" != head:
+                    if head and f"{_head_owner(r, pull)}:{pull.head}" != head:
                         continue
                     if base and pull.base != base:
                         continue
-                    items.append(gh._pull_json(r, pull, full=False))
-                self.page(items, query)
+                    items.append(pull)
+                self.page(items, query, render=lambda pull: gh._pull_json(r, pull, full=False))
 
             def create_pull(self, r: Repo, payload: dict[str, Any], user: str) -> None:
                 head, base = str(payload.get("head", "")), str(payload.get("base", ""))
@@ -613,7 +655,7 @@ class FakeGitHub(LocalServer):
                     return self.fail(422, "Validation Failed", [{"resource": "PullRequest", "field": "head",
                                                                   "code": "invalid"}])
                 for p in r.pulls.values():
-                    if p.state == "open" and p.head == head_ref and p.base == base:
+                    if p.state == "open" and p.head == head_ref and p.base == base and p.fork is None:
                         return self.fail(422, "Validation Failed", [{
                             "resource": "PullRequest", "code": "custom",
                             "message": f"A pull request already exists for {r.owner}:{head_ref}."}])

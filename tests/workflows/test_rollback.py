@@ -48,6 +48,10 @@ class Host:
         self.calls.append(f"pulls {head_branch} {state}")
         return [p for p in self.prs.values() if p.head_ref == head_branch and state in ("all", p.state)]
 
+    def open_pulls(self, *, base):
+        self.calls.append(f"open_pulls {base}")
+        return [p for p in self.prs.values() if p.state == "open" and p.base_ref == base]
+
     def create_pull(self, *, head_branch, base, title, body, labels):
         self.calls.append(f"create {head_branch}")
         if any(p.head_ref == head_branch and p.state == "open" for p in self.prs.values()):
@@ -152,7 +156,7 @@ def test_a_branch_that_refuses_pushes_gets_a_revert_pull_request_reused_while_op
     assert again.detail == (f"pushing to main is refused ({GH006}); revert pull request #1 is open, for a person "
                             "to merge")
     assert list(host.prs) == [1] and repo.branches[BRANCH] == branch  # same branch head: reviews stay valid
-    assert [c for c in host.calls if not c.startswith("pulls")] == ["create " + BRANCH]
+    assert [c for c in host.calls if not c.startswith(("pulls", "open_pulls"))] == ["create " + BRANCH]
 
 
 def test_a_refused_push_without_a_code_host_is_a_clear_error():
