@@ -85,6 +85,8 @@ def lines(config: Config, app: AppConfig, env: EnvironmentConfig, row: dict[str,
     move = f" → {row['to']}" if row["to"] else ""
     pr = f" (pull request #{row['pr']})" if row["pr"] is not None else ""
     out.append(f"last candidate: {row['status']}{move}{pr}: {row['reason']}")
+    if row["status"].startswith("would-"):
+        out.append(f"the next pass does it by itself (the service, or `gitops-promoter run --once --app {app.name}`)")
     rejected = {r["tag"]: r for r in row["rejected"]}
     todo: list[str] = []
     if env.mode == "direct":

@@ -85,6 +85,7 @@ def test_a_rollback_rejects_the_tag_and_allow_makes_it_a_candidate_again(world):
     assert "policy: semver lenient ^1.0" in lines
     assert "tags the policy considers, newest first: v1.1.0 (rejected), v1.0.0 (live)" in lines
     assert "the policy picks: v1.0.0" in lines
+    assert "the next pass does it by itself" not in why.out
     assert any(line.startswith("rejected: v1.1.0: reverted by the promoter in") for line in lines)
     assert "  gitops-promoter allow web dev v1.1.0   # v1.1.0 becomes a candidate again" in lines
 
@@ -97,6 +98,9 @@ def test_a_rollback_rejects_the_tag_and_allow_makes_it_a_candidate_again(world):
     assert git("diff", "--stat", "main^", "main", cwd=world.remote) == ""  # it changes no file
     nothing = world.cli("allow", "web", "dev", "v1.1.0")
     assert nothing.code == 0 and nothing.out.strip() == "web/dev: v1.1.0 is not rejected there; nothing to allow"
+    waiting = world.cli("explain", "web", "dev").out.splitlines()
+    assert waiting[1:3] == ["last candidate: would-bump → v1.1.0: policy semver lenient ^1.0 picked v1.1.0",
+                            "the next pass does it by itself (the service, or `gitops-promoter run --once --app web`)"]
     bumped = world.cli("run", "--once")
     assert bumped.out.splitlines()[0].startswith("web/dev: bumped v1.0.0 → v1.1.0")
     assert f'{world.image}:v1.1.0"' in world.dev()
