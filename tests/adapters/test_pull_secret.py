@@ -111,3 +111,19 @@ def test_real_registry_with_a_pull_secret_file(auth_registry, unique, tmp_path):
     secret.unlink()
     with pytest.raises(RegistryRejected, match=r"registries\[0\]\.auth\.pull_secret: cannot read secret file "):
         client(auth_registry.url, secret).list_tags(unique)
+
+
+def test_a_pull_secret_logs_in_to_a_bearer_token_service(tmp_path):
+    """ghcr.io and Docker Hub answer 401 with a Bearer challenge: the pull secret's user and password go
+    to the token service (distribution's token auth), as username/password do."""
+    from tests.support.fake_registry import Behaviour, FakeRegistry
+
+    b = Behaviour(tags={"acme/web": ["v1"]}, bearer=True, token_user=("bot", "pw"))
+    with FakeRegistry(b) as fake:
+        secret = tmp_path / ".dockerconfigjson"
+        secret.write_text(json.dumps({"auths": {fake.url.split("//")[1]: {"auth": b64("bot:pw")}}}))
+        assert client(fake.url, secret).list_tags("acme/web") == ["v1"]
+        assert b.tokens_issued == 1
+        secret.write_text(json.dumps({"auths": {fake.url.split("//")[1]: {"auth": b64("bot:nope")}}}))
+        with pytest.raises(RegistryRejected, match="token service"):
+            client(fake.url, secret).list_tags("acme/web")
