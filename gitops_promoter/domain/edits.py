@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from ruamel.yaml.nodes import MappingNode, Node, ScalarNode
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from gitops_promoter.domain.imageref import ImageRef, same_image
 from gitops_promoter.domain.yamltext import (
@@ -31,7 +31,6 @@ from gitops_promoter.domain.yamltext import (
     get_path,
     insert_key_after,
     items,
-    scalars,
     splice,
 )
 from gitops_promoter.errors import EditError
@@ -248,26 +247,43 @@ def _flux_role(setter: str, policy: str, *, where: str) -> str | None:
 
 
 def _line_comment(line: str, spot: Spot | None) -> tuple[int, str] | None:
-    """The comment at the end of a line — after its last value, or the whole line when it has no
-    value — as (1-based column, text)."""
+    """The comment at the end of a line — after its last value, or anywhere on a line without a value
+    (a key whose value is on the next line, a comment line) — as (1-based column, text)."""
     after = 0
     if spot is not None:
         if spot.end - spot.start + spot.column - 1 > len(line):
             return None  # the value goes on over several lines
         after = spot.column - 1 + (spot.end - spot.start)
     m = _COMMENT.search(line.rstrip("\r"), after)
-    if m is None or (spot is None and line[:m.start(1)].strip(" \t")):
-        return None
-    return m.start(1) + 1, m.group(1)
+    return None if m is None else (m.start(1) + 1, m.group(1))
+
+
+def _values(root: Node) -> Iterator[ScalarNode]:
+    """Every scalar value below a node, each once (an alias is its anchor's node: never expanded), in
+    document order; never a mapping's key, so a marker on a line that holds only a key (its value on
+    the next line) is not taken for the key."""
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, ScalarNode):
+            yield node
+        elif isinstance(node, MappingNode):
+            stack.extend(value for _, value in reversed(node.value))
+        elif isinstance(node, SequenceNode):
+            stack.extend(reversed(node.value))
 
 
 def _marker_spots(text: str, edit: MarkerEdit, *, source: str) -> list[tuple[Spot, str]]:
     docs = compose_documents(text, source=source)
     by_line: dict[int, Spot] = {}
     for doc in docs:
-        for node in scalars(doc):
+        for node in _values(doc):
             spot = Spot.of(node)
-            by_line[spot.line] = spot  # the last scalar on the line is the value before the comment
+            by_line[spot.line] = spot  # the last value on the line is the one before the comment
     out: list[tuple[Spot, str]] = []
     flux_seen: list[str] = []
     for number, line in enumerate(text.splitlines(), start=1):

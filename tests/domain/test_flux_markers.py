@@ -218,3 +218,17 @@ def test_flow_sequence_item_and_document_separators():
     assert changed_lines(before, write(before)) == [
         ('- ghcr.io/acme/web:v1.0.0 # {"$imagepolicy": "flux-system:web"}',
          '- ghcr.io/acme/web:v1.1.0 # {"$imagepolicy": "flux-system:web"}')]
+
+
+@pytest.mark.parametrize("marker", ['{"$imagepolicy": "flux-system:web:tag"}', '{"$promoter": "web:tag"}'])
+def test_a_marker_after_a_key_whose_value_is_on_the_next_line_never_rewrites_the_key(marker):
+    before = f"image:\n  tag: # {marker}\n    v1.0.0\n"
+    with pytest.raises(EditError, match=r"^f\.yaml:2:\d+: .*has no value on its line"):
+        write(before)
+
+
+def test_an_alias_bomb_is_not_expanded():
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 9)]
+    before = "\n".join(lines) + '\ntag: v1.0.0 # {"$imagepolicy": "flux-system:web:tag"}\n'
+    assert write(before).endswith('tag: v1.1.0 # {"$imagepolicy": "flux-system:web:tag"}\n')
