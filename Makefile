@@ -21,8 +21,9 @@ debs:
 test: venv debs lint
 	$(PY) -m pytest -q
 
+# make demo KEEP=1 (or ARGS=--keep): leave the service and its stand-ins running until Ctrl-C
 demo: venv debs
-	$(PY) -m demo.run
+	$(PY) -m demo.run $(if $(filter-out 0 no false,$(KEEP)),--keep) $(ARGS)
 
 bench: venv debs
 	$(PY) -m bench.run
