@@ -57,8 +57,9 @@ def plan_promotion(*, app: str, env: str, source_env: str, policy: Policy, candi
     if chosen and tag is not None:
         if tag == running.tag:
             return PromotionPlan(None, f"{env} already runs {tag}")
-        if tag in rejected:
-            return PromotionPlan(None, f"{tag} was rejected for {env}: {rejected[tag]}")
+        if tag in rejected:  # refused; an open PR for another tag is none of this choice's business
+            return PromotionPlan(None, f"{tag} was rejected for {env}: {rejected[tag]}; lift it first with "
+                                       f"`gitops-promoter allow {app} {env} {tag}`", keep_open=True)
         return PromotionPlan(Proposal(app, env, source_env, running.tag, tag, candidate.digest, chosen=True),
                              f"a person chose {tag} (gitops-promoter promote --tag)")
     if tag is None:

@@ -145,3 +145,17 @@ def test_allow_in_a_pull_request_environment_lifts_a_closed_pull_request(world):
     # Closing the new PR rejects the tag again: the allow lifted #1 only.
     world.github.close(2, by="alice")
     assert "v1.1.0 was rejected for staging: pull request #2 closed unmerged by alice" in world.cli("run", "--once").out
+
+
+def test_a_rejected_chosen_tag_is_refused_and_leaves_the_open_pull_request_alone(world):
+    world.push.image(world.repo, "v1.1.0")
+    assert world.cli("run", "--once").code == 0  # PR #1 proposes v1.1.0 for staging
+    world.github.close(1, by="alice")  # v1.1.0 rejected for staging
+    world.push.image(world.repo, "v1.2.0")
+    assert "web/staging: proposed v1.0.0 → v1.2.0 (#2)" in world.cli("run", "--once").out
+    refused = world.cli("promote", "web", "staging", "--tag", "v1.1.0")
+    assert refused.code == 1
+    assert refused.out.strip() == ("web/staging: waiting (#2): v1.1.0 was rejected for staging: pull request #1 "
+                                   "closed unmerged by alice; lift it first with `gitops-promoter allow web staging "
+                                   "v1.1.0`")
+    assert [(p.number, p.state) for p in world.github.pulls()] == [(1, "closed"), (2, "open")]

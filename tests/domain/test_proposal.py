@@ -61,3 +61,41 @@ def test_an_unhealthy_source_keeps_the_pr_open_and_proposes_nothing():
                             rejected={}, source_unhealthy="it is paused at step 1")
     assert result.proposal is None and result.keep_open
     assert result.reason == "waiting for dev's canary to complete on v1.1.0: it is paused at step 1"
+
+
+def chosen(tag, running, rejected=None, unhealthy=None):
+    return plan_promotion(app="web", env="staging", source_env="dev", policy=POLICY,
+                          candidate=Running(None, tag, None), running=Running("img", running, None),
+                          rejected=rejected or {}, source_unhealthy=unhealthy, chosen=True)
+
+
+@pytest.mark.parametrize(("tag", "running", "rejected", "unhealthy", "expected"), [
+    pytest.param("v1.1.0", "v1.0.0", {}, None, ("v1.1.0", False, "a person chose v1.1.0 (gitops-promoter promote "
+                                                                  "--tag)"), id="proposed"),
+    pytest.param("v0.9.0", "v1.0.0", {}, None, ("v0.9.0", False, "a person chose v0.9.0 (gitops-promoter promote "
+                                                                  "--tag)"), id="older-than-running-is-fine"),
+    pytest.param("v1.1.0", "v1.0.0", {}, "it is paused at step 1",
+                 ("v1.1.0", False, "a person chose v1.1.0 (gitops-promoter promote --tag)"),
+                 id="dev-canary-does-not-hold-a-persons-choice"),
+    pytest.param("v1.0.0", "v1.0.0", {}, None, (None, False, "staging already runs v1.0.0"), id="already-there"),
+    pytest.param("v1.1.0", "v1.0.0", {"v1.1.0": "pull request #3 closed unmerged by alice"}, None,
+                 (None, True, "v1.1.0 was rejected for staging: pull request #3 closed unmerged by alice; lift it "
+                              "first with `gitops-promoter allow web staging v1.1.0`"),
+                 id="rejected-refused-and-another-open-pr-kept"),
+])
+def test_a_persons_chosen_tag(tag, running, rejected, unhealthy, expected):
+    result = chosen(tag, running, rejected, unhealthy)
+    assert (result.proposal.tag if result.proposal else None, result.keep_open, result.reason) == expected
+    if result.proposal is not None:
+        assert result.proposal.chosen and result.proposal.from_tag == running
+
+
+def test_a_chosen_proposal_says_so_in_its_marker_and_body():
+    p = Proposal("web", "staging", "dev", "v1.0.0", "v0.9.0", "sha256:abc", chosen=True)
+    text = body(p, rule="1 approval", carried=[], source_commit=None, image="reg/web")
+    assert parse_marker(text) == {"app": "web", "env": "staging", "tag": "v0.9.0", "digest": "sha256:abc",
+                                  "from": "v1.0.0", "chosen": True}
+    assert "The promoter proposes **web** `v0.9.0` for **staging**: a person chose it" in text
+    plain = body(Proposal("web", "staging", "dev", "v1.0.0", "v1.1.0", None), rule="1 approval", carried=[],
+                 source_commit=None, image="reg/web")
+    assert "chosen" not in (parse_marker(plain) or {}) and "dev runs it now." in plain
