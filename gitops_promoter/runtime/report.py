@@ -120,7 +120,10 @@ def table(data: Sequence[dict[str, Any]]) -> Any:
     from rich.text import Text
 
     t = Table(show_lines=True, header_style="bold")
-    for name in ("app/env", "live", "status", "why", "canary", "roll back"):
+    canaries = any(r["canary"] is not None for r in data)  # columns nobody has are left out
+    rollbacks = any(r["rollback"] for r in data)
+    for name in ("app/env", "live", "status", "why", *(["canary"] if canaries else []),
+                 *(["roll back"] if rollbacks else [])):
         t.add_column(name, overflow="fold")
     style = {"error": "red", "unchanged": "", "waiting": "yellow", "inconclusive": "yellow"}
     for r in data:
@@ -132,7 +135,9 @@ def table(data: Sequence[dict[str, Any]]) -> Any:
         why = r["reason"] + ("\nrejected: " + ", ".join(x["tag"] for x in r["rejected"]) if r["rejected"] else "")
         live = (r["live"] or "(none)") + (f"\n{r['digest'][:19]}" if r["digest"] else "")
         # Text, not markup: tags, reasons and queries hold brackets of their own.
-        t.add_row(Text(f"{r['app']}/{r['env']}"), Text(live),
-                  Text(f"{r['status']}{move}{pr}", style=style.get(r["status"], "green")),
-                  Text(why), Text(canary), Text(r["rollback"] or ""))
+        cells = [Text(f"{r['app']}/{r['env']}"), Text(live),
+                 Text(f"{r['status']}{move}{pr}", style=style.get(r["status"], "green")), Text(why)]
+        cells += [Text(canary)] if canaries else []
+        cells += [Text(r["rollback"] or "")] if rollbacks else []
+        t.add_row(*cells)
     return t

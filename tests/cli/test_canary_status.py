@@ -70,6 +70,10 @@ def test_a_canary_paused_at_a_gate_is_one_row_that_says_so(canary):
                         "it is paused at step 1")
     assert "not healthy" not in text.out
 
+    table = run_cli("status", "-o", "table", "--config", canary["config"]).out
+    assert "canary" in next(line for line in table.splitlines() if "app/env" in line)
+    assert "analyse:" in table and "not healthy" not in table
+
     data = run_cli("status", "-o", "json", "--config", canary["config"]).json()
     dev = data[0]
     assert dev["canary"] | {"reason": None} == {"status": "live", "decision": "analyse", "reason": None,

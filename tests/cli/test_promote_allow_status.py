@@ -38,6 +38,8 @@ def test_status_is_one_row_per_app_and_environment_as_text_json_and_table(world)
     assert world.cli("status").out.splitlines() == text
     table = world.cli("status", "-o", "table").out
     assert "web/dev" in table and "web/staging" in table and "v1.1.0" in table and "┃" in table
+    header = next(line for line in table.splitlines() if "app/env" in line)
+    assert "roll back" in header and "canary" not in header  # no app has a canary here
 
 
 def test_promote_a_chosen_tag_in_a_direct_environment(world):
