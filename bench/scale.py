@@ -386,6 +386,10 @@ def report(rows: list[dict[str, Any]], big: dict[str, Any] | None, checks: dict[
               f"processes, {steady['git_fetches']} fetches (target 1) vs {base['git_processes']}/1; GitHub "
               f"{steady['github_requests']} vs {base['github_requests']}; RSS {steady['rss_mb']} MB (target < 200) "
               f"vs {base['rss_mb']} MB")
+    top = max(rows, key=lambda r: r["apps"])
+    phases = next(p for p in top["passes"] if p["pass"] == "baseline, steady")["phases_s"]
+    print(f"  baseline at {top['apps']} apps, where its time goes: "
+          + ", ".join(f"{k} {v:.2f}s" for k, v in phases.items()))
     for name, c in checks.items():
         if isinstance(c, dict):
             print(f"  target {name}: {c['value']} (target {c['target']}) {'PASS' if c['ok'] else 'FAIL'}")
