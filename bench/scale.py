@@ -372,7 +372,7 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     plt.close(fig)
 
 
-def report(rows: list[dict[str, Any]], big: dict[str, Any] | None, checks: dict[str, Any]) -> None:
+def report(rows: list[dict[str, Any]], big: dict[str, Any] | None, checks: dict[str, Any], wrapper_ms: float) -> None:
     print("\nscale: summary (product vs batched-I/O baseline, same run)")
     for r in rows:
         steady = next(p for p in r["passes"] if p["pass"] == "steady")
@@ -387,6 +387,10 @@ def report(rows: list[dict[str, Any]], big: dict[str, Any] | None, checks: dict[
               f"{steady['github_requests']} vs {base['github_requests']}; RSS {steady['rss_mb']} MB (target < 200) "
               f"vs {base['rss_mb']} MB")
     top = max(rows, key=lambda r: r["apps"])
+    top_steady = next(p for p in top["passes"] if p["pass"] == "steady")
+    print(f"  the git-counting wrapper's share of the steady pass at {top['apps']} apps: about "
+          f"{wrapper_ms * top_steady['git_processes'] / 1000:.1f}s ({wrapper_ms:.2f} ms × "
+          f"{top_steady['git_processes']} git processes)")
     phases = next(p for p in top["passes"] if p["pass"] == "baseline, steady")["phases_s"]
     print(f"  baseline at {top['apps']} apps, where its time goes: "
           + ", ".join(f"{k} {v:.2f}s" for k, v in phases.items()))
@@ -416,6 +420,8 @@ def main(argv: list[str] | None = None) -> int:
             git = GitCounter(root / "git-wrapper")
             env = git.env({**os.environ, "PYTHONPATH": str(ROOT), "PROMOTER_GITHUB_TOKEN": TOKEN})
             probes = Probes(proxy, github, git, env)
+            wrapper_ms = git.overhead_ms()
+            print(f"scale: the git-counting wrapper adds {wrapper_ms:.2f} ms per git process", flush=True)
             rows = [measure_size(n, root, images, proxy, github, probes, repeats=args.repeats) for n in sizes]
             big = None if args.no_bigrepo else measure_bigrepo(root, images, proxy, probes)
     finally:
@@ -434,6 +440,7 @@ def main(argv: list[str] | None = None) -> int:
                                                                    "prod (pull request)"],
                   "lagging_staging_share": "1 app in 20 (an open PR waiting for approval)",
                   "example_app": app_name(0)},
+        "git_wrapper_overhead_ms": wrapper_ms,
         "sizes": rows, "bigrepo": big, "targets": TARGETS, "verdicts": checks, "pass": ok,
         "total_s": round(time.perf_counter() - started, 1),
     }
@@ -441,7 +448,7 @@ def main(argv: list[str] | None = None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     plot(rows, out.with_suffix(".png"))
-    report(rows, big, checks)
+    report(rows, big, checks, wrapper_ms)
     print(f"bench: scale {'PASS' if ok else 'FAIL'} in {result['total_s']:.0f}s (results in {out}, plot in "
           f"{out.with_suffix('.png')})")
     return 0 if ok else 1

@@ -16,6 +16,7 @@ from __future__ import annotations
 import http.client
 import os
 import re
+import statistics
 import subprocess
 import threading
 import time
@@ -145,6 +146,23 @@ exec {REAL_GIT} "$@"
 """)
         wrapper.chmod(0o755)
         self.wrapper = wrapper
+
+    def overhead_ms(self, runs: int = 200) -> float:
+        """What the wrapper adds to one git process (ms): `git rev-parse` through it and direct,
+        alternately, median of each; its own log lines are dropped."""
+        where = str(self.dir)
+
+        def once(exe: str) -> float:
+            t0 = time.perf_counter()
+            subprocess.run([exe, "rev-parse", "--git-dir"], cwd=where, capture_output=True, check=False)
+            return time.perf_counter() - t0
+
+        wrapped, direct = [], []
+        for _ in range(runs):
+            wrapped.append(once(str(self.wrapper)))
+            direct.append(once(REAL_GIT))
+        self.log.write_text("")
+        return round(max(0.0, statistics.median(wrapped) - statistics.median(direct)) * 1000, 3)
 
     def env(self, base: Mapping[str, str]) -> dict[str, str]:
         return {**base, "PATH": f"{self.dir}:{base.get('PATH', '/usr/bin:/bin')}",
