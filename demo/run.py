@@ -241,8 +241,8 @@ class Demo:
         if self.head() != reverted or self.pull("prod", open_only=True):
             raise DemoFailed("the service undid the person's revert or proposed v1.1.0 to prod again")
         say(f"prod stays on v1.0.0: the head is still the person's revert {reverted[:10]} and no pull request "
-            "proposes v1.1.0 to prod again (git says it was rejected there).")
-        self.cli("status", "--config", "promoter.yaml")
+            "proposes v1.1.0 to prod again (git says it was rejected there). Why, and what would change it:")
+        self.cli("explain", "web", "prod", "--config", "promoter.yaml")
 
     def bad_tag(self) -> None:
         step("A bad build: v1.2.0 answers 40% of requests with 5xx")
