@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import io
 import json
 import os
@@ -74,6 +75,7 @@ REPEAT_BELOW = 10.0  # seconds: a steady pass this cheap is measured three times
 BIG_COMMITS = int(os.environ.get("BENCH_COMMITS", "50000"))
 BIG_FILES = int(os.environ.get("BENCH_FILES", "5000"))
 BIG_BUMPS = 3
+SNAPSHOT = "PROMOTER_SCALE_SNAPSHOT"  # where the copy of the product this run measures lives
 TARGETS = {"steady_1000_s_below": 10.0, "steady_1000_goal_s_below": 5.0, "tags_list_per_pass": "= image repositories",
            "fetches_per_pass": "= deployment repositories (1)", "rss_mb_below": 200.0,
            "bigrepo_bump_ms_below": 300.0}
@@ -402,7 +404,43 @@ def report(rows: list[dict[str, Any]], big: dict[str, Any] | None, checks: dict[
               f"(target < 300 ms)")
 
 
+def product_state(copy: Path) -> dict[str, Any]:
+    """What product the run measures: HEAD, the uncommitted paths under gitops_promoter/ at the
+    moment of the copy, and a hash of the copied sources."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout
+
+    digest = hashlib.sha256()
+    for f in sorted(copy.rglob("*.py")):
+        digest.update(f.relative_to(copy).as_posix().encode() + b"\0" + f.read_bytes())
+    dirty = [line[3:] for line in git("status", "--porcelain", "--", "gitops_promoter").splitlines()]
+    return {"head": git("rev-parse", "--short", "HEAD").strip(), "uncommitted": dirty,
+            "sources_sha256": digest.hexdigest()[:16]}
+
+
+def on_a_copy(argv: list[str]) -> int:
+    """Run the benchmark on a copy of the product as it is now (uncommitted edits included), so a
+    change made in the working tree during the run (the product is being worked on) never mixes
+    two versions in one set of figures."""
+    where = Path(tempfile.mkdtemp(prefix="promoter-scale-product-"))
+    try:
+        shutil.copytree(ROOT / "gitops_promoter", where / "gitops_promoter",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        env = {**os.environ, SNAPSHOT: str(where), "PYTHONPATH": f"{where}:{ROOT}",
+               "PROMOTER_SCALE_PRODUCT": json.dumps(product_state(where / "gitops_promoter"))}
+        return subprocess.run([sys.executable, "-m", "bench.scale", *argv], cwd=where, env=env).returncode
+    finally:
+        shutil.rmtree(where, ignore_errors=True)
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not os.environ.get(SNAPSHOT):
+        return on_a_copy(argv)
+    import gitops_promoter
+
+    assert gitops_promoter.__file__ and gitops_promoter.__file__.startswith(os.environ[SNAPSHOT]), \
+        f"the product is imported from {gitops_promoter.__file__}, not from the copy"
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10,100,1000", help="apps per world, comma-separated")
     parser.add_argument("--repeats", type=int, default=0, help="steady passes per size (default: 3 when one "
@@ -418,7 +456,7 @@ def main(argv: list[str] | None = None) -> int:
         with CountingProxy(registry.url) as proxy, FakeGitHub(tokens={TOKEN: BOT}) as github:
             images = Images(registry, Pusher(registry.url))
             git = GitCounter(root / "git-wrapper")
-            env = git.env({**os.environ, "PYTHONPATH": str(ROOT), "PROMOTER_GITHUB_TOKEN": TOKEN})
+            env = git.env({**os.environ, "PROMOTER_GITHUB_TOKEN": TOKEN})  # PYTHONPATH: the copy, then bench/
             probes = Probes(proxy, github, git, env)
             wrapper_ms = git.overhead_ms()
             print(f"scale: the git-counting wrapper adds {wrapper_ms:.2f} ms per git process", flush=True)
@@ -434,8 +472,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
                     "git": subprocess.run(["git", "--version"], capture_output=True, text=True).stdout.strip(),
                     "registry": "Debian docker-registry (distribution 2.8), in-memory, behind a counting proxy"},
-        "product_head": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                                       text=True).stdout.strip(),
+        "product": json.loads(os.environ.get("PROMOTER_SCALE_PRODUCT", "{}")),
         "world": {"apps_per_image_repository": 5, "environments": ["dev (direct)", "staging (pull request)",
                                                                    "prod (pull request)"],
                   "lagging_staging_share": "1 app in 20 (an open PR waiting for approval)",
