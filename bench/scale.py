@@ -19,6 +19,9 @@ history (bench/scale_world.py), it measures:
 * one `run --once` bump on a 50,000-commit / 5,000-file repository (bench/bigrepo.py), end to
   end as a process.
 
+The run measures a copy of the product taken when it starts (uncommitted edits included; HEAD,
+the uncommitted paths and a hash of the sources are recorded): the product may be edited meanwhile.
+
 Targets (issue 11): 1000 × 3 steady pass < 10 s (goal < 5 s); tags/list requests per pass = image
 repositories; git fetches per pass = deployment repositories (1); RSS < 200 MB; one bump on the
 50,000-commit repository < 300 ms. Writes bench/results/scale.json and bench/results/scale.png.
