@@ -290,12 +290,24 @@ def measure_bigrepo(root: Path, images: Images, proxy: CountingProxy, probes: Pr
         row.pop("_decisions", None)
     times = [r["seconds"] for r in bumps]
     median = statistics.median(times)
+    floor = start_floor(probes)
     print(f"  generated in {built:.1f}s; first pass {first['seconds']:.2f}s; bump median {median * 1000:.0f} ms "
           f"(runs {', '.join(f'{t * 1000:.0f}' for t in times)} ms), git {bumps[0]['git_processes']} processes, "
-          f"RSS {bumps[0]['rss_mb']} MB — target < {TARGETS['bigrepo_bump_ms_below']:.0f} ms", flush=True)
+          f"RSS {bumps[0]['rss_mb']} MB — target < {TARGETS['bigrepo_bump_ms_below']:.0f} ms; the interpreter "
+          f"and the product's imports alone: {floor * 1000:.0f} ms", flush=True)
     return {"commits": BIG_COMMITS, "files": BIG_FILES, "generated_s": round(built, 1), "first_s": first["seconds"],
             "bump_ms": {"median": round(median * 1000, 1), "runs": [round(t * 1000, 1) for t in times]},
+            "start_floor_ms": round(floor * 1000, 1),
             "passes": [first, *bumps], "pass": median * 1000 < float(TARGETS["bigrepo_bump_ms_below"])}  # type: ignore[arg-type]
+
+
+def start_floor(probes: Probes) -> float:
+    """Seconds for the interpreter to start and import what `run --once` imports before its first
+    git or HTTP call (runtime.commands, the CLI), median of five: the floor of any pass as a process."""
+    argv = [sys.executable, "-c", "import gitops_promoter.cli, gitops_promoter.runtime.commands"]
+    runs = [run_measured(argv, cwd=probes.git.dir, env=probes.env).seconds for _ in range(5)]
+    probes.git.take()
+    return statistics.median(runs)
 
 
 def verdicts(rows: list[dict[str, Any]], big: dict[str, Any] | None) -> dict[str, Any]:
@@ -404,7 +416,7 @@ def report(rows: list[dict[str, Any]], big: dict[str, Any] | None, checks: dict[
             print(f"  target {name}: {c['value']} (target {c['target']}) {'PASS' if c['ok'] else 'FAIL'}")
     if big is not None:
         print(f"  bump on the {big['commits']}-commit repository: median {big['bump_ms']['median']} ms "
-              f"(target < 300 ms)")
+              f"(target < 300 ms; starting the interpreter and importing the product: {big['start_floor_ms']} ms)")
 
 
 def product_state(copy: Path) -> dict[str, Any]:
