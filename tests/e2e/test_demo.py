@@ -69,9 +69,18 @@ class Demo:
         return code
 
     def close(self) -> None:
+        """Stop the demo as Ctrl-C does (it stops what it started; a SIGKILL would leave its
+        service, registry and Prometheus running), and delete its folder."""
         if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        found = re.search(r"Its log: (\S+)/service\.log", self.text)
+        if found:
+            shutil.rmtree(found.group(1), ignore_errors=True)
 
 
 def answers(url: str) -> bool:
@@ -84,7 +93,6 @@ def answers(url: str) -> bool:
 
 def test_the_demo_tells_the_whole_story_in_under_3_minutes_and_keep_leaves_it_running():
     demo = Demo("--keep")
-    work = None
     try:
         took = int(demo.until(r"demo: done in (\d+) s", timeout=180).group(1))
         demo.until(r"Press Ctrl-C to stop everything", timeout=30)
@@ -151,8 +159,6 @@ def test_the_demo_tells_the_whole_story_in_under_3_minutes_and_keep_leaves_it_ru
         assert repo.is_dir()  # --keep: the files stay
     finally:
         demo.close()
-        if work is not None:
-            shutil.rmtree(work, ignore_errors=True)
 
 
 def test_without_keep_an_interrupted_demo_stops_everything_and_removes_its_files():
