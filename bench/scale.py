@@ -344,6 +344,8 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     fig, axes = plt.subplots(2, 3, figsize=(15, 8.5))
     panels = [
         ("pass time (s)", [("steady, run --once", [r["steady_s"] for r in rows]),
+                           ("steady, in-process", [r["inprocess_s"] if r["inprocess_s"] is not None
+                                                   else float("nan") for r in rows]),
                            ("10% move, run --once", [r["moving_s"] for r in rows]),
                            ("baseline, steady", [r["baseline_steady_s"] for r in rows]),
                            ("baseline, 10% (decisions)", [r["baseline_moving_s"] for r in rows])],
