@@ -29,6 +29,9 @@ from typing import Any, TypeVar
 
 import github
 from github import Auth, Github, GithubException, GithubRetry
+from github.IssueComment import IssueComment
+from github.PaginatedList import PaginatedList
+from github.PullRequestReview import PullRequestReview
 from urllib3.util.retry import Retry
 
 from gitops_promoter.adapters.retry import WAIT_CAP, parse_retry_after
@@ -237,6 +240,14 @@ class GitHubHost:
                 self._closed.pop(pr.head_ref, None)
         return pr
 
+    # A PR's sub-resources and writes are one request each, made with the client's own requester
+    # (its pacing and retries): PyGithub's `get_pull(n).get_reviews()` would GET the PR first.
+    def _listing_of(self, cls: Any, path: str) -> PaginatedList[Any]:
+        return PaginatedList(cls, self._gh.requester, f"{self.repo.url}{path}", None)
+
+    def _patch(self, number: int, fields: dict[str, str]) -> None:
+        self._gh.requester.requestJsonAndCheck("PATCH", f"{self.repo.url}/pulls/{number}", input=fields)
+
     def _forget_open(self, number: int) -> PullRequest | None:
         """Drop PR `number` from the kept open listings (under `_kept`); the dropped PR, if any."""
         for _, pulls in self._open.values():
@@ -277,7 +288,7 @@ class GitHubHost:
         return pr
 
     def update_pull(self, number: int, *, title: str, body: str) -> None:
-        self._call(f"update pull #{number}", lambda: self.repo.get_pull(number).edit(title=title, body=body))
+        self._call(f"update pull #{number}", lambda: self._patch(number, {"title": title, "body": body}))
         self._kept_write(number, title=title, body=body)
 
     def comment(self, number: int, text: str, *, attempts: int = 3) -> None:
@@ -304,16 +315,16 @@ class GitHubHost:
 
     def comments(self, number: int) -> list[str]:
         return self._call(f"list comments of #{number}", lambda: [
-            c.body or "" for c in self.repo.get_pull(number).get_issue_comments()])
+            c.body or "" for c in self._listing_of(IssueComment, f"/issues/{number}/comments")])
 
     def close_pull(self, number: int) -> None:
-        self._call(f"close pull #{number}", lambda: self.repo.get_pull(number).edit(state="closed"))
+        self._call(f"close pull #{number}", lambda: self._patch(number, {"state": "closed"}))
         self._kept_write(number, closed=True)
 
     def reviews(self, number: int) -> list[Review]:
         return self._call(f"list reviews of #{number}", lambda: [
             Review(r.user.login if r.user else "", r.state, r.commit_id or "")
-            for r in self.repo.get_pull(number).get_reviews()])
+            for r in self._listing_of(PullRequestReview, f"/pulls/{number}/reviews")])
 
     def checks(self, sha: str) -> dict[str, str]:
         def read() -> dict[str, str]:
@@ -337,8 +348,9 @@ class GitHubHost:
 
     def merge(self, number: int, *, sha: str, method: str, title: str, message: str) -> str:
         try:
-            status = self._call(f"merge #{number}", lambda: self.repo.get_pull(number).merge(
-                commit_title=title, commit_message=message, merge_method=method, sha=sha))
+            merged = self._call(f"merge #{number}", lambda: self._gh.requester.requestJsonAndCheck(
+                "PUT", f"{self.repo.url}/pulls/{number}/merge",
+                input={"commit_title": title, "commit_message": message, "merge_method": method, "sha": sha})[1])
         except CodeHostRejected as exc:
             if exc.status == 405:
                 merged = self._refused(number, method=method, detail=exc.detail)
@@ -348,7 +360,7 @@ class GitHubHost:
                 raise HeadMoved(repository=self.repo_name, status=409, detail=exc.detail) from None
             raise
         self._kept_write(number, closed=True)
-        return str(status.sha)
+        return str(merged.get("sha") or "")
 
     def _refused(self, number: int, *, method: str, detail: str) -> str:
         """Why GitHub answered 405, from the pull request and the repository as GitHub sees them now."""

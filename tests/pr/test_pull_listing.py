@@ -4,6 +4,8 @@ lookup per app — counted on the local GitHub server, with the real PyGithub-ba
 from __future__ import annotations
 
 import math
+import re
+from collections import Counter
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -133,6 +135,10 @@ def test_a_run_lists_open_pull_requests_once_and_asks_closed_ones_only_where_the
     out = fleet.run()
     assert [out[f"app{n}/staging"].status for n in range(6)] == ["waiting"] * 6
     assert fleet.listings(before) == [OPEN_LISTING]
+    # All a waiting app costs is its PR, fresh, and its reviews: one request each.
+    kinds = Counter(re.sub(r"/\d+", "/{n}", line.split("?")[0]) for line in github.requests[before:])
+    assert kinds == {"GET /user": 1, "GET /repos/acme/deploy": 1, "GET /repos/acme/deploy/pulls": 1,
+                     "GET /repos/acme/deploy/pulls/{n}": 6, "GET /repos/acme/deploy/pulls/{n}/reviews": 6}
 
     # A person closes app2's PR: it leaves the listing, and only app2's closed PRs are asked for.
     github.close(3, by="alice")
