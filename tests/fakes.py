@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from gitops_promoter.domain.analysis_run import AnalysisRun
 from gitops_promoter.domain.tags import TagInfo
-from gitops_promoter.errors import GitRejected, RegistryRejected
-from gitops_promoter.ports import Change, Committed, PushRefused, Recorded, Unchanged
+from gitops_promoter.errors import CodeHostRejected, GitRejected, RegistryRejected
+from gitops_promoter.ports import Change, Committed, PullRequest, PushRefused, Recorded, Unchanged
 
 
 @dataclass
@@ -179,6 +179,58 @@ class MemoryJournal:
 
     def close(self):
         pass
+
+
+class MemoryHost:
+    """The CodeHost port in memory, answering as GitHub does where the workflows depend on it: one
+    open pull request per head branch and base (a second one is a 422), the open ones of a base in
+    one listing, a closed one saying who closed it. `calls` records every call."""
+
+    def __init__(self, login="promoter-bot"):
+        self.prs: dict[int, PullRequest] = {}
+        self.calls: list[str] = []
+        self.said: dict[int, list[str]] = {}
+        self._login = login
+
+    def login(self):
+        return self._login
+
+    def open_pulls(self, *, base):
+        self.calls.append(f"open_pulls {base}")
+        return [p for p in self.prs.values() if p.state == "open" and p.base_ref == base]
+
+    def pulls(self, *, head_branch, state):
+        self.calls.append(f"pulls {head_branch} {state}")
+        return [p for p in self.prs.values() if p.head_ref == head_branch and state in ("all", p.state)]
+
+    def pull(self, number):
+        self.calls.append(f"pull #{number}")
+        return self.prs[number]
+
+    def create_pull(self, *, head_branch, base, title, body, labels):
+        self.calls.append(f"create {head_branch}")
+        if any(p.head_ref == head_branch and p.base_ref == base and p.state == "open" for p in self.prs.values()):
+            raise CodeHostRejected(repository="acme/deploy", status=422,
+                                   detail=f"A pull request already exists for acme:{head_branch}.")
+        n = len(self.prs) + 1
+        self.prs[n] = PullRequest(n, "open", False, head_branch, "h", base, title, body, self._login,
+                                  f"https://github.example/acme/deploy/pull/{n}")
+        return self.prs[n]
+
+    def update_pull(self, number, *, title, body):
+        self.calls.append(f"update #{number}")
+        self.prs[number] = replace(self.prs[number], title=title, body=body)
+
+    def close_pull(self, number):
+        self.calls.append(f"close #{number}")
+        self.prs[number] = replace(self.prs[number], state="closed", closed_by=self._login)
+
+    def comments(self, number):
+        return list(self.said.get(number, []))
+
+    def comment(self, number, text):
+        self.calls.append(f"comment #{number}")
+        self.said.setdefault(number, []).append(text)
 
 
 def run_all(config, *, registry, repos, journal=None, apps=None, envs=None, mode="run", force=None,

@@ -6,10 +6,10 @@ from types import SimpleNamespace
 from gitops_promoter.config import parse_config
 from gitops_promoter.domain.plan import Bump, commit_message, parse_trailers
 from gitops_promoter.domain.tags import TagInfo
-from gitops_promoter.errors import CodeHostRejected
-from gitops_promoter.ports import Change, PullRequest
+from gitops_promoter.ports import Change
 from gitops_promoter.workflows import canary
 from gitops_promoter.workflows.rollback import Rollback, rollback
+from tests.fakes import MemoryHost as Host
 from tests.fakes import MemoryRegistry, MemoryRepo, run_all
 
 CONFIG = """\
@@ -34,39 +34,6 @@ D = "sha256:" + "d" * 64
 GH006 = ("GH006: Protected branch update failed for refs/heads/main. "
          "Changes must be made through a pull request.")
 BRANCH = "gitops-promoter/rollback-staging-web"
-
-
-class Host:
-    """The CodeHost calls a revert pull request needs, as GitHub answers them: one open pull
-    request per head branch (a second one is a 422)."""
-
-    def __init__(self):
-        self.prs: dict[int, PullRequest] = {}
-        self.calls: list[str] = []
-
-    def pulls(self, *, head_branch, state):
-        self.calls.append(f"pulls {head_branch} {state}")
-        return [p for p in self.prs.values() if p.head_ref == head_branch and state in ("all", p.state)]
-
-    def open_pulls(self, *, base):
-        self.calls.append(f"open_pulls {base}")
-        return [p for p in self.prs.values() if p.state == "open" and p.base_ref == base]
-
-    def create_pull(self, *, head_branch, base, title, body, labels):
-        self.calls.append(f"create {head_branch}")
-        if any(p.head_ref == head_branch and p.state == "open" for p in self.prs.values()):
-            raise CodeHostRejected(repository="acme/deploy", status=422,
-                                   detail=f"A pull request already exists for acme:{head_branch}.")
-        n = len(self.prs) + 1
-        self.prs[n] = PullRequest(n, "open", False, head_branch, "h", base, title, body, "promoter-bot",
-                                  f"https://github.example/acme/deploy/pull/{n}")
-        return self.prs[n]
-
-    def update_pull(self, number, *, title, body):
-        self.calls.append(f"update #{number}")
-        old = self.prs[number]
-        self.prs[number] = PullRequest(old.number, old.state, old.merged, old.head_ref, old.head_sha, old.base_ref,
-                                       title, body, old.author, old.url)
 
 
 def world():
