@@ -242,3 +242,27 @@ def test_the_listing_is_asked_again_after_its_ttl_or_news_from_github(tmp_path, 
     host.expire()
     assert host.open_pulls(base="main") == []
     assert fleet.listings(before) == [OPEN_LISTING] * 3
+
+
+def test_a_github_webhook_makes_the_service_list_open_pull_requests_again(tmp_path, github):
+    """The service's hosts keep their listing for a few seconds; news from GitHub about the
+    repository (a PR closed, merged, reviewed) ends it at once, through the service's wrappers."""
+    from gitops_promoter.runtime.serve import _hooks
+    from gitops_promoter.runtime.service import Service
+    from gitops_promoter.runtime.telemetry import Telemetry
+    from gitops_promoter.workflows.reconcile import Ports
+    from tests.fakes import MemoryJournal
+
+    fleet = Fleet(tmp_path, github, 1)
+    host = GitHubHost(fleet.config.repositories["deploy"].github, backoff=0.01, seconds_between_requests=0,
+                      seconds_between_writes=0, pulls_ttl=3600)
+    ports = Ports(registry=fleet.registry, repos={"deploy": fleet.repo}, journal=MemoryJournal(),
+                  hosts={"deploy": host})
+    service = Service(fleet.config, ports, telemetry=Telemetry())
+    before = len(github.requests)
+    service.ports.hosts["deploy"].open_pulls(base="main")
+    service.ports.hosts["deploy"].open_pulls(base="main")
+    assert len(fleet.listings(before)) == 1
+    assert _hooks(fleet.config, service, Telemetry()).apps_for_github("acme/deploy") == ["app0"]
+    service.ports.hosts["deploy"].open_pulls(base="main")
+    assert len(fleet.listings(before)) == 2
