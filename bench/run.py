@@ -8,7 +8,9 @@
    constraint), against a baseline of only parsing the same tags with the `semver` library
    and taking the maximum. Target: at most 2x the baseline.
 
-Writes bench/results/latest.json (and a dated copy) and prints the ratios.
+Writes bench/results/latest.json (and a dated copy) and prints the ratios. Then runs, each writing
+its own file in bench/results/: latency.py, stress_crash.py, push_storm.py, fuzz.py (hypothesis
+fuzzing of configs, tag lists and registry tag-list answers) and scale.py.
 """
 
 from __future__ import annotations
@@ -206,6 +208,7 @@ def main() -> int:
     ok = subprocess.run([sys.executable, "-m", "bench.latency"], cwd=ROOT).returncode == 0 and ok  # latency.json
     ok = subprocess.run([sys.executable, "-m", "bench.stress_crash"], cwd=ROOT).returncode == 0 and ok  # crash.json
     ok = subprocess.run([sys.executable, "-m", "bench.push_storm"], cwd=ROOT).returncode == 0 and ok  # push_storm.json
+    ok = subprocess.run([sys.executable, "-m", "bench.fuzz"], cwd=ROOT).returncode == 0 and ok  # fuzz.json
     ok = subprocess.run([sys.executable, "-m", "bench.scale"], cwd=ROOT).returncode == 0 and ok  # scale.json, .png
     print(f"bench: {'PASS' if ok else 'FAIL'} (results in bench/results/latest.json)")
     return 0 if ok else 1
