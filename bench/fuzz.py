@@ -158,12 +158,15 @@ def _accepted_is_sound(node: Any, where: str = "config") -> None:
 
 
 def fuzz_configs(n: int, tally: Tally, chunk: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="promoter-fuzz-") as folder:
+        _fuzz_configs(n, tally, chunk, Path(folder) / "promoter.yaml")
+
+
+def _fuzz_configs(n: int, tally: Tally, chunk: int, path: Path) -> None:
     from bench.fuzz_inputs import config_bytes, config_cases
     from gitops_promoter.config import load_config
     from gitops_promoter.errors import ConfigError
 
-    folder = Path(tempfile.mkdtemp(prefix="promoter-fuzz-"))
-    path = folder / "promoter.yaml"
     place = re.compile(rf"{re.escape(str(path))}:(\d+):(\d+): ")
 
     @given(config_cases())
