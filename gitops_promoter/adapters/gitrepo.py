@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -59,6 +60,7 @@ _REJECTED = ("authentication failed", "permission denied", "couldn't find remote
 
 #: How long one commit keeps re-applying after lost push races, and at most how many tries.
 RACE_BUDGET, RACE_ATTEMPTS = 30.0, 200
+OWN_MEMORY = 10_000  # how many of its own pushed commits the promoter remembers
 _RACE_BACKOFF = Backoff(base=0.02, cap=0.5)  # full jitter: 10 ms … 0.5 s between tries
 
 
@@ -99,7 +101,11 @@ class GitRepo:
         self._fetched: tuple[float, str] | None = None  # (when, head) of the last fetch
         self.fetches = 0
         self._reads = threading.local()  # per thread (one reconcile): the head its reads were at
-        self._lock = threading.RLock()  # one writer per repository across the service's threads
+        self._lock = threading.RLock()
+        self._own: set[str] = set()  # commits this process pushed (bounded)
+        self._pending_chain: list[str] = []  # commits built since the last push
+        self._queue: list[_Ticket] = []  # changes waiting for the next group commit
+        self._queue_lock = threading.Lock()  # one writer per repository across the service's threads
 
     # --- credentials ---------------------------------------------------------------
     def env(self) -> dict[str, str]:
@@ -278,29 +284,79 @@ class GitRepo:
                                                            f"{raw[exc.start:exc.start + 1]!r}); nothing is "
                                                            "written to it") from None
 
-    @_serialized
     def commit(self, change: Change, *, dry_run: bool = False) -> Committed | Unchanged | tuple[str, str]:
+        """Commit `change` on the branch head and push it. Commits asked for at the same time (the
+        apps of one pass, reconciled side by side) are built as one chain of commits, each with its
+        own message and trailers, and pushed once (group commit): the caller returns when its commit
+        is on the remote. A lost race rebuilds the chain on the new head; one change's failure
+        (its edit, its file moved since it was read) is that change's alone."""
         if dry_run:
-            head = self._read_head()
-            self._reads.basis = None
-            return change.apply(lambda path: self._read_at(head, path))[change.path]
-
-        basis = getattr(self._reads, "basis", None)
+            with self._lock:
+                head = self._read_head()
+                self._reads.basis = None
+                return change.apply(lambda path: self._read_at(head, path))[change.path]
+        ticket = _Ticket(change, basis=getattr(self._reads, "basis", None))
         self._reads.basis = None  # the next decision's reads start afresh
-        checked = False
+        with self._queue_lock:
+            self._queue.append(ticket)
+        while not ticket.done.is_set():
+            # Whoever holds the repository's lock lands everything queued so far, ours included.
+            if self._lock.acquire(timeout=0.05):
+                try:
+                    if not ticket.done.is_set():
+                        self._land_queued()
+                finally:
+                    self._lock.release()
+        if ticket.error is not None:
+            raise ticket.error
+        assert ticket.result is not None
+        return ticket.result
+
+    def _land_queued(self) -> None:
+        """Under the lock: build every queued change as one chain on the branch head, push once."""
+        with self._queue_lock:
+            batch, self._queue = self._queue, []
+        if not batch:
+            return
+        shas: dict[int, str] = {}
 
         def build(head: str) -> str | Unchanged:
-            nonlocal checked
-            if not checked:  # the first fresh head: was the decision made on the files as they are?
-                checked = True
-                self._check_fresh(basis, head, [change.path, *(path for path, _ in change.also)])
-            texts = change.apply(lambda path: self._read_at(head, path))
-            before, after = texts[change.path]
-            if after == before:
-                return Unchanged(reason=f"{change.path} already says so")
-            return self._write_commit(head, _changed(texts), change.message)
+            shas.clear()
+            tip = head
+            for i, t in enumerate(batch):
+                if t.error is not None:
+                    continue
+                try:
+                    if not t.checked:  # the first fresh head: was it decided on the files as they are?
+                        t.checked = True
+                        self._check_fresh(t.basis, head, [t.change.path, *(path for path, _ in t.change.also)])
+                    texts = t.change.apply(lambda path, tip=tip: self._read_at(tip, path))  # type: ignore[misc]
+                except Exception as exc:  # noqa: BLE001 - this change's failure, handed to its caller
+                    t.error = exc
+                    continue
+                before, after = texts[t.change.path]
+                if after == before:
+                    t.result = Unchanged(reason=f"{t.change.path} already says so")
+                    continue
+                t.result = None
+                tip = self._write_commit(tip, _changed(texts), t.change.message)
+                shas[i] = tip
+            return tip if shas else Unchanged(reason="nothing to commit")
 
-        return self._land(build)
+        try:
+            landed = self._land(build)
+            for i, sha in shas.items():
+                attempts = landed.attempts if isinstance(landed, Committed) else 1
+                batch[i].result = Committed(sha=sha, attempts=attempts)
+            if len(shas) > 1:
+                log.info("%s: %d commits pushed at once", self.name, len(shas))
+        except BaseException as exc:
+            for t in batch:
+                if t.error is None and (t.result is None or batch.index(t) in shas):
+                    t.error = exc
+        finally:
+            for t in batch:
+                t.done.set()
 
     def _check_fresh(self, basis: str | None, head: str, paths: list[str]) -> None:
         """Raise ReadStale when a commit between `basis` and `head` changed one of `paths`: the
@@ -309,9 +365,11 @@ class GitRepo:
         the edit is re-applied on the new head, as a rebase would."""
         if basis is None or basis == head:
             return
-        changed = self._git("diff", "--name-only", "--no-renames", basis, head, "--", *paths)
-        if not changed.strip():
+        since = self._git("log", "--format=%H", "--no-renames", f"{basis}..{head}", "--", *paths).split()
+        others = [sha for sha in since if sha not in self._own]  # the promoter's own commits re-apply
+        if not others:
             return
+        changed = self._git("diff", "--name-only", "--no-renames", f"{others[-1]}^", others[0], "--", *paths)
         if self._pinned is not None:
             self._pinned = head
         raise ReadStale(repository=self.name,
@@ -343,11 +401,23 @@ class GitRepo:
                 log.info("%s: push lost a race (%s); re-applying on the new head", self.name, race)
                 self._sleep(_RACE_BACKOFF.delay(min(attempt - 1, 5)))
                 continue
+            self._remember_own(built)
             # The remote head is our commit now: the reads of this pass (or read_ttl) see it.
             if self._pinned is not None:
                 self._pinned = built
             self._fetched = (self._clock(), built)
             return Committed(sha=built, attempts=attempt)
+
+    def _remember_own(self, tip: str) -> None:
+        """The commits this process pushed (a chain: the tip and its parents down to the last
+        fetched head), so a later write of the same pass does not take them for a person's."""
+        self._own.add(tip)
+        for sha in self._pending_chain:
+            self._own.add(sha)
+        self._pending_chain.clear()
+        if len(self._own) > OWN_MEMORY:
+            self._own.clear()
+            self._own.add(tip)
 
     def _write_commit(self, parent: str, files: dict[str, str], message: str) -> str:
         """A commit on `parent` that changes only `files` (path → text), built by one
@@ -381,6 +451,7 @@ class GitRepo:
         mark, _, sha = marks.read_text().strip().partition(" ")
         if mark != ":1" or len(sha) < 40:
             raise GitRejected(repository=self.name, detail=f"fast-import wrote no commit (marks: {mark} {sha})")
+        self._pending_chain.append(sha)
         return sha
 
     @_serialized
@@ -625,6 +696,18 @@ class GitRepo:
     @_serialized
     def head_message(self) -> str:
         return self._git("log", "-1", "--format=%B", self._tracking)
+
+
+@dataclass(eq=False)
+class _Ticket:
+    """One caller's change waiting in the group commit."""
+
+    change: Change
+    basis: str | None  # the head the caller's decision read
+    checked: bool = False
+    result: Committed | Unchanged | None = None
+    error: BaseException | None = None
+    done: threading.Event = field(default_factory=threading.Event)
 
 
 class _PushRace(TransientError):

@@ -70,7 +70,8 @@ def run_once(*, config_path: str, dry_run: bool = False, apps: frozenset[str] | 
             # One tag listing per image repository for the whole run, shared by every app using it.
             ports = replace(wired.ports(), registry=TagCache(wired.registry, ttl=math.inf).prefetch_for(
                 config, _selected(config, apps)))
-            outcomes = drive(config, ports, apps=_selected(config, apps), mode="dry-run" if dry_run else "run")
+            outcomes = drive(config, ports, apps=_selected(config, apps), mode="dry-run" if dry_run else "run",
+                             workers=config.server.workers)
         finally:
             wired.close()
         print_summary(outcomes)

@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -179,14 +180,28 @@ class Wired:
 
 def drive(config: Config, ports: Ports, *, apps: Sequence[AppConfig], mode: Mode = "run",
           sleep: Callable[[float], None] = time.sleep, envs: frozenset[str] | None = None,
-          force: str | None = None) -> list[Outcome]:
+          force: str | None = None, workers: int = 1) -> list[Outcome]:
     """`run --once`: reconcile every app, then keep reconciling those with a gate's analysis in
     flight — waiting here, between reconciles, until its next measurement is due — until each
-    settles or waits on something outside (Argo CD, a review). Outcomes in config order."""
+    settles or waits on something outside (Argo CD, a review). Outcomes in config order.
+
+    `workers` > 1 reconciles that many apps side by side: their registry and code-host requests
+    overlap, and the bumps they decide together land in each repository as one chain of commits
+    and one push (GitRepo's group commit)."""
     results: dict[str, Reconciled] = {}
-    with pinned(ports, apps):
-        for app in apps:
-            results[app.name] = reconcile(config, app, ports, mode=mode, envs=envs, force=force)
+
+    def one_pass(batch: Sequence[AppConfig]) -> None:
+        with pinned(ports, batch):
+            if workers <= 1 or len(batch) <= 1:
+                for app in batch:
+                    results[app.name] = reconcile(config, app, ports, mode=mode, envs=envs, force=force)
+                return
+            with ThreadPoolExecutor(max_workers=min(workers, len(batch)), thread_name_prefix="pass") as pool:
+                done = pool.map(lambda a: reconcile(config, a, ports, mode=mode, envs=envs, force=force), batch)
+                for app, result in zip(batch, done, strict=True):
+                    results[app.name] = result
+
+    one_pass(apps)
     while True:
         pending = [a for a in apps if results[a.name].analysing]
         if not pending:
@@ -194,9 +209,7 @@ def drive(config: Config, ports: Ports, *, apps: Sequence[AppConfig], mode: Mode
         wait = min(results[a.name].requeue_after or 0.0 for a in pending)
         log.info("analysis in flight for %s; next measurement in %.1fs", ", ".join(a.name for a in pending), wait)
         sleep(wait)
-        with pinned(ports, pending):
-            for app in pending:
-                results[app.name] = reconcile(config, app, ports, mode=mode, envs=envs, force=force)
+        one_pass(pending)
     return [o for app in apps for o in results[app.name].outcomes]
 
 

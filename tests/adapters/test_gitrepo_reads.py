@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 
 import pytest
 
@@ -15,11 +16,17 @@ from gitops_promoter.domain.history import Commit
 from gitops_promoter.errors import GitRejected, ReadStale
 from gitops_promoter.ports import Change, Committed
 from gitops_promoter.workflows.outcome import Outcome, guarded
-from tests.support.gitremote import HumanClone, git, remote_file
+from tests.conftest import FIXTURES
+from tests.support.gitremote import HumanClone, git, make_remote, remote_file
 
-from .test_gitrepo import MSG, ROLLOUT, bump, remote, repo_for  # noqa: F401 - remote is a fixture
+from .test_gitrepo import MSG, ROLLOUT, bump, repo_for
 
 STAGING = "envs/staging/web/kustomization.yaml"
+
+
+@pytest.fixture
+def remote(tmp_path):
+    return make_remote(tmp_path, FIXTURES / "repos" / "deploy")
 
 
 def _msg(app: str, tag: str) -> str:
@@ -182,3 +189,70 @@ def test_index_merges_an_apps_commits_with_every_revert_newest_first():
     index.extend([Commit("r3", "", "Revert\n\nThis reverts commit aaaaaaa2.\n\nPromoter-App: web\nPromoter-Env: dev")],
                  head="h3")
     assert [x.sha for x in index.of("web", limit=10)][:2] == ["r3", "r2"]
+
+
+def test_commits_asked_together_land_as_one_chain_and_one_push(remote, tmp_path):
+    """Eight apps decide at once: eight commits (each its own message and trailers) on one chain,
+    pushed in fewer pushes than commits; each caller gets its own commit; one bad edit fails alone."""
+    import threading
+
+    repo = repo_for(remote, tmp_path)
+    repo.pin()
+    pushes = []
+    real_git = repo._git
+
+    def counting(*args, **kw):
+        if args and args[0] == "push":
+            pushes.append(args)
+        return real_git(*args, **kw)
+
+    repo._git = counting
+    gate = threading.Barrier(9)
+    results: dict[int, object] = {}
+
+    def edit_for(i):
+        def edit(text):
+            if i == 3:
+                raise ValueError("app 3's edit fails")
+            return text + f"# app {i}\n"
+        return edit
+
+    def worker(i):
+        repo.read(ROLLOUT)
+        gate.wait()
+        try:
+            results[i] = repo.commit(Change(ROLLOUT, edit_for(i), _msg(f"app-{i}", f"v{i}")))
+        except ValueError as exc:
+            results[i] = exc
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+    with repo._lock:  # a push in flight: the others queue meanwhile, as in a busy pass
+        for t in threads:
+            t.start()
+        gate.wait()
+        deadline = time.monotonic() + 10
+        while len(repo._queue) < 8 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    for t in threads:
+        t.join(30)
+    assert isinstance(results[3], ValueError)
+    landed = {i: r.sha for i, r in results.items() if isinstance(r, Committed)}
+    assert sorted(landed) == [0, 1, 2, 4, 5, 6, 7]
+    log = git("log", "--format=%H %(trailers:key=Promoter-App,valueonly)", "main", cwd=remote).splitlines()
+    by_app = {line.split()[1]: line.split()[0] for line in log if len(line.split()) == 2}
+    assert {i: by_app[f"app-{i}"] for i in landed} == landed  # each caller's sha is its own commit
+    text = remote_file(remote, ROLLOUT)
+    assert all(f"# app {i}\n" in text for i in landed) and "# app 3" not in text
+    assert len(pushes) == 1
+
+
+def test_own_commits_of_the_pass_are_not_taken_for_a_persons(remote, tmp_path):
+    """Two apps of one file read it at the pass's head; the first app's bump lands; the second
+    app's write re-applies on it (its decision did not depend on the other container)."""
+    repo = repo_for(remote, tmp_path)
+    repo.pin()
+    repo.read(ROLLOUT)
+    assert isinstance(repo.commit(Change(ROLLOUT, lambda t: t + "# one\n", _msg("one", "v1"))), Committed)
+    repo._reads.basis = git("rev-parse", "main~1", cwd=remote)  # the second decision read before it
+    assert isinstance(repo.commit(Change(ROLLOUT, lambda t: t + "# two\n", _msg("two", "v1"))), Committed)
+    assert remote_file(remote, ROLLOUT).endswith("# one\n# two\n")
