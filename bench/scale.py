@@ -102,7 +102,8 @@ class Probes:
         github = Counter(line.split("?")[0] for line in self.github.log[github_from:])
         return {"registry_requests": sum(registry.values()), "tags_list": registry.get("tags/list", 0),
                 "registry": dict(registry), "git_processes": sum(git.values()), "git_fetches": git.get("fetch", 0),
-                "git_pushes": git.get("push", 0), "git": dict(git.most_common()),
+                "git_pushes": git.get("push", 0), "git_pushes_to_branch": git.get("push to main", 0),
+                "git": dict(git.most_common()),
                 "github_requests": sum(github.values()), "github": _github_kinds(github)}
 
 
@@ -405,6 +406,11 @@ def report(rows: list[dict[str, Any]], big: dict[str, Any] | None, checks: dict[
               f"processes, {steady['git_fetches']} fetches (target 1) vs {base['git_processes']}/1; GitHub "
               f"{steady['github_requests']} vs {base['github_requests']}; RSS {steady['rss_mb']} MB (target < 200) "
               f"vs {base['rss_mb']} MB")
+        moved = next(p for p in r["passes"] if p["pass"] == "10% move")
+        print(f"         10% move: {r['dev_bumped']} dev bumps landed with {moved['git_pushes_to_branch']} push(es) to "
+              f"the branch (target 1 per deployment repository), {moved['git_pushes']} pushes in all (PR branches "
+              f"too); git {moved['git_processes']} processes, {moved['git_fetches']} fetches; GitHub "
+              f"{moved['github_requests']}")
     top = max(rows, key=lambda r: r["apps"])
     top_steady = next(p for p in top["passes"] if p["pass"] == "steady")
     print(f"  the git-counting wrapper's share of the steady pass at {top['apps']} apps: about "

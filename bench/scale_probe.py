@@ -131,7 +131,9 @@ def subcommand(argv: list[str]) -> str:
 
 class GitCounter:
     """The wrapper directory; `env()` points PATH and GitPython at it; `take()` returns the
-    invocations logged since the last take as {subcommand: count} (cat-file split by mode)."""
+    invocations logged since the last take as {subcommand: count} (cat-file split by mode; each
+    push also counted as "push to main" — the deployment branch of the benchmark's worlds — or
+    "push to another ref")."""
 
     def __init__(self, where: Path) -> None:
         where.mkdir(parents=True, exist_ok=True)
@@ -179,6 +181,8 @@ exec {REAL_GIT} "$@"
                 mode = next((a for a in argv if a.startswith("--batch")), None)
                 sub = f"cat-file {mode}" if mode else "cat-file"
             out[sub] += 1
+            if sub == "push":  # also by where it goes: the deployment branch (`main`) or another ref
+                out["push to main" if argv[-1].endswith(":refs/heads/main") else "push to another ref"] += 1
         return out
 
 

@@ -41,6 +41,15 @@ def test_the_git_wrapper_logs_every_process_with_its_subcommand(tmp_path: Path) 
                  ["-C", str(repo), "cat-file", "--batch-check"]):
         subprocess.run(["git", *args], env=env, input=b"", capture_output=True, check=True)
     assert counter.take() == {"init": 1, "rev-parse": 1, "cat-file --batch-check": 1}
+    bare = tmp_path / "remote.git"
+    subprocess.run(["/usr/bin/git", "init", "-q", "--bare", str(bare)], check=True, capture_output=True)
+    who = ["-c", "user.name=t", "-c", "user.email=t@x"]
+    subprocess.run(["/usr/bin/git", "-C", str(repo), *who, "commit", "-q", "--allow-empty", "-m", "x"], check=True,
+                   capture_output=True, env=env)
+    for ref in ("refs/heads/main", "refs/heads/promoter/staging/web"):
+        subprocess.run(["git", "-C", str(repo), "push", "-q", str(bare), f"HEAD:{ref}"], env=env, check=True,
+                       capture_output=True)
+    assert counter.take() == {"push": 2, "push to main": 1, "push to another ref": 1}
     assert counter.take() == {}
     assert subcommand(["--git-dir", "x", "fetch", "-q"]) == "fetch"
 
