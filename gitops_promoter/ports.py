@@ -122,7 +122,6 @@ class DeployRepo(Protocol):
         ...
 
 
-@dataclass(frozen=True)
 @runtime_checkable
 class Pinnable(Protocol):
     """A deployment repository whose reads can be fixed to one fetched head for a pass."""
@@ -132,6 +131,10 @@ class Pinnable(Protocol):
         ...
 
     def unpin(self) -> None: ...
+
+    def forget_reads(self) -> None:
+        """A new decision starts in this thread: a write of its checks only what it reads from now."""
+        ...
 
 
 @runtime_checkable

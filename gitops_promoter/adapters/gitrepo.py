@@ -29,6 +29,7 @@ import git
 from gitops_promoter.adapters.history_index import HistoryIndex
 from gitops_promoter.adapters.retry import Backoff, Retry, retrying
 from gitops_promoter.config.schema import RepositoryConfig
+from gitops_promoter.deadline import left
 from gitops_promoter.domain.history import Commit
 from gitops_promoter.errors import ConfigError, GitRejected, GitUnavailable, PromoterError, ReadStale, TransientError
 from gitops_promoter.ports import Change, Committed, PushRefused, Unchanged
@@ -41,6 +42,7 @@ INDEX_FILE = "promoter-history.json"  # the history index, kept beside the clone
 _BARE_LAYOUT = frozenset({"HEAD", "config", "description", "hooks", "info", "objects", "refs", "branches", "logs",
                           "packed-refs", "FETCH_HEAD", "ORIG_HEAD", "shallow", "index", SCRATCH, INDEX_FILE})
 NETWORK_TIMEOUT = 60.0  # seconds for one fetch, push or ls-remote
+MIN_NETWORK_TIMEOUT = 5.0  # … and at least this long, even close to the app's pass deadline
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 _RACE = ("non-fast-forward", "updates were rejected because the remote contains work", "fetch first", "[rejected]",
@@ -103,7 +105,7 @@ class GitRepo:
         self._reads = threading.local()  # per thread (one reconcile): the head its reads were at
         self._lock = threading.RLock()
         self._own: set[str] = set()  # commits this process pushed (bounded)
-        self._pending_chain: list[str] = []  # commits built since the last push
+        self._generation = 0  # bumped by expire(): a fetch that began before it is not reused
         self._queue: list[_Ticket] = []  # changes waiting for the next group commit
         self._queue_lock = threading.Lock()  # one writer per repository across the service's threads
 
@@ -145,9 +147,13 @@ class GitRepo:
         # A command that talks to the remote is killed after network_timeout: a remote that accepts
         # and never answers must not hold the repository's lock (and every app on it) forever.
         remote = args[0] in ("fetch", "push", "ls-remote")
+        timeout = None
+        if remote:  # and within the app's pass deadline, though never under MIN_NETWORK_TIMEOUT
+            remaining = left()
+            timeout = self.network_timeout if remaining is None else \
+                max(MIN_NETWORK_TIMEOUT, min(self.network_timeout, remaining))
         try:
-            out: str = r.git.execute(["git", *args], env={**self.env(), **(env or {})},
-                                     kill_after_timeout=self.network_timeout if remote else None)
+            out: str = r.git.execute(["git", *args], env={**self.env(), **(env or {})}, kill_after_timeout=timeout)
             return out
         except git.GitCommandError as exc:
             raise self._classify(exc, args) from None
@@ -191,11 +197,12 @@ class GitRepo:
         if self._repo is None:
             self._repo = self._open_or_init()
         branch = self.config.branch
+        generation = self._generation
         self._retrying("fetch", lambda: self._git("fetch", "--prune", "--no-tags", "origin",
                                                   f"+refs/heads/{branch}:{self._tracking}"))
         self.fetches += 1
         head = self._git("rev-parse", "--verify", f"{self._tracking}^{{commit}}")
-        self._fetched = (self._clock(), head)
+        self._fetched = (self._clock(), head) if generation == self._generation else None
         return head
 
     @_serialized
@@ -210,10 +217,17 @@ class GitRepo:
     def unpin(self) -> None:
         self._pinned = None
 
-    @_serialized
     def expire(self) -> None:
-        """News from outside (a webhook): the next read fetches, whatever `read_ttl` says."""
+        """News from outside (a webhook): the next read fetches, whatever `read_ttl` says. Never
+        waits for the repository's lock (a webhook handler calls it while a write may be in flight);
+        a fetch running now is not kept for reads either."""
+        self._generation += 1
         self._fetched = None
+
+    def forget_reads(self) -> None:
+        """A new decision starts in this thread (a reconcile's stage): what it reads from now on is
+        what a write of its must find unchanged."""
+        self._reads.basis = None
 
     @_serialized
     def head(self) -> str:
@@ -263,16 +277,23 @@ class GitRepo:
         """The file's text at `commit`, through one long-lived `git cat-file --batch` (no process
         per read). A file that is not UTF-8 is a GitRejected naming it: never guessed at."""
         assert self._repo is not None
+        path = _tree_path(path)
         missing = GitRejected(repository=self.name, detail=f"{path}: no such file on branch {self.config.branch}")
         if "\n" in path or "\r" in path:  # one request per line: such a path cannot be asked for
             raise missing
-        try:
-            _, kind, _, raw = self._repo.git.get_object_data(f"{commit}:{path}")
-        except ValueError:  # "<ref> missing": no such path at that commit
-            raise missing from None
-        except (OSError, git.GitCommandError) as exc:
-            self._repo.git.clear_cache()  # the batch process died: the next read starts another
-            raise GitUnavailable(repository=self.name, detail=f"cat-file {path}: {exc}") from None
+        for tries in (1, 2):
+            try:
+                _, kind, _, raw = self._repo.git.get_object_data(f"{commit}:{path}")
+                break
+            except ValueError as exc:
+                if "could not be resolved" in str(exc):  # "<ref> missing": no such path at that commit
+                    raise missing from None
+                self._repo.git.clear_cache()  # git refused the request and ended: the next read starts anew
+                raise GitRejected(repository=self.name, detail=f"{path}: cannot be read ({exc})") from None
+            except (OSError, git.GitCommandError) as exc:
+                self._repo.git.clear_cache()  # the batch process died (a previous request ended it): again
+                if tries == 2:
+                    raise GitUnavailable(repository=self.name, detail=f"cat-file {path}: {exc}") from None
         kind = kind.decode() if isinstance(kind, bytes) else kind  # GitPython hands the type as bytes
         if kind != "blob":
             raise GitRejected(repository=self.name, detail=f"{path}: is a {kind} on branch {self.config.branch}, "
@@ -313,11 +334,19 @@ class GitRepo:
         return ticket.result
 
     def _land_queued(self) -> None:
-        """Under the lock: build every queued change as one chain on the branch head, push once."""
+        """Under the lock: land every queued change as one chain of commits and one push."""
         with self._queue_lock:
             batch, self._queue = self._queue, []
-        if not batch:
-            return
+        try:
+            self._land_tickets(batch)
+        finally:
+            for t in batch:
+                t.done.set()
+
+    def _land_tickets(self, batch: list[_Ticket]) -> None:
+        """Build the tickets' changes as one chain on the branch head and push it once. A chain the
+        remote refuses (a hook, a push rule on one path) is landed one change at a time, so one
+        refused change fails alone."""
         shas: dict[int, str] = {}
 
         def build(head: str) -> str | Unchanged:
@@ -327,102 +356,124 @@ class GitRepo:
                 if t.error is not None:
                     continue
                 try:
-                    if not t.checked:  # the first fresh head: was it decided on the files as they are?
-                        t.checked = True
-                        self._check_fresh(t.basis, head, [t.change.path, *(path for path, _ in t.change.also)])
+                    # Was it decided on the files as they are? Asked again after every lost race:
+                    # a person's edit of the file meanwhile is never overwritten.
+                    self._check_fresh(t.basis, head, [t.change.path, *(path for path, _ in t.change.also)])
                     texts = t.change.apply(lambda path, tip=tip: self._read_at(tip, path))  # type: ignore[misc]
+                    before, after = texts[t.change.path]
+                    if after == before:
+                        t.result = Unchanged(reason=f"{t.change.path} already says so")
+                        continue
+                    t.result = None
+                    tip = self._write_commit(tip, _changed(texts), t.change.message)
                 except Exception as exc:  # noqa: BLE001 - this change's failure, handed to its caller
                     t.error = exc
                     continue
-                before, after = texts[t.change.path]
-                if after == before:
-                    t.result = Unchanged(reason=f"{t.change.path} already says so")
-                    continue
-                t.result = None
-                tip = self._write_commit(tip, _changed(texts), t.change.message)
                 shas[i] = tip
             return tip if shas else Unchanged(reason="nothing to commit")
 
         try:
-            landed = self._land(build)
-            for i, sha in shas.items():
-                attempts = landed.attempts if isinstance(landed, Committed) else 1
-                batch[i].result = Committed(sha=sha, attempts=attempts)
+            landed = self._land(build, chain=lambda: list(shas.values()))
+        except (PushRefused, GitRejected) as exc:
             if len(shas) > 1:
-                log.info("%s: %d commits pushed at once", self.name, len(shas))
-        except BaseException as exc:
-            for t in batch:
-                if t.error is None and (t.result is None or batch.index(t) in shas):
-                    t.error = exc
-        finally:
-            for t in batch:
-                t.done.set()
+                log.info("%s: the remote refused a chain of %d commits (%s); one at a time", self.name, len(shas),
+                         exc)
+                for i in list(shas):
+                    self._land_tickets([batch[i]])
+                return
+            self._fail(batch, shas, exc)
+            return
+        except Exception as exc:  # noqa: BLE001 - the push failed: every change in the chain failed
+            self._fail(batch, shas, exc)
+            return
+        except BaseException as exc:  # an interrupt: the callers fail, and it goes on up
+            self._fail(batch, shas, PromoterError(f"interrupted: {type(exc).__name__}"))
+            raise
+        attempts = landed.attempts if isinstance(landed, Committed) else 1
+        for i, sha in shas.items():
+            batch[i].result = Committed(sha=sha, attempts=attempts)
+        if len(shas) > 1:
+            log.info("%s: %d commits pushed at once", self.name, len(shas))
+
+    @staticmethod
+    def _fail(batch: list[_Ticket], shas: dict[int, str], exc: Exception) -> None:
+        """Every ticket whose commit was in the failed chain, or that has no answer yet, gets `exc`
+        (an Unchanged decided against the failed chain's commits is no answer either)."""
+        for t in batch:
+            if t.error is None:
+                t.result = None
+                t.error = exc
 
     def _check_fresh(self, basis: str | None, head: str, paths: list[str]) -> None:
-        """Raise ReadStale when a commit between `basis` and `head` changed one of `paths`: the
-        caller decided on texts that are gone (a person's push since the pass's fetch). The reads
-        move to `head`, so deciding again sees it. A race after this check is git's usual one:
-        the edit is re-applied on the new head, as a rebase would."""
+        """Raise ReadStale when a commit between `basis` and `head` that is not the promoter's own
+        changed one of `paths`: the caller decided on texts that are gone (a person's push since
+        the pass's fetch). The reads move to `head`, so deciding again sees it. `--full-history`:
+        a merge that brought a change in (a person merging a pull request) counts as well."""
         if basis is None or basis == head:
             return
-        since = self._git("log", "--format=%H", "--no-renames", f"{basis}..{head}", "--", *paths).split()
+        since = self._git("log", "--format=%H", "--full-history", "--no-renames", f"{basis}..{head}", "--", *paths,
+                          env={"GIT_LITERAL_PATHSPECS": "1"}).split()
         others = [sha for sha in since if sha not in self._own]  # the promoter's own commits re-apply
         if not others:
             return
-        changed = self._git("diff", "--name-only", "--no-renames", f"{others[-1]}^", others[0], "--", *paths)
         if self._pinned is not None:
             self._pinned = head
         raise ReadStale(repository=self.name,
-                        detail=f"{changed.split(chr(10))[0]} changed on {self.branch} since it was read "
-                               f"(now at {head[:10]}); deciding again on the new head")
+                        detail=f"{', '.join(paths)} changed on {self.branch} since it was read (in {others[0][:10]}, "
+                               f"now at {head[:10]}); deciding again on the new head")
 
-    def _land(self, build: Callable[[str], str | Unchanged]) -> Committed | Unchanged:
+    def _land(self, build: Callable[[str], str | Unchanged],
+              chain: Callable[[], list[str]] | None = None) -> Committed | Unchanged:
         """Fetch, `build` a commit on the branch head, push it (never a force-push). A push that
         loses a race with another writer is built again on the new head at once, again and again
         with a short jittered pause, for up to `race_budget` seconds (at most RACE_ATTEMPTS tries):
         under a steady stream of people's pushes the window between fetch and push is what
-        decides, so many quick tries land where a few long waits do not."""
+        decides, so many quick tries land where a few long waits do not. A push whose answer was
+        lost but that landed (the new head contains it) is taken as landed. `chain` names every
+        commit the build made (default: the tip), remembered as the promoter's own."""
         started = self._clock()
         attempt = 0
+        built: str | None = None
         while True:
             attempt += 1
             head = self.sync()
-            built = build(head)
-            if isinstance(built, Unchanged):
-                return built
+            if built is not None and self.contains(built, head):  # it landed; only its answer was lost
+                return self._landed(built, chain() if chain else [built], attempt - 1)
+            rebuilt = build(head)
+            if isinstance(rebuilt, Unchanged):
+                return rebuilt
+            built = rebuilt
             try:
                 refspec = f"{built}:refs/heads/{self.branch}"
                 self._retrying("push", lambda: self._git("push", "--porcelain", "origin", refspec))  # noqa: B023
             except _PushRace as race:
                 spent = self._clock() - started
-                if attempt >= RACE_ATTEMPTS or spent >= self.race_budget:
+                late = (left() or 0.0) < 0
+                if attempt >= RACE_ATTEMPTS or spent >= self.race_budget or late:
                     detail = f"push kept losing races: {attempt} attempts in {spent:.1f} s; trying again next pass"
                     raise GitUnavailable(repository=self.name, detail=detail) from None
                 log.info("%s: push lost a race (%s); re-applying on the new head", self.name, race)
                 self._sleep(_RACE_BACKOFF.delay(min(attempt - 1, 5)))
                 continue
-            self._remember_own(built)
-            # The remote head is our commit now: the reads of this pass (or read_ttl) see it.
-            if self._pinned is not None:
-                self._pinned = built
-            self._fetched = (self._clock(), built)
-            return Committed(sha=built, attempts=attempt)
+            return self._landed(built, chain() if chain else [built], attempt)
 
-    def _remember_own(self, tip: str) -> None:
-        """The commits this process pushed (a chain: the tip and its parents down to the last
-        fetched head), so a later write of the same pass does not take them for a person's."""
-        self._own.add(tip)
-        for sha in self._pending_chain:
-            self._own.add(sha)
-        self._pending_chain.clear()
-        if len(self._own) > OWN_MEMORY:
+    def _landed(self, tip: str, commits: list[str], attempts: int) -> Committed:
+        """The promoter's commits are on the remote: remember them as its own (bounded), and move
+        the reads of this pass (or of read_ttl) to the new head."""
+        if len(self._own) + len(commits) > OWN_MEMORY:
             self._own.clear()
-            self._own.add(tip)
+        self._own.update(commits)
+        self._own.add(tip)
+        if self._pinned is not None:
+            self._pinned = tip
+        self._fetched = (self._clock(), tip)
+        return Committed(sha=tip, attempts=max(attempts, 1))
 
     def _write_commit(self, parent: str, files: dict[str, str], message: str) -> str:
         """A commit on `parent` that changes only `files` (path → text), built by one
         `git fast-import` (no index, no work tree), so its cost does not grow with the number of
         files in the repository."""
+        files = {_tree_path(path): text for path, text in files.items()}
         modes = {path: self._git("ls-tree", parent, "--", path).split(" ", 1)[0] or "100644" for path in files}
         with self._scratch() as scratch:
             return self._fast_import(scratch, parent, {p: (modes[p], text) for p, text in files.items()}, message)
@@ -451,7 +502,6 @@ class GitRepo:
         mark, _, sha = marks.read_text().strip().partition(" ")
         if mark != ":1" or len(sha) < 40:
             raise GitRejected(repository=self.name, detail=f"fast-import wrote no commit (marks: {mark} {sha})")
-        self._pending_chain.append(sha)
         return sha
 
     @_serialized
@@ -666,7 +716,7 @@ class GitRepo:
             return []
         removed: list[str] = []
         for pattern in ("*.lock", "refs/**/*.lock", "logs/**/*.lock", "fast_import_crash_*", "objects/pack/tmp_*",
-                        "objects/incoming-*"):
+                        "objects/incoming-*", ".promoter-history-*"):
             for leftover in sorted(self.path.glob(pattern)):
                 if SCRATCH in leftover.relative_to(self.path).parts:
                     continue
@@ -704,7 +754,6 @@ class _Ticket:
 
     change: Change
     basis: str | None  # the head the caller's decision read
-    checked: bool = False
     result: Committed | Unchanged | None = None
     error: BaseException | None = None
     done: threading.Event = field(default_factory=threading.Event)
@@ -744,6 +793,11 @@ def _remote_says(stderr: str, stdout: str) -> str:
 
 def _changed(texts: dict[str, tuple[str, str]]) -> dict[str, str]:
     return {path: after for path, (before, after) in texts.items() if after != before}
+
+
+def _tree_path(path: str) -> str:
+    """A path as git's trees hold it: `./values.yaml` and `a/./b` (valid in the config) without the `.` parts."""
+    return "/".join(part for part in path.split("/") if part != ".") if "." in path.split("/") else path
 
 
 def _quote_path(path: str) -> str:

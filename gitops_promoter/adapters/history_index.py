@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,6 +21,7 @@ from gitops_promoter.domain.history import Commit
 log = logging.getLogger(__name__)
 
 FORMAT = 1
+_SHA = re.compile(r"[0-9a-f]{40}")
 
 
 class HistoryIndex:
@@ -89,7 +91,10 @@ class HistoryIndex:
             data = json.loads(path.read_text(encoding="utf-8"))
             if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("head"), str):
                 return index
-            commits = [Commit(str(sha), str(subject), str(message)) for sha, subject, message in data["commits"]]
+            commits = [Commit(sha, subject, message) for sha, subject, message in data["commits"]]
+            if not all(isinstance(x, str) for c in commits for x in (c.sha, c.subject, c.message)) or \
+                    not all(_SHA.fullmatch(c.sha) for c in commits) or not _SHA.fullmatch(data["head"]):
+                raise ValueError("not the promoter's index (a sha that is not 40 hex digits, or a value not text)")
         except FileNotFoundError:
             return index
         except (OSError, ValueError, TypeError, KeyError) as exc:

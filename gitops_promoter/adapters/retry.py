@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import TypeVar
 
+from gitops_promoter.deadline import left
 from gitops_promoter.errors import TransientError
 
 log = logging.getLogger(__name__)
@@ -53,12 +54,16 @@ def retrying(attempt: Callable[[], T], *, attempts: int, backoff: Backoff, what:
         try:
             return attempt()
         except Retry as failure:
+            delay = failure.wait if failure.wait is not None else backoff.delay(n - 1)
+            remaining = left()
             if failure.wait is not None and asked + failure.wait > wait_cap:
                 error = give_up(_over_cap(failure, asked=asked, cap=wait_cap), n)
             elif n >= attempts:
                 error = give_up(failure, n)
+            elif remaining is not None and delay > remaining:
+                error = give_up(Retry(f"{failure.detail}; no time for another try before the app's pass deadline",
+                                      wait=failure.wait, status=failure.status), n)
             else:
-                delay = failure.wait if failure.wait is not None else backoff.delay(n - 1)
                 if failure.wait is not None:
                     asked += delay
                 log.warning("%s: %s; retrying in %.2fs", what, failure.detail, delay)

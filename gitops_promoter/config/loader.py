@@ -339,7 +339,7 @@ class _Builder:
         return built if cluster is not None and namespace is not None else None
 
     def state(self, c: Cursor) -> StateConfig:
-        m = c.mapping(("journal", "poll_interval", "workdir", "lock_timeout", "recheck_interval"))
+        m = c.mapping(("journal", "poll_interval", "workdir", "lock_timeout", "recheck_interval", "app_deadline"))
         d = StateConfig()
         journal = m["journal"].str(max_len=MAX_URL) if "journal" in m else None
         if journal and (re.search(r"://[^/@]*:[^/@]*@", journal) or re.search(r"[?&]password=", journal, re.I)):
@@ -350,7 +350,8 @@ class _Builder:
                            poll_interval=_seconds(m.get("poll_interval"), d.poll_interval, maximum=24 * 3600.0),
                            workdir=(m["workdir"].str() if "workdir" in m else None) or d.workdir,
                            lock_timeout=_seconds(m.get("lock_timeout"), d.lock_timeout, allow_zero=True),
-                           recheck_interval=_seconds(m.get("recheck_interval"), d.recheck_interval))
+                           recheck_interval=_seconds(m.get("recheck_interval"), d.recheck_interval),
+                           app_deadline=_seconds(m.get("app_deadline"), d.app_deadline))
 
     # --- environments -----------------------------------------------------------
     def environment(self, c: Cursor) -> EnvironmentConfig | None:

@@ -226,6 +226,7 @@ class StateConfig:
     workdir: str = ".gitops-promoter/repos"
     lock_timeout: float = 30.0  # how long a second process waits for the workdir lock
     recheck_interval: float = 10.0  # how soon the service looks again at a canary in motion
+    app_deadline: float = 300.0  # one app's reconcile: no retry wait or new stage after this many seconds
 
 
 @dataclass(frozen=True)

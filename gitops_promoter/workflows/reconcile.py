@@ -14,9 +14,10 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from gitops_promoter.config.schema import AppConfig, Config, EnvironmentConfig
+from gitops_promoter.deadline import deadline, passed
 from gitops_promoter.domain.history import current_release
 from gitops_promoter.errors import PromoterError
-from gitops_promoter.ports import Cluster, CodeHost, DeployRepo, Journal, Metrics, Registry
+from gitops_promoter.ports import Cluster, CodeHost, DeployRepo, Journal, Metrics, Pinnable, Registry
 from gitops_promoter.workflows import canary, discover, propose, rollback
 from gitops_promoter.workflows.outcome import Outcome
 
@@ -67,6 +68,12 @@ def reconcile(config: Config, app: AppConfig, ports: Ports, *, mode: Mode = "run
     release (workflows.rollback) and "promote" has nothing to advance.
     `skip` names (environment, stage) pairs not to run now (the service parks them); `stopping`
     is asked between stages: once it says so, nothing more is started."""
+    with deadline(config.state.app_deadline):
+        return _reconcile(config, app, ports, mode=mode, envs=envs, force=force, skip=skip, stopping=stopping)
+
+
+def _reconcile(config: Config, app: AppConfig, ports: Ports, *, mode: Mode, envs: frozenset[str] | None,
+               force: str | None, skip: frozenset[tuple[str, str]], stopping: Callable[[], bool]) -> Reconciled:
     outcomes: list[Outcome] = []
     chain = list(config.environments)
     repo = ports.repos[app.repository]
@@ -74,7 +81,13 @@ def reconcile(config: Config, app: AppConfig, ports: Ports, *, mode: Mode = "run
         target = app.targets.get(env.name)
         if target is None or (envs is not None and env.name not in envs):
             continue
+        if passed() and not stopping():
+            outcomes.append(Outcome(app.name, env.name, "error", f"the app's pass deadline "
+                                    f"(state.app_deadline, {config.state.app_deadline:g}s) passed before {env.name}; "
+                                    "it runs again next pass", error_kind="transient"))
+            continue
         if force is None and (env.name, WRITE_BACK) not in skip and not stopping():
+            _new_decision(repo)
             if env.mode == "direct":
                 outcome = discover.bump(app, target, registry=ports.registry, repo=repo, dry_run=mode != "run")
             else:
@@ -82,6 +95,7 @@ def reconcile(config: Config, app: AppConfig, ports: Ports, *, mode: Mode = "run
             outcomes.append(replace(outcome, stage=WRITE_BACK))
         driven = app.canary is not None and bool(target.rollout) and bool(target.cluster)
         if mode != "dry-run" and driven and (env.name, CANARY) not in skip and not stopping():
+            _new_decision(repo)
             outcome = _canary(app, env, ports, mode=mode, force=force, config=config)
             if ports.recheck is not None and outcome.status in IN_MOTION and outcome.requeue_after is None:
                 outcome = replace(outcome, requeue_after=ports.recheck)
@@ -93,6 +107,12 @@ def reconcile(config: Config, app: AppConfig, ports: Ports, *, mode: Mode = "run
         outcomes = _with_rollback([_observed(o) for o in outcomes], ports.repos[app.repository], app)
     waits = [o.requeue_after for o in outcomes if o.requeue_after is not None]
     return Reconciled(app.name, tuple(outcomes), min(waits) if waits else None)
+
+
+def _new_decision(repo: DeployRepo) -> None:
+    """Each stage decides on what it reads itself: its write checks those files did not move since."""
+    if isinstance(repo, Pinnable):
+        repo.forget_reads()
 
 
 def _with_rollback(outcomes: list[Outcome], repo: DeployRepo, app: AppConfig) -> list[Outcome]:
