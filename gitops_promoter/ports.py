@@ -136,6 +136,14 @@ class Pinnable(Protocol):
         """A new decision starts in this thread: a write of its checks only what it reads from now."""
         ...
 
+    def defer(self) -> None:
+        """Until `flush`, commits made while pinned are built on a local chain and not pushed."""
+        ...
+
+    def flush(self) -> dict[str, Committed | Unchanged | Exception]:
+        """Push the local chain once: what became of each commit handed out since `defer`."""
+        ...
+
 
 @runtime_checkable
 class Expirable(Protocol):

@@ -42,6 +42,9 @@ INDEX_FILE = "promoter-history.json"  # the history index, kept beside the clone
 _BARE_LAYOUT = frozenset({"HEAD", "config", "description", "hooks", "info", "objects", "refs", "branches", "logs",
                           "packed-refs", "FETCH_HEAD", "ORIG_HEAD", "shallow", "index", SCRATCH, INDEX_FILE})
 NETWORK_TIMEOUT = 60.0  # seconds for one fetch, push or ls-remote
+#: The promoter's pull-request branches (domain.proposal.branch_name): fetched with the pass's one
+#: fetch, so a pass over many waiting pull requests asks the remote once.
+PR_BRANCHES = "promoter/"
 MIN_NETWORK_TIMEOUT = 5.0  # … and at least this long, even close to the app's pass deadline
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -106,7 +109,11 @@ class GitRepo:
         self._lock = threading.RLock()
         self._own: set[str] = set()  # commits this process pushed (bounded)
         self._generation = 0  # bumped by expire(): a fetch that began before it is not reused
-        self._queue: list[_Ticket] = []  # changes waiting for the next group commit
+        self._queue: list[_Ticket] = []
+        self._repin = False  # expire() during a pinned pass: the next read pins the new head
+        self._pr_heads: dict[str, str] | None = None  # pin(): the promoter's PR branches as fetched
+        self._deferred: list[_Ticket] | None = None  # defer(): the pass's commits, not pushed yet
+        self._deferred_base: str | None = None  # changes waiting for the next group commit
         self._queue_lock = threading.Lock()  # one writer per repository across the service's threads
 
     # --- credentials ---------------------------------------------------------------
@@ -192,14 +199,17 @@ class GitRepo:
     # That keeps a bump independent of the repository's size (no checkout of 5,000 files).
 
     @_serialized
-    def sync(self) -> str:
-        """Fetch the remote branch; return the commit it points at."""
+    def sync(self, *, pr_branches: bool = False) -> str:
+        """Fetch the remote branch (and, with `pr_branches`, the promoter's pull-request branches in
+        the same fetch); return the commit the branch points at."""
         if self._repo is None:
             self._repo = self._open_or_init()
         branch = self.config.branch
         generation = self._generation
-        self._retrying("fetch", lambda: self._git("fetch", "--prune", "--no-tags", "origin",
-                                                  f"+refs/heads/{branch}:{self._tracking}"))
+        specs = [f"+refs/heads/{branch}:{self._tracking}"]
+        if pr_branches:
+            specs.append(f"+refs/heads/{PR_BRANCHES}*:refs/remotes/origin/{PR_BRANCHES}*")
+        self._retrying("fetch", lambda: self._git("fetch", "--prune", "--no-tags", "origin", *specs))
         self.fetches += 1
         head = self._git("rev-parse", "--verify", f"{self._tracking}^{{commit}}")
         self._fetched = (self._clock(), head) if generation == self._generation else None
@@ -210,12 +220,18 @@ class GitRepo:
         """Fetch once and read at that head until `unpin`: a pass reads one consistent state with
         one fetch, however many apps share the repository. Writes still fetch, and re-apply their
         edit on the newest head; after the promoter's own push the pin moves to its commit."""
-        self._pinned = self.sync()
+        self._pinned = self.sync(pr_branches=True)
+        refs = self._git("for-each-ref", "--format=%(objectname) %(refname)", f"refs/remotes/origin/{PR_BRANCHES}")
+        prefix = "refs/remotes/origin/"
+        self._pr_heads = {ref[len(prefix):]: sha for sha, _, ref in (line.partition(" ") for line in refs.splitlines())
+                          if ref.startswith(prefix)}
         return self._pinned
 
     @_serialized
     def unpin(self) -> None:
         self._pinned = None
+        self._repin = False
+        self._pr_heads = None
 
     def expire(self) -> None:
         """News from outside (a webhook): the next read fetches, whatever `read_ttl` says. Never
@@ -223,6 +239,7 @@ class GitRepo:
         a fetch running now is not kept for reads either."""
         self._generation += 1
         self._fetched = None
+        self._repin = self._pinned is not None  # a pinned pass reads the new head from now on
 
     def forget_reads(self) -> None:
         """A new decision starts in this thread (a reconcile's stage): what it reads from now on is
@@ -234,6 +251,9 @@ class GitRepo:
         return self._read_head()
 
     def _read_head(self) -> str:
+        if self._repin and self._pinned is not None:
+            self._repin = False
+            self.pin()
         if self._pinned is not None:
             head = self._pinned
         elif self._fetched is not None and self.read_ttl > 0 and self._clock() - self._fetched[0] < self.read_ttl:
@@ -318,6 +338,10 @@ class GitRepo:
                 return change.apply(lambda path: self._read_at(head, path))[change.path]
         ticket = _Ticket(change, basis=getattr(self._reads, "basis", None))
         self._reads.basis = None  # the next decision's reads start afresh
+        if self._deferred is not None:  # a pass defers its pushes (set and cleared by its own thread)
+            with self._lock:
+                if self._deferred is not None and self._pinned is not None:
+                    return self._commit_locally(ticket)
         with self._queue_lock:
             self._queue.append(ticket)
         while not ticket.done.is_set():
@@ -333,6 +357,44 @@ class GitRepo:
         assert ticket.result is not None
         return ticket.result
 
+    # --- a pass's bumps as one chain, pushed once ------------------------------------------
+    @_serialized
+    def defer(self) -> None:
+        """Until `flush`, commits made while the repository is pinned are built on a local chain
+        on the pinned head (the pass's later reads see them) and not pushed."""
+        self._deferred = []
+        self._deferred_base = self._pinned
+
+    def _commit_locally(self, ticket: _Ticket) -> Committed | Unchanged:
+        assert self._pinned is not None and self._deferred is not None
+        tip = self._pinned
+        texts = ticket.change.apply(lambda path: self._read_at(tip, path))
+        before, after = texts[ticket.change.path]
+        if after == before:
+            return Unchanged(reason=f"{ticket.change.path} already says so")
+        sha = self._write_commit(tip, _changed(texts), ticket.change.message)
+        ticket.result = Committed(sha=sha, attempts=0)
+        self._deferred.append(ticket)
+        self._pinned = sha
+        return ticket.result
+
+    @_serialized
+    def flush(self) -> dict[str, Committed | Unchanged | Exception]:
+        """Push the pass's local chain once; returns what became of each commit `commit` handed out
+        meanwhile (by its provisional sha). When the remote moved since the pin, the chain is built
+        again on the new head (each change checked and re-applied, as after a lost race)."""
+        tickets, base, tip = self._deferred or [], self._deferred_base, self._pinned
+        self._deferred = self._deferred_base = None
+        if not tickets:
+            return {}
+        provisional = [t.result.sha for t in tickets if isinstance(t.result, Committed)]
+        self._land_tickets(tickets, prebuilt=(base, tip, provisional) if base and tip else None)
+        out: dict[str, Committed | Unchanged | Exception] = {}
+        for sha, t in zip(provisional, tickets, strict=True):
+            out[sha] = t.error if t.error is not None and isinstance(t.error, Exception) else \
+                t.result if t.result is not None else GitUnavailable(repository=self.name, detail="not pushed")
+        return out
+
     def _land_queued(self) -> None:
         """Under the lock: land every queued change as one chain of commits and one push."""
         with self._queue_lock:
@@ -343,7 +405,8 @@ class GitRepo:
             for t in batch:
                 t.done.set()
 
-    def _land_tickets(self, batch: list[_Ticket]) -> None:
+    def _land_tickets(self, batch: list[_Ticket],
+                      prebuilt: tuple[str, str, list[str]] | None = None) -> None:
         """Build the tickets' changes as one chain on the branch head and push it once. A chain the
         remote refuses (a hook, a push rule on one path) is landed one change at a time, so one
         refused change fails alone."""
@@ -351,6 +414,9 @@ class GitRepo:
 
         def build(head: str) -> str | Unchanged:
             shas.clear()
+            if prebuilt is not None and head == prebuilt[0]:  # nothing moved: the local chain as it is
+                shas.update(enumerate(prebuilt[2]))
+                return prebuilt[1]
             tip = head
             for i, t in enumerate(batch):
                 if t.error is not None:
@@ -514,8 +580,11 @@ class GitRepo:
         that still holds what we last saw is overwritten.
         """
         for attempt in range(1, self.max_attempts + 1):
-            head = self.sync()
-            existing = self._remote_branch(branch)
+            # First at the pass's head and its fetched branches (no network when nothing is to
+            # push); a push is always built on the newest head and branch.
+            fresh = attempt > 1 or self._pinned is None
+            head = self.sync() if fresh else self._read_head()
+            existing = self._remote_branch(branch, fresh=fresh)
             texts = change.apply(lambda path, head=head: self._read_at(head, path))  # type: ignore[misc]
             before, after = texts[change.path]
             if after == before:
@@ -523,6 +592,8 @@ class GitRepo:
             files = _changed(texts)
             if existing and not rebuild and all(self._carries(existing, p, t) for p, t in files.items()):
                 return Committed(sha=existing, attempts=0)
+            if not fresh:
+                continue
             commit = self._write_commit(head, files, change.message)
             lease = f"--force-with-lease=refs/heads/{branch}:{existing or ''}"
             try:
@@ -531,11 +602,16 @@ class GitRepo:
             except _PushRace as race:
                 log.info("%s: %s moved while we rebuilt it (%s); again", self.name, branch, race)
                 continue
+            if self._pr_heads is not None:
+                self._pr_heads[branch] = commit
             return Committed(sha=commit, attempts=attempt)
         raise GitUnavailable(repository=self.name, detail=f"{branch}: push kept losing races")
 
-    def _remote_branch(self, branch: str) -> str | None:
-        """The commit `branch` holds on the remote (fetched), or None when it does not exist."""
+    def _remote_branch(self, branch: str, *, fresh: bool = True) -> str | None:
+        """The commit `branch` holds on the remote (fetched), or None when it does not exist; not
+        `fresh`, during a pinned pass: as the pass's one fetch found it."""
+        if not fresh and self._pr_heads is not None and branch.startswith(PR_BRANCHES):
+            return self._pr_heads.get(branch)
         out = self._retrying("ls-remote", lambda: self._git("ls-remote", "origin", f"refs/heads/{branch}"))
         sha = out.split("\t", 1)[0].strip() if out else ""
         if not sha:

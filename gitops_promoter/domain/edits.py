@@ -16,6 +16,7 @@ A reference that is pinned by digest stays pinned: a bump rewrites tag and diges
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterator, Sequence
@@ -329,7 +330,20 @@ def _marker_spots(text: str, edit: MarkerEdit, *, source: str) -> list[tuple[Spo
 
 
 def read_running(text: str, edit: Edit, *, source: str) -> Running:
-    """What the file says runs now."""
+    """What the file says runs now. Remembered for the last RUNNING_MEMORY distinct (text, edit)
+    pairs: a file that did not change since the last pass is not parsed again (a pure function of
+    its text, so the text — what git's blob id names — is the key)."""
+    try:
+        return _read_running(text, edit, source)
+    except TypeError:  # an edit spec that cannot be a key (never with the config's frozen edits)
+        return _read_running.__wrapped__(text, edit, source)
+
+
+RUNNING_MEMORY = 4096
+
+
+@functools.lru_cache(maxsize=RUNNING_MEMORY)
+def _read_running(text: str, edit: Edit, source: str) -> Running:
     if isinstance(edit, ContainerEdit):
         ref = _parse_ref(_containers(text, edit, source=source)[0], source=source)
         return Running(ref.name, ref.tag, ref.digest)

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 from gitops_promoter.adapters.gitrepo import GitRepo
@@ -21,8 +22,18 @@ from gitops_promoter.adapters.registry import RegistryHub
 from gitops_promoter.config import load_config
 from gitops_promoter.config.schema import AppConfig, Config
 from gitops_promoter.domain.analysis_run import AnalysisRun
-from gitops_promoter.errors import ConfigError, PromoterError
-from gitops_promoter.ports import Cluster, CodeHost, Journal, Metrics, Pinnable, Recorded, Registry
+from gitops_promoter.errors import ConfigError, PromoterError, TransientError
+from gitops_promoter.ports import (
+    Cluster,
+    CodeHost,
+    Committed,
+    Journal,
+    Metrics,
+    Pinnable,
+    Recorded,
+    Registry,
+    Unchanged,
+)
 from gitops_promoter.workflows.outcome import Outcome
 from gitops_promoter.workflows.reconcile import Mode, Ports, Reconciled, reconcile
 
@@ -191,15 +202,31 @@ def drive(config: Config, ports: Ports, *, apps: Sequence[AppConfig], mode: Mode
     results: dict[str, Reconciled] = {}
 
     def one_pass(batch: Sequence[AppConfig]) -> None:
-        with pinned(ports, batch):
-            if workers <= 1 or len(batch) <= 1:
-                for app in batch:
-                    results[app.name] = reconcile(config, app, ports, mode=mode, envs=envs, force=force)
-                return
-            with ThreadPoolExecutor(max_workers=min(workers, len(batch)), thread_name_prefix="pass") as pool:
-                done = pool.map(lambda a: reconcile(config, a, ports, mode=mode, envs=envs, force=force), batch)
-                for app, result in zip(batch, done, strict=True):
-                    results[app.name] = result
+        with pinned(ports, batch) as repos:
+            if mode == "run":
+                for repo in repos:
+                    repo.defer()
+            try:
+                if workers <= 1 or len(batch) <= 1:
+                    for app in batch:
+                        results[app.name] = reconcile(config, app, ports, mode=mode, envs=envs, force=force)
+                else:
+                    with ThreadPoolExecutor(max_workers=min(workers, len(batch)), thread_name_prefix="pass") as pool:
+                        done = pool.map(lambda a: reconcile(config, a, ports, mode=mode, envs=envs, force=force),
+                                        batch)
+                        for app, result in zip(batch, done, strict=True):
+                            results[app.name] = result
+            finally:
+                landed: dict[str, Committed | Unchanged | Exception] = {}
+                for repo in repos:
+                    try:
+                        landed.update(repo.flush())
+                    except PromoterError as exc:  # nothing of the pass landed in that repository
+                        log.warning("%s: %s", getattr(repo, "name", "repository"), exc)
+            for app in batch:
+                if app.name in results and landed:
+                    r = results[app.name]
+                    results[app.name] = replace(r, outcomes=tuple(_settled(o, landed) for o in r.outcomes))
 
     one_pass(apps)
     while True:
@@ -213,8 +240,22 @@ def drive(config: Config, ports: Ports, *, apps: Sequence[AppConfig], mode: Mode
     return [o for app in apps for o in results[app.name].outcomes]
 
 
+def _settled(o: Outcome, landed: Mapping[str, Committed | Unchanged | Exception]) -> Outcome:
+    """An outcome whose commit was built during the pass, as the pass's one push left it."""
+    if o.sha is None or o.sha not in landed:
+        return o
+    result = landed[o.sha]
+    if isinstance(result, Committed):
+        return replace(o, sha=result.sha)
+    if isinstance(result, Unchanged):
+        return replace(o, status="unchanged", detail=result.reason, sha=None)
+    kind = "transient" if isinstance(result, TransientError) else "permanent"
+    return replace(o, status="error", detail=f"{o.detail}; not pushed: {result}", sha=None,
+                   error_kind=kind)  # type: ignore[arg-type]
+
+
 @contextmanager
-def pinned(ports: Ports, apps: Sequence[AppConfig]) -> Iterator[None]:
+def pinned(ports: Ports, apps: Sequence[AppConfig]) -> Iterator[Sequence[Pinnable]]:
     """One pass over `apps`: each deployment repository they use is fetched once, and every read
     of the pass is at that head (writes still fetch). A repository that cannot be fetched now
     stays unpinned: its apps' reads fetch, and fail, each with its own outcome."""
@@ -226,7 +267,7 @@ def pinned(ports: Ports, apps: Sequence[AppConfig]) -> Iterator[None]:
         except PromoterError as exc:
             log.warning("%s: %s", getattr(repo, "name", "repository"), exc)
     try:
-        yield
+        yield pins
     finally:
         for repo in pins:
             repo.unpin()

@@ -44,7 +44,7 @@ from gitops_promoter.errors import (
     MergeRefused,
     PromoterError,
 )
-from gitops_promoter.ports import Change, Cluster, CodeHost, Committed, DeployRepo, PullRequest, Registry
+from gitops_promoter.ports import Change, Cluster, CodeHost, Committed, DeployRepo, Expirable, PullRequest, Registry
 from gitops_promoter.workflows.canary import arming
 from gitops_promoter.workflows.outcome import Outcome, file_diff, guarded
 
@@ -277,6 +277,13 @@ def _verdict(step: Step, pr: PullRequest, bot: str) -> Verdict:
                     team_members=members, checks=checks)
 
 
+def _moved(repo: DeployRepo) -> None:
+    """The branch moved by the code host's hand (a merge, perhaps one whose answer was lost): the
+    rest of the pass reads the new head, so the next environment sees what was just merged."""
+    if isinstance(repo, Expirable):
+        repo.expire()
+
+
 def _maybe_merge(step: Step, p: Proposal, change: Change, number: int, bot: str, status: str,
                  detail: str) -> Outcome:
     app, env = p.app, p.env
@@ -297,7 +304,9 @@ def _maybe_merge(step: Step, p: Proposal, change: Change, number: int, bot: str,
     subject, _, rest = change.message.partition("\n\n")
     try:
         sha = step.host.merge(number, sha=pr.head_sha, method=step.env.merge_method, title=subject, message=rest)
+        _moved(step.repo)
     except (MergeConflict, MergeRefused, HeadMoved, CodeHostUnavailable) as exc:
+        _moved(step.repo)
         # A retried merge may have landed although its answer was lost (a 5xx, then 405 on the
         # retry): ask GitHub before deciding it failed.
         if step.host.pull(number).merged:

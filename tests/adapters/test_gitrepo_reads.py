@@ -260,3 +260,58 @@ def test_own_commits_of_the_pass_are_not_taken_for_a_persons(remote, tmp_path):
     repo._reads.basis = git("rev-parse", "main~1", cwd=remote)  # the second decision read before it
     assert isinstance(repo.commit(Change(ROLLOUT, lambda t: t + "# two\n", _msg("two", "v1"))), Committed)
     assert remote_file(remote, ROLLOUT).endswith("# one\n# two")
+
+
+def _counting_pushes(repo):
+    pushes = []
+    real_git = repo._git
+
+    def counting(*args, **kw):
+        if args and args[0] == "push":
+            pushes.append(args)
+        return real_git(*args, **kw)
+
+    repo._git = counting
+    return pushes
+
+
+def test_a_pass_defers_its_bumps_and_pushes_them_once(remote, tmp_path):
+    """`run --once`: the pass's bumps are built as one local chain on the pinned head (later reads
+    of the pass see them) and pushed once at its end, each commit with its own trailers."""
+    repo = repo_for(remote, tmp_path)
+    pushes = _counting_pushes(repo)
+    repo.pin()
+    repo.defer()
+    handed = []
+    for i in range(5):
+        repo.forget_reads()
+        repo.read(ROLLOUT)
+        handed.append(repo.commit(Change(ROLLOUT, lambda t, i=i: t + f"# app {i}\n", _msg(f"app-{i}", "v1"))))
+    assert "# app 4" in repo.read(ROLLOUT) and pushes == []  # nothing pushed yet; the pass reads its chain
+    landed = repo.flush()
+    assert len(pushes) == 1
+    assert [landed[c.sha].sha for c in handed] == [c.sha for c in handed]  # nothing moved: the same commits
+    assert git("rev-parse", "main", cwd=remote) == handed[-1].sha
+    apps = git("log", "--format=%(trailers:key=Promoter-App,valueonly)", "-5", "main", cwd=remote).split()
+    assert apps == [f"app-{i}" for i in reversed(range(5))]
+
+
+def test_a_deferred_chain_is_rebuilt_when_the_remote_moved_and_a_persons_edit_wins(remote, tmp_path):
+    repo = repo_for(remote, tmp_path)
+    repo.pin()
+    repo.defer()
+    repo.forget_reads()
+    repo.read(ROLLOUT)
+    mine = repo.commit(Change(ROLLOUT, bump, _msg("web", "v1.1.0")))
+    repo.forget_reads()
+    repo.read(STAGING)
+    other = repo.commit(Change(STAGING, lambda t: t + "# staging\n", _msg("api", "v2")))
+    person = HumanClone(remote, tmp_path / "person")
+    person.commit(ROLLOUT, remote_file(remote, ROLLOUT) + "# a person's note\n", "person edits the rollout")
+    person.commit("docs/x.md", "x\n", "docs")
+    landed = repo.flush()
+    assert isinstance(landed[mine.sha], ReadStale)  # decided on a text that is gone: decided again next pass
+    assert isinstance(landed[other.sha], Committed) and landed[other.sha].sha != other.sha  # rebuilt on the new head
+    assert git("rev-parse", "main", cwd=remote) == landed[other.sha].sha
+    text = remote_file(remote, ROLLOUT)
+    assert "# a person's note" in text and "web:v1.0.0" in text
