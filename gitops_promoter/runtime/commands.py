@@ -138,6 +138,15 @@ def status(*, config_path: str, apps: frozenset[str] | None = None, workdir: str
     return _guarded_cli(lambda: _with_workdir(config, workdir, writes=False, work=work))
 
 
+def one_target(config_path: str, app: str, env: str) -> tuple[Config, AppConfig, EnvironmentConfig] | None:
+    """The config, and the app and environment a person named in it; None after saying what is wrong."""
+    config = load(config_path, frozenset({app}))
+    if config is None:
+        return None
+    found = _one_target(config, app, env)
+    return None if found is None else (config, *found)
+
+
 def _one_target(config: Config, app: str, env: str) -> tuple[AppConfig, EnvironmentConfig] | None:
     """The app and environment a person named, or None after saying what is wrong."""
     chosen = next(a for a in config.apps if a.name == app)
@@ -161,13 +170,10 @@ def promote_tag(*, config_path: str, app: str, env: str, tag: str, workdir: str 
     if problem is not None:
         print(f"error: {tag!r} is not a valid tag: {problem}", file=sys.stderr)
         return 1
-    config = load(config_path, frozenset({app}))
-    if config is None:
+    named = one_target(config_path, app, env)
+    if named is None:
         return 1
-    found = _one_target(config, app, env)
-    if found is None:
-        return 1
-    chosen, environment = found
+    config, chosen, environment = named
 
     def work(root: Path) -> int:
         wired = Wired(config, workdir=root)
@@ -211,13 +217,10 @@ def allow(*, config_path: str, app: str, env: str, tag: str, workdir: str | None
     trailers say so (`Promoter-Action: allow`), as a rejection is recorded; in a pull-request
     environment `Promoter-PR` names the newest promoter pull request, whose closing no longer
     rejects. The commit changes no file."""
-    config = load(config_path, frozenset({app}))
-    if config is None:
+    named = one_target(config_path, app, env)
+    if named is None:
         return 1
-    found = _one_target(config, app, env)
-    if found is None:
-        return 1
-    chosen, environment = found
+    config, chosen, environment = named
 
     def work(root: Path) -> int:
         wired = Wired(config, workdir=root)

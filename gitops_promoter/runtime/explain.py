@@ -19,21 +19,18 @@ from gitops_promoter.domain.tags import Candidate, TagInfo
 from gitops_promoter.errors import PromoterError
 from gitops_promoter.ports import Registry
 from gitops_promoter.runtime import report
-from gitops_promoter.runtime.commands import _guarded_cli, _one_target, _with_workdir
-from gitops_promoter.runtime.wiring import Wired, load
+from gitops_promoter.runtime.commands import _guarded_cli, _with_workdir, one_target
+from gitops_promoter.runtime.wiring import Wired
 from gitops_promoter.workflows.discover import gather_tags
 
 SHOWN = 8  # tags listed
 
 
 def explain(*, config_path: str, app: str, env: str, workdir: str | None = None) -> int:
-    config = load(config_path, frozenset({app}))
-    if config is None:
+    named = one_target(config_path, app, env)
+    if named is None:
         return 1
-    found = _one_target(config, app, env)
-    if found is None:
-        return 1
-    chosen, environment = found
+    config, chosen, environment = named
 
     def work(root: Path) -> int:
         wired = Wired(config, workdir=root)
