@@ -25,9 +25,8 @@ from gitops_promoter.errors import PromoterError
 from gitops_promoter.runtime.lock import LockHeld, WorkdirLock
 from gitops_promoter.runtime.tagcache import TagCache
 from gitops_promoter.runtime.wiring import Wired, drive, load, workdir_for
-from gitops_promoter.workflows import discover, propose
 from gitops_promoter.workflows.outcome import Outcome
-from gitops_promoter.workflows.reconcile import Ports
+from gitops_promoter.workflows.reconcile import write_back
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +184,8 @@ def promote_tag(*, config_path: str, app: str, env: str, tag: str, workdir: str 
                       file=sys.stderr)
                 return 1
             ports = wired.ports()
-            outcome = replace(_promote_chosen(config, chosen, environment, ports, tag), stage="write-back")
+            index = [e.name for e in config.environments].index(environment.name)
+            outcome = write_back(config, chosen, index, ports, tag=tag)
         finally:
             wired.close()
         print(outcome.line())
@@ -194,22 +194,6 @@ def promote_tag(*, config_path: str, app: str, env: str, tag: str, workdir: str 
         return 0 if moved or (outcome.status == "unchanged" and outcome.from_tag == tag) else 1
 
     return _guarded_cli(lambda: _with_workdir(config, workdir, writes=True, work=work))
-
-
-def _promote_chosen(config: Config, app: AppConfig, env: EnvironmentConfig, ports: Ports, tag: str) -> Outcome:
-    target = app.targets[env.name]
-    repo = ports.repos[app.repository]
-    if env.mode == "direct":
-        return discover.bump(app, target, registry=ports.registry, repo=repo, dry_run=False, tag=tag)
-    index = [e.name for e in config.environments].index(env.name)
-    before = config.environments[index - 1] if index > 0 else None
-    source = app.targets.get(before.name) if before is not None else None
-    host = ports.hosts.get(app.repository)
-    if before is None or source is None or host is None:
-        why = ports.host_errors.get(app.repository) or "no environment before it, or no github section"
-        return Outcome(app.name, env.name, "error", f"{env.name} takes pull requests and cannot open one: {why}")
-    step = propose.Step(app, env, before.name, target, source, repo, host, ports.registry, ports.clusters)
-    return propose.propose(step, tag=tag)
 
 
 def allow(*, config_path: str, app: str, env: str, tag: str, workdir: str | None = None) -> int:

@@ -88,11 +88,7 @@ def _reconcile(config: Config, app: AppConfig, ports: Ports, *, mode: Mode, envs
             continue
         if force is None and (env.name, WRITE_BACK) not in skip and not stopping():
             _new_decision(repo)
-            if env.mode == "direct":
-                outcome = discover.bump(app, target, registry=ports.registry, repo=repo, dry_run=mode != "run")
-            else:
-                outcome = _propose(app, index, ports, mode=mode, config=config)
-            outcomes.append(replace(outcome, stage=WRITE_BACK))
+            outcomes.append(write_back(config, app, index, ports, mode=mode))
         driven = app.canary is not None and bool(target.rollout) and bool(target.cluster)
         if mode != "dry-run" and driven and (env.name, CANARY) not in skip and not stopping():
             _new_decision(repo)
@@ -139,7 +135,21 @@ def _observed(o: Outcome) -> Outcome:
     return replace(o, diff=None)
 
 
-def _propose(app: AppConfig, index: int, ports: Ports, *, mode: Mode, config: Config) -> Outcome:
+def write_back(config: Config, app: AppConfig, index: int, ports: Ports, *, mode: Mode = "run",
+               tag: str | None = None) -> Outcome:
+    """The write-back stage of the app in environment `index`: a direct commit or the environment's
+    pull request. `tag`: a person's choice (`promote --tag`) instead of the policy's pick."""
+    env = config.environments[index]
+    if env.mode == "direct":
+        outcome = discover.bump(app, app.targets[env.name], registry=ports.registry,
+                                repo=ports.repos[app.repository], dry_run=mode != "run", tag=tag)
+    else:
+        outcome = _propose(app, index, ports, mode=mode, config=config, tag=tag)
+    return replace(outcome, stage=WRITE_BACK)
+
+
+def _propose(app: AppConfig, index: int, ports: Ports, *, mode: Mode, config: Config,
+             tag: str | None = None) -> Outcome:
     env = config.environments[index]
     if index == 0:
         return Outcome(app.name, env.name, "error", f"{env.name} is the first environment; pull requests take what "
@@ -156,7 +166,7 @@ def _propose(app: AppConfig, index: int, ports: Ports, *, mode: Mode, config: Co
         return Outcome(app.name, env.name, "error", problem, error_kind="permanent")
     step = propose.Step(app, env, before.name, app.targets[env.name], source, ports.repos[app.repository], host,
                         ports.registry, ports.clusters, clock=ports.clock)
-    return propose.propose(step, dry_run=mode == "dry-run", observe=mode == "observe")
+    return propose.propose(step, dry_run=mode == "dry-run", observe=mode == "observe", tag=tag)
 
 
 def _decide(app: AppConfig, env: EnvironmentConfig, ports: Ports, *, force: str) -> Outcome:

@@ -9,7 +9,6 @@ from gitops_promoter.adapters.retry import Backoff
 from gitops_promoter.config.schema import RepositoryConfig, SecretRef
 from gitops_promoter.errors import GitRejected, GitUnavailable
 from gitops_promoter.ports import Change, Committed, Unchanged
-from tests.conftest import FIXTURES
 from tests.support.gitremote import GitDaemon, HumanClone, git, make_remote, remote_file, remote_log
 from tests.support.net import free_port
 
@@ -19,11 +18,6 @@ MSG = "promote(dev): web v1.0.0 → v1.1.0\n\nbody\n\nPromoter-App: web\nPromote
 
 def bump(text):
     return text.replace("web:v1.0.0", "web:v1.1.0")
-
-
-@pytest.fixture
-def remote(tmp_path):
-    return make_remote(tmp_path, FIXTURES / "repos" / "deploy")
 
 
 def repo_for(url, tmp_path, **kw):

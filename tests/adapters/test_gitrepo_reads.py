@@ -16,17 +16,11 @@ from gitops_promoter.domain.history import Commit
 from gitops_promoter.errors import GitRejected, ReadStale
 from gitops_promoter.ports import Change, Committed
 from gitops_promoter.workflows.outcome import Outcome, guarded
-from tests.conftest import FIXTURES
-from tests.support.gitremote import HumanClone, git, make_remote, remote_file
+from tests.support.gitremote import HumanClone, git, remote_file
 
 from .test_gitrepo import MSG, ROLLOUT, bump, repo_for
 
 STAGING = "envs/staging/web/kustomization.yaml"
-
-
-@pytest.fixture
-def remote(tmp_path):
-    return make_remote(tmp_path, FIXTURES / "repos" / "deploy")
 
 
 def _msg(app: str, tag: str) -> str:
@@ -198,15 +192,7 @@ def test_commits_asked_together_land_as_one_chain_and_one_push(remote, tmp_path)
 
     repo = repo_for(remote, tmp_path)
     repo.pin()
-    pushes = []
-    real_git = repo._git
-
-    def counting(*args, **kw):
-        if args and args[0] == "push":
-            pushes.append(args)
-        return real_git(*args, **kw)
-
-    repo._git = counting
+    pushes = _counting_pushes(repo)
     gate = threading.Barrier(9)
     results: dict[int, object] = {}
 

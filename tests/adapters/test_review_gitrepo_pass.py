@@ -14,21 +14,10 @@ import pytest
 from gitops_promoter.errors import GitRejected, GitUnavailable, ReadStale
 from gitops_promoter.ports import Change, Committed, Pinnable, PushRefused
 from gitops_promoter.runtime.wiring import pinned
-from tests.conftest import FIXTURES
-from tests.support.gitremote import HumanClone, git, make_remote, remote_file
+from tests.support.gitremote import HumanClone, git, remote_file
 
 from .test_gitrepo import MSG, ROLLOUT, bump, repo_for
-
-STAGING = "envs/staging/web/kustomization.yaml"
-
-
-@pytest.fixture
-def remote(tmp_path):
-    return make_remote(tmp_path, FIXTURES / "repos" / "deploy")
-
-
-def _msg(app: str, tag: str) -> str:
-    return f"promote(dev): {app} → {tag}\n\nPromoter-App: {app}\nPromoter-Env: dev\nPromoter-Action: bump\n"
+from .test_gitrepo_reads import STAGING, _msg
 
 
 def _set_tag(text: str) -> str:
@@ -206,3 +195,13 @@ def test_a_merged_promoter_pull_request_is_a_persons_change_for_read_stale(remot
                "Promoter-Tag: v1.0.0\nPromoter-Step: 1\n")
     with pytest.raises(ReadStale):
         repo.commit(Change(ROLLOUT, advance_gate_1, advance))
+
+
+def test_a_dot_slash_path_still_sees_a_persons_edit(remote, tmp_path):
+    """A target written `./envs/...` (valid in the config) is the same file for ReadStale."""
+    repo = repo_for(remote, tmp_path)
+    repo.pin()
+    repo.read("./" + ROLLOUT)
+    HumanClone(remote, tmp_path / "person").commit(ROLLOUT, remote_file(remote, ROLLOUT) + "# note\n", "note")
+    with pytest.raises(ReadStale):
+        repo.commit(Change("./" + ROLLOUT, bump, _msg("web", "v1.1.0")))
