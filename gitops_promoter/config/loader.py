@@ -16,7 +16,6 @@ from typing import Any, Literal, cast
 from urllib.parse import urlsplit
 
 import re2  # type: ignore[import-untyped]  # google-re2: linear-time matching, the syntax of Go's regexp
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from gitops_promoter.config.reader import MAX_FILE_BYTES, Cursor, Problems, decode, kind_of, load_yaml, shown
 from gitops_promoter.config.schema import (
@@ -122,9 +121,9 @@ def _seconds(c: Cursor | None, default: float, *, allow_zero: bool = False,
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, CommentedMap | dict):
+    if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, CommentedSeq | list):
+    if isinstance(value, list):
         return [_plain(v) for v in value]
     return value
 

@@ -14,23 +14,13 @@ from __future__ import annotations
 
 import builtins
 import difflib
-import io
 import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.composer import Composer
-from ruamel.yaml.constructor import RoundTripConstructor
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.events import AliasEvent, MappingStartEvent, SequenceStartEvent
-from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
-from ruamel.yaml.parser import Parser
-from ruamel.yaml.resolver import VersionedResolver
-from ruamel.yaml.scanner import Scanner
+import yaml
 
 from gitops_promoter.domain.analysis import parse_duration
 from gitops_promoter.errors import ConfigError
@@ -38,8 +28,9 @@ from gitops_promoter.errors import ConfigError
 # --- limits on the file as a whole (README, "Configuration reference": hostile input) --------------
 MAX_FILE_BYTES = 1024 * 1024  # 1 MiB; a config with hundreds of apps is well under 200 KiB
 MAX_DEPTH = 32  # nesting of mappings and lists; the deepest key the schema has is at depth 10
-MAX_NODES = 20_000  # values (keys included), each alias counted as a copy of what it names: about 1 s to
-#                    compose; a fully featured app (3 targets, a canary) is ~125 values, the example file 225
+MAX_NODES = 200_000  # values (keys included), each alias counted as a copy of what it names: ~0.7 s to read
+#                     on 2 cores; an app is ~50 values (~125 fully featured), the example file 225: 1 MiB of
+#                     plain apps (~2,000) is ~110,000
 MAX_SCALAR_CHARS = 65_536  # one value or key
 MAX_NUMBER_CHARS = 64  # an unquoted number: no 5,000-digit integers (Python refuses > 4,300 digits)
 MAX_SHOWN = 10  # control characters listed one by one; the rest are counted
@@ -57,7 +48,7 @@ _IN_FILE = re.compile(f"[{_CONTROLS}]|\r(?!\n)")  # and a carriage return only a
 _IN_VALUE = re.compile(f"[{_CONTROLS}\r]")  # a value may hold tabs and line breaks (a query), never these
 _NAMES = {0x00: "NUL", 0x07: "BEL", 0x08: "BS", 0x0B: "VT", 0x0C: "FF", 0x0D: "CR", 0x1B: "ESC", 0x7F: "DEL",
           0x85: "NEL", 0x2028: "LINE SEPARATOR", 0x2029: "PARAGRAPH SEPARATOR", 0xFEFF: "BYTE ORDER MARK"}
-_NUMBER_TAGS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser (PyYAML's port of it without)
 
 
 def describe_char(ch: str) -> str:
@@ -113,41 +104,104 @@ def check_text(text: str, *, source: str) -> None:
         raise ConfigError(problems)
 
 
-class Refused(MarkedYAMLError):
+class Refused(Exception):
     """The YAML is well-formed but over a limit, or uses a feature this file does not take."""
 
-
-class _Resolver(VersionedResolver):
-    """YAML 1.2's core schema: an unquoted date is text, not a timestamp (a wrong date would not even load)."""
-
-    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
-        tag = super().resolve(kind, value, implicit)
-        if str(tag) == "tag:yaml.org,2002:timestamp":
-            return self.DEFAULT_SCALAR_TAG
-        return tag
+    def __init__(self, message: str, mark: Any) -> None:
+        super().__init__(message)
+        self.message, self.mark = message, mark
 
 
-class _Composer(Composer):
-    """ruamel.yaml's composer under limits: depth (checked before it recurses), values counted with every
+class Map(dict[Any, Any]):
+    """A mapping read from the file; each key's and value's 0-based (line, column) beside it."""
+
+    __slots__ = ("keys_at", "values_at")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.keys_at: dict[Any, tuple[int, int]] = {}
+        self.values_at: dict[Any, tuple[int, int]] = {}
+
+
+class Seq(list[Any]):
+    """A list read from the file; each item's 0-based (line, column) beside it."""
+
+    __slots__ = ("items_at",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.items_at: list[tuple[int, int]] = []
+
+
+# YAML 1.2's core schema as ruamel.yaml resolves it (ruamel/yaml/resolver.py, version (1, 2)), except
+# that a date is text (a timestamp is no value this file takes, and a wrong date would not even load) and
+# `=` and `<<` as values are text. Checked value by value against ruamel.yaml by tests/config/test_reader.py.
+_BOOLS = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
+_NULLS = frozenset(("", "~", "null", "Null", "NULL"))
+_FLOAT = re.compile(r"""[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+                       |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+                       |[-+]?\.[0-9_]+(?:[eE][-+][0-9]+)?
+                       |[-+]?\.(?:inf|Inf|INF)
+                       |\.(?:nan|NaN|NAN)""", re.X)
+_INT = re.compile(r"[-+]?0b[0-1_]+|[-+]?0o?[0-7_]+|[-+]?[0-9_]+|[-+]?0x[0-9a-fA-F_]+")
+_NUMBER_START = frozenset("-+0123456789.")
+
+
+def plain_value(text: str) -> Any:
+    """What an unquoted scalar means: a boolean, None, an int, a float or the text itself.
+    ValueError (or IndexError) when it reads as a number that cannot be built (``0x_``, ``._``)."""
+    first = text[:1]
+    if first in _NUMBER_START and first:
+        if _FLOAT.fullmatch(text):
+            digits = text.replace("_", "").lower()
+            sign = -1.0 if digits[0] == "-" else 1.0
+            digits = digits.lstrip("+-")
+            if digits == ".inf":
+                return sign * math.inf
+            return math.nan if digits == ".nan" else sign * float(digits)
+        if _INT.fullmatch(text):
+            digits = text.replace("_", "")
+            sign = -1 if digits[0] == "-" else 1
+            digits = digits[1:] if digits[0] in "+-" else digits
+            base = {"0b": 2, "0x": 16, "0o": 8}.get(digits[:2])
+            return sign * (int(digits[2:], base) if base else int(digits))
+        return text
+    if text in _BOOLS:
+        return _BOOLS[text]
+    return None if text in _NULLS else text
+
+
+class _Builder:
+    """Builds the file's data (`Map`, `Seq`, str, int, float, bool, None) from libyaml's events, under
+    limits: depth (checked as each collection opens: 20,000 '[' never recurse), values counted with every
     alias expanded (a 1 KB "billion laughs" is refused after MAX_NODES, not after 2.5 GB), no alias to an
-    unfinished anchor (a cycle), keys that are text, no tags or directives, bounded scalars without
-    control characters. Each refusal names the key path as far as it is known."""
+    unfinished anchor (a cycle), keys that are text and appear once, no tags or directives, one document,
+    bounded scalars without control characters. Each refusal names the key path as far as it is known.
+    Merge keys (`<<: *base`, `<<: [*a, *b]`) are YAML 1.1's: keys written in the mapping win, then the
+    first merged mapping that has the key."""
 
-    def __init__(self, loader: Any = None) -> None:
-        super().__init__(loader)
-        self.warn_double_anchors = False
+    def __init__(self) -> None:
         self.spent = 0
-        self.sizes: dict[int, int] = {}  # id(anchored node) -> its size with aliases expanded
-        self.path: list[str | None] = []  # key path of the node being composed; None: a mapping's key
+        self.anchors: dict[str, tuple[Any, int | None]] = {}  # anchor -> (value, its size; None: unfinished)
+        self.stack: list[_Frame] = []
+        self.root: Any = None
+        self.documents = 0
 
-    def _refuse(self, message: str, mark: Any) -> Refused:
-        """The problem, prefixed with the key path as far as it is known (`a.b[0].c: `)."""
-        parts = self.path[1:]
-        key = bool(parts) and parts[-1] is None
-        where = "".join(part for part in parts if part is not None).lstrip(".")
+    # --- where we are, for messages --------------------------------------------------------------
+    def _refuse(self, message: str, mark: Any, *, key: bool = False) -> Refused:
+        parts = [f.label for f in self.stack[1:]]
+        if self.stack:
+            top = self.stack[-1]
+            if isinstance(top.value, Seq):
+                parts.append(f"[{len(top.value)}]")
+            elif top.key is _NO_KEY or key:
+                key = True
+            else:
+                parts.append(f".{top.key}")
+        where = "".join(parts).lstrip(".")
         if key:
             where = f"{where or '<root>'} (a key)"
-        return Refused(None, None, f"{where}: {message}" if where else message, mark)
+        return Refused(f"{where}: {message}" if where else message, mark)
 
     def _spend(self, n: int, mark: Any) -> None:
         self.spent += n
@@ -155,114 +209,194 @@ class _Composer(Composer):
             raise self._refuse(f"more than {MAX_NODES:,} values (keys included, each alias counted as a copy of "
                                "what it names); a configuration is far smaller — split it, or use fewer aliases", mark)
 
-    def compose_document(self) -> Any:
-        event = self.parser.peek_event()
-        if getattr(event, "version", None) or getattr(event, "tags", None):
-            raise Refused(None, None, "YAML directives (%YAML, %TAG) are not used in this file", event.start_mark)
-        return super().compose_document()
+    # --- events ------------------------------------------------------------------------------------
+    def feed(self, event: Any) -> None:
+        kind = type(event)
+        if kind is yaml.ScalarEvent:
+            self._scalar(event)
+        elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
+            self._open(event, Map() if kind is yaml.MappingStartEvent else Seq())
+        elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+            frame = self.stack.pop()
+            if frame.merges and isinstance(frame.value, Map):
+                _merge(frame.value, frame.merges)
+            if frame.anchor is not None:
+                self.anchors[frame.anchor] = (frame.value, self.spent - frame.spent)
+            self._place(frame.value, frame.start, frame.start)
+        elif kind is yaml.AliasEvent:
+            self._alias(event)
+        elif kind is yaml.DocumentStartEvent:
+            self.documents += 1
+            if self.documents > 1:
+                raise Refused("expected a single document in the stream, but found another document",
+                              event.start_mark)
+            if event.version or event.tags:
+                raise Refused("YAML directives (%YAML, %TAG) are not used in this file", event.start_mark)
 
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if isinstance(parent, SequenceNode):
-            self.path.append(f"[{index}]")
-        elif isinstance(parent, MappingNode):
-            self.path.append(f".{index.value}" if isinstance(index, ScalarNode) else None if index is None else ".?")
-        else:
-            self.path.append("")
-        try:
-            if len(self.path) > MAX_DEPTH:  # before ruamel recurses: 20,000 '[' never reach the recursion limit
-                raise self._refuse(f"nested deeper than {MAX_DEPTH} levels (a configuration needs about 10)",
-                                   self.parser.peek_event().start_mark)
-            return self._compose_node(parent, index)
-        finally:
-            self.path.pop()
-
-    def _compose_node(self, parent: Any, index: Any) -> Any:
-        event = self.parser.peek_event()
-        if isinstance(parent, MappingNode) and index is None:  # a key
-            target = self.anchors.get(event.anchor) if isinstance(event, AliasEvent) else None
-            collections = (MappingStartEvent, SequenceStartEvent, MappingNode, SequenceNode)
-            if isinstance(event, collections) or isinstance(target, collections):
-                raise self._refuse("a key must be plain text, not a list or mapping", event.start_mark)
-        if isinstance(event, AliasEvent):
-            target = self.anchors.get(event.anchor)
-            if target is not None and id(target) not in self.sizes:
-                raise self._refuse(f"alias *{event.anchor} is inside its own anchor (a cycle)", event.start_mark)
-            node = super().compose_node(parent, index)
-            self._spend(self.sizes.get(id(node), 1), event.start_mark)
-            return node
-        tag = getattr(event, "ctag", None)
-        if tag is not None:  # !!python/object, !!binary, !!set, !vault; !!str too: ruamel keeps a tagged object
-            raise self._refuse(f"YAML tags ({tag}) are not used in this file; write plain values (quote text that "
-                               "would read as a number or boolean)", event.start_mark)
-        start = self.spent
+    def _open(self, event: Any, value: Map | Seq) -> None:
+        if self.stack and isinstance(self.stack[-1].value, Map) and self.stack[-1].key is _NO_KEY:
+            raise self._refuse("a key must be plain text, not a list or mapping", event.start_mark)
+        self._tagless(event)
         self._spend(1, event.start_mark)
-        node = super().compose_node(parent, index)
+        if len(self.stack) >= MAX_DEPTH:
+            raise self._refuse(f"nested deeper than {MAX_DEPTH} levels (a configuration needs about 10)",
+                               event.start_mark)
+        label = self._label()
         if event.anchor is not None:
-            self.sizes[id(node)] = self.spent - start
-        return node
+            self.anchors[event.anchor] = (value, None)
+        self.stack.append(_Frame(value, label, event.anchor, self.spent - 1, event.start_mark))
 
-    def compose_scalar_node(self, anchor: Any) -> Any:
-        node = super().compose_scalar_node(anchor)
-        value: str = node.value
-        if len(value) > MAX_SCALAR_CHARS:
-            raise self._refuse(f"a value of {len(value):,} characters; the limit is {MAX_SCALAR_CHARS:,}",
-                               node.start_mark)
-        bad = _IN_VALUE.search(value)
+    def _label(self) -> str:
+        if not self.stack:
+            return ""
+        top = self.stack[-1]
+        return f"[{len(top.value)}]" if isinstance(top.value, Seq) else f".{top.key}"
+
+    def _tagless(self, event: Any) -> None:
+        if event.tag is not None:  # !!python/object, !!binary, !!set, !vault, !!str, and the non-specific `!`
+            raise self._refuse(f"YAML tags ({_long_tag(event.tag)}) are not used in this file; write plain "
+                               "values (quote text that would read as a number or boolean)", event.start_mark)
+
+    def _scalar(self, event: Any) -> None:
+        self._tagless(event)
+        self._spend(1, event.start_mark)
+        text: str = event.value
+        is_key = bool(self.stack) and isinstance(self.stack[-1].value, Map) and self.stack[-1].key is _NO_KEY
+        if len(text) > MAX_SCALAR_CHARS:
+            raise self._refuse(f"a value of {len(text):,} characters; the limit is {MAX_SCALAR_CHARS:,}",
+                               event.start_mark, key=is_key)
+        bad = _IN_VALUE.search(text)
         if bad:
             raise self._refuse(f"the character {describe_char(bad.group())} is not allowed in a key or value",
-                               node.start_mark)
-        if str(node.tag) in _NUMBER_TAGS and len(value) > MAX_NUMBER_CHARS:
-            raise self._refuse(f"a number of {len(value):,} characters; the limit is {MAX_NUMBER_CHARS} (quote it "
-                               "if it is text)", node.start_mark)
-        return node
+                               event.start_mark, key=is_key)
+        value: Any = text
+        if not event.style:  # plain: what it reads as
+            if text[:1] in _NUMBER_START and text and len(text) > MAX_NUMBER_CHARS and \
+                    (_FLOAT.fullmatch(text) or _INT.fullmatch(text)):
+                raise self._refuse(f"a number of {len(text):,} characters; the limit is {MAX_NUMBER_CHARS} (quote it "
+                                   "if it is text)", event.start_mark, key=is_key)
+            try:
+                value = plain_value(text)
+            except (ValueError, IndexError) as exc:
+                what = "float" if _FLOAT.fullmatch(text) else "int"
+                raise self._refuse(f"cannot read {text!r} as {what} ({exc}); quote it if it is text",
+                                   event.start_mark, key=is_key) from None
+            if text == "<<" and is_key:
+                value = _MERGE
+        if event.anchor is not None:
+            self.anchors[event.anchor] = (value, 1)
+        self._place(value, event.start_mark, event.start_mark)
+
+    def _alias(self, event: Any) -> None:
+        if event.anchor not in self.anchors:
+            raise Refused(f"found undefined alias {event.anchor!r}", event.start_mark)
+        value, size = self.anchors[event.anchor]
+        if size is None:
+            raise self._refuse(f"alias *{event.anchor} is inside its own anchor (a cycle)", event.start_mark)
+        top = self.stack[-1] if self.stack else None
+        if top is not None and isinstance(top.value, Map) and top.key is _NO_KEY and isinstance(value, Map | Seq):
+            raise self._refuse("a key must be plain text, not a list or mapping", event.start_mark)
+        self._spend(size, event.start_mark)
+        self._place(value, event.start_mark, event.start_mark)
+
+    def _place(self, value: Any, mark: Any, start: Any) -> None:
+        """Put a finished value where it belongs: the root, a list's next item, a mapping's key or value."""
+        if not self.stack:
+            self.root = value
+            return
+        top = self.stack[-1]
+        at = (mark.line, mark.column)
+        if isinstance(top.value, Seq):
+            top.value.append(value)
+            top.value.items_at.append(at)
+        elif top.key is _NO_KEY:
+            if value is not _MERGE and not _hashable(value):
+                raise self._refuse("a key must be plain text, not a list or mapping", start)
+            top.key, top.key_mark = value, mark
+        elif top.key is _MERGE:
+            top.merges.append((value, mark))
+            top.key = _NO_KEY
+        else:
+            mapping = top.value
+            assert isinstance(mapping, Map)
+            if top.key in mapping:
+                raise self._refuse(f"duplicate key {top.key!r}: it appears twice in one mapping (YAML does not "
+                                   "allow it; which one a tool reads differs)", top.key_mark, key=True)
+            mapping[top.key] = value
+            mapping.keys_at[top.key] = (top.key_mark.line, top.key_mark.column)
+            mapping.values_at[top.key] = at
+            top.key = _NO_KEY
 
 
-class _Constructor(RoundTripConstructor):
-    """Whatever ruamel.yaml fails to build from a scalar (``0x_``, ``._``) is a problem at that scalar; the
-    node being built is remembered, so that any other failure is reported at its place (`load_yaml`)."""
+class _Merge:
+    def __repr__(self) -> str:
+        return "<<"
 
-    current: Any = None
 
-    def construct_object(self, node: Any, deep: bool = False) -> Any:
-        self.current = node
-        return super().construct_object(node, deep)
+_MERGE = _Merge()
+_NO_KEY = object()
 
-    def construct_non_recursive_object(self, node: Any, tag: str | None = None) -> Any:
-        try:
-            return super().construct_non_recursive_object(node, tag)
-        except (ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:
-            raise Refused(None, None, f"cannot read {node.value!r} as {str(node.tag).rpartition(':')[2]} ({exc}); "
-                          "quote it if it is text", node.start_mark) from None
+
+@dataclass(slots=True)
+class _Frame:
+    value: Map | Seq
+    label: str
+    anchor: str | None
+    spent: int  # values spent before this collection
+    start: Any  # its start mark
+    key: Any = _NO_KEY  # a mapping's key waiting for its value
+    key_mark: Any = None
+    merges: list[tuple[Any, Any]] = field(default_factory=list)
+
+
+def _hashable(value: Any) -> bool:
+    return not isinstance(value, Map | Seq)
+
+
+def _merge(mapping: Map, merges: list[tuple[Any, Any]]) -> None:
+    """YAML 1.1 merge keys: keys written in the mapping win; among merged mappings, the first."""
+    sources: list[Any] = []
+    for value, mark in merges:
+        items = value if isinstance(value, Seq) else [value]
+        if not all(isinstance(item, Map) for item in items):
+            raise Refused("expected a mapping or list of mappings for merging (<<)", mark)
+        sources += items
+    for source in sources:
+        for key, value in source.items():
+            if key not in mapping:
+                mapping[key] = value
+                mapping.keys_at[key] = source.keys_at[key]
+                mapping.values_at[key] = source.values_at[key]
+
+
+def _long_tag(tag: str) -> str:
+    return "tag:yaml.org,2002:" + tag[2:] if tag.startswith("!!") else tag
 
 
 def load_yaml(text: str, *, source: str) -> Any:
-    """One YAML document as ruamel.yaml round-trip data, under the limits above; ConfigError otherwise."""
+    """One YAML document as `Map` / `Seq` / plain values, under the limits above; ConfigError otherwise."""
     if text.startswith("\ufeff"):
         text = text[1:]
     check_text(text, source=source)
-    yaml = YAML(typ="rt")
-    yaml.Scanner, yaml.Parser = Scanner, Parser  # comments are not needed here, and gathering them costs a third
-    yaml.Resolver = _Resolver
-    yaml.Composer = _Composer
-    yaml.Constructor = _Constructor
+    builder = _Builder()
     try:
-        return yaml.load(io.StringIO(text))
-    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError) as exc:
-        # Last resort: the limits above leave ruamel.yaml nothing known to fail on; were it to, the
-        # problem is still one line at the place it was building, never a traceback.
-        node = getattr(yaml.constructor, "current", None)
-        mark = getattr(node, "start_mark", None)
-        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
-        raise ConfigError([f"{where}: not valid YAML: {type(exc).__name__}: {exc}"]) from None
-    except MarkedYAMLError as exc:
+        for event in yaml.parse(text, Loader=_Loader):
+            builder.feed(event)
+    except Refused as exc:
+        mark = exc.mark
+        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark is not None else source
+        raise ConfigError([f"{where}: {exc.message}"]) from None
+    except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
-        if isinstance(exc, Refused):
-            raise ConfigError([f"{where}: {exc.problem}"]) from None
+        if "nesting depth" in str(exc.problem):  # libyaml's own limit, met before ours in flow collections
+            raise ConfigError([f"{where}: nested deeper than {MAX_DEPTH} levels (a configuration needs about "
+                               "10)"]) from None
         message = f"{exc.context}: {exc.problem}" if exc.context and exc.problem else exc.problem or exc.context
         raise ConfigError([f"{where}: not valid YAML: {message}"]) from None
-    except YAMLError as exc:
+    except (yaml.YAMLError, UnicodeError) as exc:
         raise ConfigError([f"{source}: not valid YAML: {exc}"]) from None
+    return builder.root
 
 
 @dataclass
@@ -307,7 +441,7 @@ class Cursor:
 
     def mapping(self, allowed: tuple[str, ...], *, required: tuple[str, ...] = ()) -> dict[str, Cursor]:
         """The keys of a mapping as cursors; unknown keys and missing required keys are problems."""
-        if not isinstance(self.value, CommentedMap):
+        if not isinstance(self.value, Map):
             self.error(f"must be a mapping, not {kind_of(self.value)}")
             return {}
         out: dict[str, Cursor] = {}
@@ -326,20 +460,20 @@ class Cursor:
         return out
 
     def sequence(self) -> Iterator[Cursor]:
-        if not isinstance(self.value, CommentedSeq):
+        if not isinstance(self.value, Seq):
             self.error(f"must be a list, not {kind_of(self.value)}")
             return
         for i, item in enumerate(self.value):
             try:
-                line, col = self.value.lc.item(i)
+                line, col = self.value.items_at[i]
                 line, col = line + 1, col + 1
-            except (KeyError, TypeError, AttributeError):
+            except IndexError:
                 line, col = self.line, self.col
             yield Cursor(item, self._child_path(i), line, col, self.problems)
 
     def items(self) -> Iterator[tuple[str, Cursor]]:
         """A mapping with free-form keys (e.g. per-environment targets)."""
-        if not isinstance(self.value, CommentedMap):
+        if not isinstance(self.value, Map):
             self.error(f"must be a mapping, not {kind_of(self.value)}")
             return
         for key in self.value:
@@ -472,24 +606,18 @@ def kind_of(value: Any) -> str:
         return f"the number {value}"
     if isinstance(value, str):
         return f"the string {shown(value)}"
-    if isinstance(value, CommentedMap | dict):
+    if isinstance(value, dict):
         return "a mapping"
-    if isinstance(value, CommentedSeq | list):
+    if isinstance(value, list):
         return "a list"
     return type(value).__name__
 
 
-def _pos_key(m: CommentedMap, key: Any, parent: Cursor) -> tuple[int, int]:
-    try:
-        line, col = m.lc.key(key)
-        return line + 1, col + 1
-    except (KeyError, TypeError, AttributeError):
-        return parent.line, parent.col
+def _pos_key(m: Map, key: Any, parent: Cursor) -> tuple[int, int]:
+    at = m.keys_at.get(key)
+    return (at[0] + 1, at[1] + 1) if at else (parent.line, parent.col)
 
 
-def _pos_value(m: CommentedMap, key: Any, parent: Cursor) -> tuple[int, int]:
-    try:
-        line, col = m.lc.value(key)
-        return line + 1, col + 1
-    except (KeyError, TypeError, AttributeError):
-        return _pos_key(m, key, parent)
+def _pos_value(m: Map, key: Any, parent: Cursor) -> tuple[int, int]:
+    at = m.values_at.get(key)
+    return (at[0] + 1, at[1] + 1) if at else _pos_key(m, key, parent)

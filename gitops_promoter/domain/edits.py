@@ -22,10 +22,12 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
-
 from gitops_promoter.domain.imageref import ImageRef, same_image
 from gitops_promoter.domain.yamltext import (
+    MappingNode,
+    Node,
+    ScalarNode,
+    SequenceNode,
     Spot,
     compose_documents,
     get,

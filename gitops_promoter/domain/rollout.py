@@ -12,9 +12,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ruamel.yaml.nodes import MappingNode, Node, ScalarNode
-
-from gitops_promoter.domain.yamltext import Spot, compose_documents, get, get_path, items, render
+from gitops_promoter.domain.yamltext import (
+    MappingNode,
+    Node,
+    ScalarNode,
+    Spot,
+    compose_documents,
+    get,
+    get_path,
+    items,
+    render,
+)
 from gitops_promoter.errors import EditError
 
 _DURATION = re.compile(r"[0-9]+(?:ms|s|m|h)?")
@@ -55,7 +63,7 @@ def canary_steps(text: str, *, source: str = "<input>") -> list[Step]:
             out.append(Step(i, "unknown"))
             continue
         key = step.value[0][0]
-        kind = str(key.value)
+        kind = key.value if isinstance(key, ScalarNode) else "unknown"
         out.append(Step(i, kind, _pause_duration(step.value[0][1]) if kind == "pause" else None))
     return out
 
@@ -81,7 +89,8 @@ def set_pause(text: str, *, step: int, duration: str | None, source: str = "<inp
     pause_key = next((k for k, _ in node.value if isinstance(k, ScalarNode) and k.value == "pause"), None) \
         if isinstance(node, MappingNode) else None
     if pause_key is None:
-        kind = node.value[0][0].value if isinstance(node, MappingNode) and node.value else "unknown"
+        first = node.value[0][0] if isinstance(node, MappingNode) and node.value else None
+        kind = first.value if isinstance(first, ScalarNode) else "unknown"
         raise EditError(f"{source}:{node.start_mark.line + 1}:{node.start_mark.column + 1}: step {step} is a "
                         f"{kind} step, not a pause")
     value = get(node, "pause")

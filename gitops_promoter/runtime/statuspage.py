@@ -30,8 +30,6 @@ from datetime import UTC, datetime
 from typing import Any, cast
 from urllib.parse import quote, urlsplit
 
-from ruamel.yaml.nodes import MappingNode, ScalarNode
-
 from gitops_promoter.config.schema import AppConfig, Config, GitHubConfig, TargetConfig
 from gitops_promoter.domain import analysis_run
 from gitops_promoter.domain.analysis import (
@@ -46,7 +44,7 @@ from gitops_promoter.domain.canary import RolloutView
 from gitops_promoter.domain.history import Commit, current_release, moved_back_by_hand, rejected_tags
 from gitops_promoter.domain.policy import Policy
 from gitops_promoter.domain.rollout import canary_steps
-from gitops_promoter.domain.yamltext import compose_documents, get, get_path, items
+from gitops_promoter.domain.yamltext import MappingNode, ScalarNode, compose_documents, get, get_path, items
 from gitops_promoter.errors import EditError, PromoterError
 from gitops_promoter.ports import Cluster, DeployRepo, Journal, Recorded
 from gitops_promoter.workflows.outcome import Outcome

@@ -85,6 +85,12 @@ def _bytes(name: str, data: Callable[[], bytes], expect: str, *, line: int | Non
     return Case(name, build, expect, line, whole_file)
 
 
+def _short(i: int) -> bytes:
+    """A three-letter key (never a number), unique for i < 52 ** 3."""
+    letters = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    return bytes((letters[i // 2704], letters[i // 52 % 52], letters[i % 52]))
+
+
 def _base(old: str, new: str) -> bytes:
     assert BASE.count(old) == 1, old
     return BASE.replace(old, new).encode("utf-8")
@@ -111,10 +117,10 @@ RECIPES = [
     Case("dev-zero", _dev_zero, "larger than 1,048,576 bytes", whole_file=True),
     _bytes("comments-over-1mib", lambda: BASE.encode() + b"#" * (1 << 20), "larger than 1,048,576 bytes",
            whole_file=True),
-    _bytes("flow-list-200k-items", lambda: BASE.encode() + b"extra: [" + b"1," * 200_000 + b"1]\n",
-           "more than 20,000 values"),
-    _bytes("mapping-30k-keys", lambda: BASE.encode() + b"extra:\n" + b"".join(b"  k%d: v\n" % i for i in range(30_000)),
-           "more than 20,000 values"),
+    _bytes("flow-list-250k-items", lambda: BASE.encode() + b"extra: [" + b"1," * 250_000 + b"1]\n",
+           "more than 200,000 values"),
+    _bytes("mapping-110k-keys", lambda: BASE.encode() + b"extra: {" + b",".join(b"%s: 1" % _short(i) for i in range(110_000))
+           + b"}\n", "more than 200,000 values"),
     _bytes("flow-sequences-20000-deep", lambda: BASE.encode() + b"extra: " + b"[" * 20_000 + b"]" * 20_000 + b"\n",
            "nested deeper than 32 levels", line=20),
     _bytes("flow-mappings-20000-deep", lambda: BASE.encode() + b"extra: " + b"{a: " * 20_000 + b"1" + b"}" * 20_000,
@@ -193,7 +199,7 @@ def report():
 atexit.register(report)
 runpy.run_module("gitops_promoter.cli", run_name="__main__", alter_sys=True)
 """
-IN_A_PROCESS = ["list-50mb", "flow-list-200k-items", "mapping-30k-keys", "flow-sequences-20000-deep",
+IN_A_PROCESS = ["list-50mb", "flow-list-250k-items", "mapping-110k-keys", "flow-sequences-20000-deep",
                 "alias-bomb-in-metric", "constraint-5000-digits", "utf-16-le-bom", "latin-1", "raw-nul",
                 "gate-key-superscript", "regex-redos-nested-plus", "condition-deep-parens"]
 

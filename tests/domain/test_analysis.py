@@ -419,7 +419,7 @@ def test_field_shaped_multi_metric_gate_one_metric_fails_early():
                  "t.yaml:3:9: this value is used again through a YAML alias", id="alias"),
     pytest.param("kind: AnalysisTemplate\nspec:\n  metrics: []\n  x: \x1b[31m\n", "control character U+001B",
                  id="escape-sequence"),
-    pytest.param("[" * 20000 + "]" * 20000, "t.yaml: nested too deep", id="deep"),
+    pytest.param("[" * 20000 + "]" * 20000, "t.yaml:1:1001: nested too deep", id="deep"),
 ])
 def test_a_hostile_template_is_a_template_error_naming_the_place(text, expected):
     from gitops_promoter.domain.analysis import TemplateError, metrics_from_template

@@ -196,7 +196,9 @@ def test_idempotent_when_already_there(golden):
     pytest.param("spec:\n  containers:\n  - name: web\n    image: reg/web:v1\u2028\n",
                  "f.yaml:4:22: control character U+2028 in the file", id="line-separator"),
     pytest.param("a: " + "x" * (5 * 1024 * 1024), "larger than the 5242880-byte limit", id="over-5mb"),
-    pytest.param("[" * 20000 + "]" * 20000, "f.yaml: nested too deep", id="deep-nesting"),
+    pytest.param("[" * 20000 + "]" * 20000, "f.yaml:1:1001: nested too deep", id="deep-nesting"),
+    pytest.param("".join("  " * i + f"k{i}:\n" for i in range(150)) + "  " * 150 + "v: 1\n",
+                 "f.yaml:101:201: nested too deep to be a deployment file (more than 100 levels)", id="deep-block"),
 ])
 def test_a_hostile_deployment_file_is_a_clean_error_naming_it(text, expected):
     """Issue 10: not written, not a traceback — an EditError that names the file (and the place)."""

@@ -1,6 +1,6 @@
 """What a pass loads: a dev-only config never imports the code-host or cluster clients (PyGithub,
 kubernetes) nor the database layer when no journal is needed (issue 11: a `run --once` bump is
-mostly imports otherwise)."""
+mostly imports otherwise), nor ruamel.yaml."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import sys
 from tests.support.net import free_port
 from tests.support.world import ROOT, config_text, deploy_remote
 
-HEAVY = ("github", "kubernetes", "sqlalchemy", "prometheus_api_client", "pandas")
+HEAVY = ("github", "kubernetes", "sqlalchemy", "prometheus_api_client", "pandas", "ruamel")
+# ruamel.yaml: the config and deployment files are read with libyaml; ruamel.yaml only loads analysis templates
 
 
 def _loaded_after(config, *argv):
