@@ -36,7 +36,7 @@ class UsageError(Exception):
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    from gitops_promoter.runtime.telemetry import setup_logging
+    from gitops_promoter.runtime.logs import setup_logging
 
     level = args.log_level or ("info" if getattr(args, "command", "") == "run" and not args.once else "warning")
     setup_logging(level=level, fmt=args.log_format)
@@ -71,6 +71,18 @@ def _version() -> str:
         return "unknown (not installed)"
 
 
+class _Version(argparse.Action):
+    """`--version`, looked up only when asked (importlib.metadata costs ~40 ms at every start otherwise)."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=kwargs.get("help"))
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        print(f"gitops-promoter {_version()}")  # on stdout, as argparse's own version action
+        parser.exit()
+
+
 def _command(sub: Any, name: str, *, help: str, example: str, config: bool = False, workdir: bool = False,
              codes: bool = True) -> argparse.ArgumentParser:
     """A subcommand whose --help ends with an example (and the exit codes)."""
@@ -95,7 +107,7 @@ def _parser() -> argparse.ArgumentParser:
                "then ./promoter.yaml). `gitops-promoter COMMAND --help` shows a command's options.\n\n"
                + EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--version", action="version", version=f"gitops-promoter {_version()}")
+    p.add_argument("--version", action=_Version, help="show the version and exit")
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
                    help="default: info for the service, warning for other commands")
     p.add_argument("--log-format", default=os.environ.get("GITOPS_PROMOTER_LOG_FORMAT", "console"),

@@ -24,8 +24,9 @@ from gitops_promoter.errors import ConfigError, PromoterError
 from gitops_promoter.ports import Expirable
 from gitops_promoter.runtime.http import Hooks, WebServer, prometheus_text
 from gitops_promoter.runtime.lock import LockHeld, WorkdirLock
+from gitops_promoter.runtime.logs import Redact
 from gitops_promoter.runtime.service import Leadership, Service
-from gitops_promoter.runtime.telemetry import Redact, Telemetry
+from gitops_promoter.runtime.telemetry import Telemetry
 from gitops_promoter.runtime.wiring import Wired, load, workdir_for
 
 log = logging.getLogger(__name__)
