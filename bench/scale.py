@@ -458,6 +458,10 @@ def on_a_copy(argv: list[str]) -> int:
         else:
             shutil.copytree(ROOT / "gitops_promoter", where / "gitops_promoter",
                             ignore=shutil.ignore_patterns("__pycache__"))
+        # Byte-compiled, as pip leaves an installed package: the product's processes would otherwise compile
+        # every module at each start where PYTHONDONTWRITEBYTECODE is set (~0.1 s a process on this machine).
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(where / "gitops_promoter")], check=True,
+                       stdout=subprocess.DEVNULL)
         state = product_state(where / "gitops_promoter")
         if "--committed" in argv:
             state["uncommitted"] = []
