@@ -439,7 +439,7 @@ class GitRepo:
             return tip if shas else Unchanged(reason="nothing to commit")
 
         try:
-            landed = self._land(build, chain=lambda: list(shas.values()))
+            landed = self._land(build, chain=lambda: list(shas.values()), known=prebuilt[0] if prebuilt else None)
         except (PushRefused, GitRejected) as exc:
             if len(shas) > 1:
                 log.info("%s: the remote refused a chain of %d commits (%s); one at a time", self.name, len(shas),
@@ -489,20 +489,22 @@ class GitRepo:
                                f"now at {head[:10]}); deciding again on the new head")
 
     def _land(self, build: Callable[[str], str | Unchanged],
-              chain: Callable[[], list[str]] | None = None) -> Committed | Unchanged:
+              chain: Callable[[], list[str]] | None = None, known: str | None = None) -> Committed | Unchanged:
         """Fetch, `build` a commit on the branch head, push it (never a force-push). A push that
         loses a race with another writer is built again on the new head at once, again and again
         with a short jittered pause, for up to `race_budget` seconds (at most RACE_ATTEMPTS tries):
         under a steady stream of people's pushes the window between fetch and push is what
         decides, so many quick tries land where a few long waits do not. A push whose answer was
         lost but that landed (the new head contains it) is taken as landed. `chain` names every
-        commit the build made (default: the tip), remembered as the promoter's own."""
+        commit the build made (default: the tip), remembered as the promoter's own. `known`: a head
+        fetched already (a pass's pin); the first try builds on it and pushes without fetching again
+        (a remote that moved refuses the push as not a fast-forward, and the next try fetches)."""
         started = self._clock()
         attempt = 0
         built: str | None = None
         while True:
             attempt += 1
-            head = self.sync()
+            head = known if attempt == 1 and known is not None else self.sync()
             if built is not None and self.contains(built, head):  # it landed; only its answer was lost
                 return self._landed(built, chain() if chain else [built], attempt - 1)
             rebuilt = build(head)
@@ -519,7 +521,8 @@ class GitRepo:
                     detail = f"push kept losing races: {attempt} attempts in {spent:.1f} s; trying again next pass"
                     raise GitUnavailable(repository=self.name, detail=detail) from None
                 log.info("%s: push lost a race (%s); re-applying on the new head", self.name, race)
-                self._sleep(_RACE_BACKOFF.delay(min(attempt - 1, 5)))
+                if not (attempt == 1 and known is not None):  # a stale pin is no contention: fetch at once
+                    self._sleep(_RACE_BACKOFF.delay(min(attempt - 1, 5)))
                 continue
             return self._landed(built, chain() if chain else [built], attempt)
 

@@ -267,6 +267,7 @@ def test_a_pass_defers_its_bumps_and_pushes_them_once(remote, tmp_path):
     repo = repo_for(remote, tmp_path)
     pushes = _counting_pushes(repo)
     repo.pin()
+    fetched = repo.fetches
     repo.defer()
     handed = []
     for i in range(5):
@@ -275,7 +276,7 @@ def test_a_pass_defers_its_bumps_and_pushes_them_once(remote, tmp_path):
         handed.append(repo.commit(Change(ROLLOUT, lambda t, i=i: t + f"# app {i}\n", _msg(f"app-{i}", "v1"))))
     assert "# app 4" in repo.read(ROLLOUT) and pushes == []  # nothing pushed yet; the pass reads its chain
     landed = repo.flush()
-    assert len(pushes) == 1
+    assert len(pushes) == 1 and repo.fetches == fetched  # the pin's fetch serves the push: none before it
     assert [landed[c.sha].sha for c in handed] == [c.sha for c in handed]  # nothing moved: the same commits
     assert git("rev-parse", "main", cwd=remote) == handed[-1].sha
     apps = git("log", "--format=%(trailers:key=Promoter-App,valueonly)", "-5", "main", cwd=remote).split()
@@ -295,7 +296,9 @@ def test_a_deferred_chain_is_rebuilt_when_the_remote_moved_and_a_persons_edit_wi
     person = HumanClone(remote, tmp_path / "person")
     person.commit(ROLLOUT, remote_file(remote, ROLLOUT) + "# a person's note\n", "person edits the rollout")
     person.commit("docs/x.md", "x\n", "docs")
+    fetched = repo.fetches
     landed = repo.flush()
+    assert repo.fetches == fetched + 1  # the push on the pinned head was refused (not a fast-forward): fetched
     assert isinstance(landed[mine.sha], ReadStale)  # decided on a text that is gone: decided again next pass
     assert isinstance(landed[other.sha], Committed) and landed[other.sha].sha != other.sha  # rebuilt on the new head
     assert git("rev-parse", "main", cwd=remote) == landed[other.sha].sha
