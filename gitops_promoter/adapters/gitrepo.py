@@ -583,8 +583,10 @@ class GitRepo:
         that still holds what we last saw is overwritten.
         """
         for attempt in range(1, self.max_attempts + 1):
-            # First at the pass's head and its fetched branches (no network when nothing is to
-            # push); a push is always built on the newest head and branch.
+            # First at the pass's head and the promoter's branches as its one fetch found them: no
+            # network when nothing is to push, and the push built on them, leased on what the fetch
+            # saw (a branch that moved since refuses it). Then — or for a rebuild after a conflict —
+            # on the newest head and branch.
             fresh = attempt > 1 or self._pinned is None
             head = self.sync() if fresh else self._read_head()
             existing = self._remote_branch(branch, fresh=fresh)
@@ -595,7 +597,7 @@ class GitRepo:
             files = _changed(texts)
             if existing and not rebuild and all(self._carries(existing, p, t) for p, t in files.items()):
                 return Committed(sha=existing, attempts=0)
-            if not fresh:
+            if not fresh and (rebuild or self._pr_heads is None or not branch.startswith(PR_BRANCHES)):
                 continue
             commit = self._write_commit(head, files, change.message)
             lease = f"--force-with-lease=refs/heads/{branch}:{existing or ''}"

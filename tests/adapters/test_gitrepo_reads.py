@@ -304,3 +304,37 @@ def test_a_deferred_chain_is_rebuilt_when_the_remote_moved_and_a_persons_edit_wi
     assert git("rev-parse", "main", cwd=remote) == landed[other.sha].sha
     text = remote_file(remote, ROLLOUT)
     assert "# a person's note" in text and "web:v1.0.0" in text
+
+
+def test_a_pinned_pass_pushes_a_pull_request_branch_without_fetching_again(remote, tmp_path):
+    """The pin's one fetch brought the promoter's branches: a proposal is built on the pinned head
+    and pushed with a lease on the branch as that fetch saw it — no fetch, no ls-remote."""
+    repo = repo_for(remote, tmp_path)
+    calls = []
+    real_git = repo._git
+
+    def counting(*args, **kw):
+        calls.append(args[0])
+        return real_git(*args, **kw)
+
+    repo.pin()
+    repo._git = counting
+    first = repo.propose(Change(STAGING, lambda t: t + "# v2\n", _msg("web", "v2")), branch="promoter/staging/web")
+    assert isinstance(first, Committed) and first.attempts == 1
+    assert "fetch" not in calls and "ls-remote" not in calls and calls.count("push") == 1
+    again = repo.propose(Change(STAGING, lambda t: t + "# v3\n", _msg("web", "v3")), branch="promoter/staging/web")
+    assert isinstance(again, Committed) and "fetch" not in calls  # the pass knows the branch it pushed
+    assert git("show", f"promoter/staging/web:{STAGING}", cwd=remote).endswith("# v3")
+
+
+def test_a_pull_request_branch_that_moved_since_the_pin_is_leased_and_built_again(remote, tmp_path):
+    repo = repo_for(remote, tmp_path)
+    first = repo.propose(Change(STAGING, lambda t: t + "# v2\n", _msg("web", "v2")), branch="promoter/staging/web")
+    assert isinstance(first, Committed)
+    repo.pin()
+    person = HumanClone(remote, tmp_path / "person", branch="promoter/staging/web")
+    moved = person.commit("docs/x.md", "x\n", "a person's commit on the promoter's branch")
+    result = repo.propose(Change(STAGING, lambda t: t + "# v3\n", _msg("web", "v3")), branch="promoter/staging/web")
+    assert isinstance(result, Committed) and result.attempts == 2  # the lease on the pinned branch refused
+    assert git("rev-parse", "promoter/staging/web", cwd=remote) == result.sha != moved
+    assert git("show", f"promoter/staging/web:{STAGING}", cwd=remote).endswith("# v3")

@@ -119,8 +119,9 @@ RECIPES = [
            whole_file=True),
     _bytes("flow-list-250k-items", lambda: BASE.encode() + b"extra: [" + b"1," * 250_000 + b"1]\n",
            "more than 200,000 values"),
-    _bytes("mapping-110k-keys", lambda: BASE.encode() + b"extra: {" + b",".join(b"%s: 1" % _short(i) for i in range(110_000))
-           + b"}\n", "more than 200,000 values"),
+    _bytes("mapping-110k-keys",
+           lambda: BASE.encode() + b"extra: {" + b",".join(b"%s: 1" % _short(i) for i in range(110_000)) + b"}\n",
+           "more than 200,000 values"),
     _bytes("flow-sequences-20000-deep", lambda: BASE.encode() + b"extra: " + b"[" * 20_000 + b"]" * 20_000 + b"\n",
            "nested deeper than 32 levels", line=20),
     _bytes("flow-mappings-20000-deep", lambda: BASE.encode() + b"extra: " + b"{a: " * 20_000 + b"1" + b"}" * 20_000,
