@@ -585,10 +585,11 @@ class GitRepo:
         for attempt in range(1, self.max_attempts + 1):
             # First at the pass's head and the promoter's branches as its one fetch found them: no
             # network when nothing is to push, and the push built on them, leased on what the fetch
-            # saw (a branch that moved since refuses it). Then — or for a rebuild after a conflict —
-            # on the newest head and branch.
+            # saw (a branch that moved since refuses it). Then on the newest head and branch.
             fresh = attempt > 1 or self._pinned is None
             head = self.sync() if fresh else self._read_head()
+            if not fresh and self._deferred is not None and self._deferred_base is not None:
+                head = self._deferred_base  # the pass's own chain is not pushed yet: never under a branch
             existing = self._remote_branch(branch, fresh=fresh)
             texts = change.apply(lambda path, head=head: self._read_at(head, path))  # type: ignore[misc]
             before, after = texts[change.path]
@@ -597,7 +598,7 @@ class GitRepo:
             files = _changed(texts)
             if existing and not rebuild and all(self._carries(existing, p, t) for p, t in files.items()):
                 return Committed(sha=existing, attempts=0)
-            if not fresh and (rebuild or self._pr_heads is None or not branch.startswith(PR_BRANCHES)):
+            if not fresh and (self._pr_heads is None or not branch.startswith(PR_BRANCHES)):
                 continue
             commit = self._write_commit(head, files, change.message)
             lease = f"--force-with-lease=refs/heads/{branch}:{existing or ''}"

@@ -338,3 +338,18 @@ def test_a_pull_request_branch_that_moved_since_the_pin_is_leased_and_built_agai
     assert isinstance(result, Committed) and result.attempts == 2  # the lease on the pinned branch refused
     assert git("rev-parse", "promoter/staging/web", cwd=remote) == result.sha != moved
     assert git("show", f"promoter/staging/web:{STAGING}", cwd=remote).endswith("# v3")
+
+
+def test_a_pull_request_branch_is_never_built_on_the_passs_unpushed_chain(remote, tmp_path):
+    """run --once defers its bumps: a proposal in the same pass is built on the remote's head as
+    the pin fetched it, so the pull request never carries the pass's own dev commits."""
+    repo = repo_for(remote, tmp_path)
+    pinned = repo.pin()
+    repo.defer()
+    local = repo.commit(Change(ROLLOUT, bump, _msg("web", "v1.1.0")))
+    proposed = repo.propose(Change(STAGING, lambda t: t + "# v2\n", _msg("web", "v2")), branch="promoter/staging/web",
+                            rebuild=True)
+    assert isinstance(local, Committed) and isinstance(proposed, Committed)
+    assert git("rev-parse", "promoter/staging/web^", cwd=remote) == pinned != local.sha
+    repo.flush()
+    assert git("rev-parse", "main^", cwd=remote) == pinned
