@@ -126,8 +126,9 @@ class DeployRepo(Protocol):
 class Pinnable(Protocol):
     """A deployment repository whose reads can be fixed to one fetched head for a pass."""
 
-    def pin(self) -> str:
-        """Fetch once; reads until `unpin` are at that head. Returns it."""
+    def pin(self, paths: Sequence[str] = ()) -> str:
+        """Fetch once; reads until `unpin` are at that head (`paths`, the files the pass will read,
+        may be read at once). Returns it."""
         ...
 
     def unpin(self) -> None: ...

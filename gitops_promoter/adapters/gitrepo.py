@@ -15,10 +15,11 @@ import logging
 import os
 import re
 import shutil
+import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,6 +67,8 @@ _REJECTED = ("authentication failed", "permission denied", "couldn't find remote
 #: How long one commit keeps re-applying after lost push races, and at most how many tries.
 RACE_BUDGET, RACE_ATTEMPTS = 30.0, 200
 OWN_MEMORY = 10_000  # how many of its own pushed commits the promoter remembers
+TEXT_MEMORY = 20_000  # files remembered by (commit, path): a commit's content never changes
+_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _RACE_BACKOFF = Backoff(base=0.02, cap=0.5)  # full jitter: 10 ms … 0.5 s between tries
 
 
@@ -115,6 +118,7 @@ class GitRepo:
         self._deferred: list[_Ticket] | None = None  # defer(): the pass's commits, not pushed yet
         self._deferred_base: str | None = None  # changes waiting for the next group commit
         self._queue_lock = threading.Lock()  # one writer per repository across the service's threads
+        self._texts: dict[tuple[str, str], str | GitRejected] = {}  # (commit sha, path) -> its text, or why not
 
     # --- credentials ---------------------------------------------------------------
     def env(self) -> dict[str, str]:
@@ -216,16 +220,59 @@ class GitRepo:
         return head
 
     @_serialized
-    def pin(self) -> str:
+    def pin(self, paths: Sequence[str] = ()) -> str:
         """Fetch once and read at that head until `unpin`: a pass reads one consistent state with
         one fetch, however many apps share the repository. Writes still fetch, and re-apply their
-        edit on the newest head; after the promoter's own push the pin moves to its commit."""
+        edit on the newest head; after the promoter's own push the pin moves to its commit.
+        `paths`: the files the pass will read, read at that head in one exchange with git."""
         self._pinned = self.sync(pr_branches=True)
         refs = self._git("for-each-ref", "--format=%(objectname) %(refname)", f"refs/remotes/origin/{PR_BRANCHES}")
         prefix = "refs/remotes/origin/"
         self._pr_heads = {ref[len(prefix):]: sha for sha, _, ref in (line.partition(" ") for line in refs.splitlines())
                           if ref.startswith(prefix)}
+        if paths:
+            self._prefetch(self._pinned, paths)
         return self._pinned
+
+    def _prefetch(self, commit: str, paths: Sequence[str]) -> None:
+        """Read `paths` at `commit` with one `git cat-file --batch` run, every request written at
+        once (no round trip per file), into the memory of texts `_read_at` answers from. Best
+        effort: a file it could not read is read again, alone, when asked for."""
+        wanted = [p for p in dict.fromkeys(_tree_path(p) for p in paths)
+                  if "\n" not in p and "\r" not in p and (commit, p) not in self._texts]
+        if not wanted:
+            return
+        requests = "".join(f"{commit}:{p}\n" for p in wanted).encode()
+        try:
+            out = subprocess.run(["git", "cat-file", "--batch"], input=requests, capture_output=True,
+                                 cwd=self.path, env={**os.environ, **self.env()}, check=True,
+                                 timeout=self.network_timeout).stdout
+        except (OSError, subprocess.SubprocessError) as exc:
+            log.debug("%s: reading %d files at once failed (%s); each is read when asked for", self.name,
+                      len(wanted), exc)
+            return
+        at = 0
+        for path in wanted:
+            end = out.find(b"\n", at)
+            if end < 0:
+                return
+            header = out[at:end].decode("utf-8", "replace")
+            at = end + 1
+            if header.endswith((" missing", " ambiguous")):
+                self._remember(commit, path, self._missing(path))
+                continue
+            _, kind, size = header.rsplit(" ", 2)
+            raw = out[at:at + int(size)]
+            at += int(size) + 1
+            try:
+                self._remember(commit, path, self._blob_text(path, kind, raw))
+            except GitRejected as exc:
+                self._remember(commit, path, exc)
+
+    def _remember(self, commit: str, path: str, text: str | GitRejected) -> None:
+        if len(self._texts) >= TEXT_MEMORY:
+            self._texts.clear()
+        self._texts[(commit, path)] = text
 
     @_serialized
     def unpin(self) -> None:
@@ -298,7 +345,12 @@ class GitRepo:
         per read). A file that is not UTF-8 is a GitRejected naming it: never guessed at."""
         assert self._repo is not None
         path = _tree_path(path)
-        missing = GitRejected(repository=self.name, detail=f"{path}: no such file on branch {self.config.branch}")
+        known = self._texts.get((commit, path))
+        if isinstance(known, str):
+            return known
+        if known is not None:
+            raise GitRejected(repository=self.name, detail=known.detail)
+        missing = self._missing(path)
         if "\n" in path or "\r" in path:  # one request per line: such a path cannot be asked for
             raise missing
         for tries in (1, 2):
@@ -307,6 +359,8 @@ class GitRepo:
                 break
             except ValueError as exc:
                 if "could not be resolved" in str(exc):  # "<ref> missing": no such path at that commit
+                    if _SHA.fullmatch(commit):
+                        self._remember(commit, path, missing)
                     raise missing from None
                 self._repo.git.clear_cache()  # git refused the request and ended: the next read starts anew
                 raise GitRejected(repository=self.name, detail=f"{path}: cannot be read ({exc})") from None
@@ -315,6 +369,21 @@ class GitRepo:
                 if tries == 2:
                     raise GitUnavailable(repository=self.name, detail=f"cat-file {path}: {exc}") from None
         kind = kind.decode() if isinstance(kind, bytes) else kind  # GitPython hands the type as bytes
+        try:
+            text = self._blob_text(path, kind, raw)
+        except GitRejected as exc:
+            if _SHA.fullmatch(commit):
+                self._remember(commit, path, exc)
+            raise
+        if _SHA.fullmatch(commit):
+            self._remember(commit, path, text)
+        return text
+
+    def _missing(self, path: str) -> GitRejected:
+        return GitRejected(repository=self.name, detail=f"{path}: no such file on branch {self.config.branch}")
+
+    def _blob_text(self, path: str, kind: str, raw: bytes) -> str:
+        """A blob's text; GitRejected when it is no file or not UTF-8 (never guessed at)."""
         if kind != "blob":
             raise GitRejected(repository=self.name, detail=f"{path}: is a {kind} on branch {self.config.branch}, "
                                                            "not a file")

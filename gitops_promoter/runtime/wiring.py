@@ -257,17 +257,23 @@ def _settled(o: Outcome, landed: Mapping[str, Committed | Unchanged | Exception]
 @contextmanager
 def pinned(ports: Ports, apps: Sequence[AppConfig]) -> Iterator[Sequence[Pinnable]]:
     """One pass over `apps`: each deployment repository they use is fetched once, and every read
-    of the pass is at that head (writes still fetch). A repository that cannot be fetched now
-    stays unpinned: its apps' reads fetch, and fail, each with its own outcome."""
-    used = [ports.repos[name] for name in dict.fromkeys(a.repository for a in apps) if name in ports.repos]
-    pins = [repo for repo in used if isinstance(repo, Pinnable)]
-    for repo in pins:
+    of the pass is at that head (writes still fetch), the apps' files read at it in one go. A
+    repository that cannot be fetched now stays unpinned: its apps' reads fetch, and fail, each
+    with its own outcome."""
+    pins: dict[str, Pinnable] = {}
+    for name in dict.fromkeys(a.repository for a in apps):
+        candidate = ports.repos.get(name)
+        if isinstance(candidate, Pinnable):
+            pins[name] = candidate
+    for name, repo in pins.items():
+        files = [f for a in apps if a.repository == name for t in a.targets.values()
+                 for f in dict.fromkeys((t.file, t.steps_file))]
         try:
-            repo.pin()
+            repo.pin(files)
         except PromoterError as exc:
             log.warning("%s: %s", getattr(repo, "name", "repository"), exc)
     try:
-        yield pins
+        yield list(pins.values())
     finally:
-        for repo in pins:
+        for repo in pins.values():
             repo.unpin()

@@ -76,13 +76,20 @@ def test_reads_go_through_one_cat_file_batch_process(remote, tmp_path, monkeypat
     assert executed == []  # no process per read
 
 
-def test_missing_folder_and_non_utf8_files_are_clear_errors(remote, tmp_path):
+@pytest.mark.parametrize("read_at_pin", [False, True], ids=["one-by-one", "all-at-the-pin"])
+def test_missing_folder_and_non_utf8_files_are_clear_errors(remote, tmp_path, read_at_pin):
     person = HumanClone(remote, tmp_path / "person")
     (person.path / "latin1.yaml").write_bytes(b"image: caf\xe9\n")
     git("add", "latin1.yaml", cwd=person.path)
     git("commit", "-q", "-m", "latin-1", cwd=person.path)
     git("push", "-q", "origin", "HEAD:main", cwd=person.path)
     repo = repo_for(remote, tmp_path)
+    if read_at_pin:  # the same answers when the pass read every file in one exchange (and twice from memory)
+        repo.pin(["nope.yaml", "envs/dev", "latin1.yaml", "a\nb.yaml", "a b.yaml", ROLLOUT])
+        assert "image:" in repo.read(ROLLOUT) and "image:" in repo.read(f"./{ROLLOUT}")
+        for path in ("nope.yaml", "latin1.yaml", "a b.yaml"):
+            with pytest.raises(GitRejected):
+                repo.read(path)
     with pytest.raises(GitRejected, match="nope.yaml: no such file on branch main"):
         repo.read("nope.yaml")
     with pytest.raises(GitRejected, match="envs/dev: is a tree"):

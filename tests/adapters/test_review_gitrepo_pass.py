@@ -25,12 +25,16 @@ def _set_tag(text: str) -> str:
     return re.sub(r"web:v\d+\.\d+\.\d+", "web:v1.1.0", text)
 
 
-def test_pinned_pins_a_real_git_repository(remote, tmp_path):
+def test_pinned_pins_a_real_git_repository(remote, tmp_path, monkeypatch):
     """`run --once` reads one head per pass: pinned() must pin GitRepo (it is Pinnable)."""
     repo = repo_for(remote, tmp_path)
     assert isinstance(repo, Pinnable)
     ports = SimpleNamespace(repos={"deploy": repo})
-    with pinned(ports, [SimpleNamespace(repository="deploy")]):  # type: ignore[arg-type]
+    target = SimpleNamespace(file=ROLLOUT, steps_file=ROLLOUT)
+    with pinned(ports, [SimpleNamespace(repository="deploy", targets={"dev": target})]):  # type: ignore[arg-type]
+        # The app's files were read with the pin, in one exchange: no request per read.
+        monkeypatch.setattr(type(repo._repo.git), "get_object_data",
+                            lambda *a: pytest.fail("a pinned read asked git again"))
         for _ in range(5):
             repo.read(ROLLOUT)
             repo.history(app="web")
