@@ -7,7 +7,10 @@ history (bench/scale_world.py), it measures:
 
 * the first pass (a cold clone; it opens the pull requests of the apps whose staging lags);
 * a steady pass where nothing changes: `gitops-promoter run --once` as a process, and the same
-  pass in-process (`runtime.commands.run_once`) when the process took under INPROCESS_BELOW s;
+  pass in-process (`runtime.commands.run_once`) when the process took under INPROCESS_BELOW s, and
+  once more as a process with the registry reached directly (the counting proxy is a Python server
+  in the bench's process: every registry request of a pass waits on it; the targets are judged on
+  the counted, slower pass);
 * a pass where 10 % of the apps have a new tag (each new tag moves exactly one app);
 * per pass: registry requests (bench/scale_probe.CountingProxy in front of the registry), git
   processes and fetches (a `git` wrapper first on PATH and in GIT_PYTHON_GIT_EXECUTABLE logs each
@@ -125,11 +128,21 @@ def outcomes(stdout: str) -> dict[str, str]:
     return out
 
 
-def promoter_pass(world: World, probes: Probes, what: str) -> dict[str, Any]:
+def promoter_pass(world: World, probes: Probes, what: str, config: Path | None = None) -> dict[str, Any]:
     """`gitops-promoter run --once` as a process, measured and counted."""
     mark = probes.start()
-    m = run_measured(world.promoter("run", "--once", "--config", str(world.config)), cwd=world.root, env=probes.env)
+    m = run_measured(world.promoter("run", "--once", "--config", str(config or world.config)), cwd=world.root,
+                     env=probes.env)
     return _row(what, m, probes.counts(mark))
+
+
+def direct_config(world: World, proxy: CountingProxy) -> Path:
+    """The world's config with the registry reached directly, not through the counting proxy (a
+    Python server in this process, which every request of a pass goes through)."""
+    host, port = proxy.upstream
+    path = world.config.with_name("promoter-direct.yaml")
+    path.write_text(world.config.read_text().replace(proxy.url, f"http://{host}:{port}"))
+    return path
 
 
 def _row(what: str, m: Measured, counts: dict[str, Any]) -> dict[str, Any]:
@@ -231,6 +244,7 @@ def measure_size(apps: int, root: Path, images: Images, proxy: CountingProxy, gi
         steady.append(show(promoter_pass(world, probes, "steady")))
     steady_s = statistics.median(r["seconds"] for r in steady)
     inproc = show(inprocess_pass(world, probes)) if steady_s < INPROCESS_BELOW else None
+    direct = show(promoter_pass(world, probes, "steady, registry direct (not counted)", direct_config(world, proxy)))
     base_steady = show(baseline_pass(world, probes, "baseline, steady"))
     steady_diff = compare(steady[0]["_decisions"], base_steady["_decisions"])
 
@@ -253,7 +267,8 @@ def measure_size(apps: int, root: Path, images: Images, proxy: CountingProxy, gi
         "config_value_budget_lifted": bool(world.refused),
         "deployment_repositories": 1, "commits": world.commits, "moving_apps": len(moving), "dev_bumped": bumped,
         "steady_s": round(steady_s, 3), "steady_runs_s": [r["seconds"] for r in steady],
-        "inprocess_s": inproc["seconds"] if inproc else None, "baseline_steady_s": base_steady["seconds"],
+        "inprocess_s": inproc["seconds"] if inproc else None, "steady_direct_s": direct["seconds"],
+        "baseline_steady_s": base_steady["seconds"],
         "baseline_steady_inside_s": base_steady["inside_s"], "moving_s": moved["seconds"],
         "baseline_moving_s": base_moving["seconds"],
         "ratio_steady_vs_baseline": round(steady_s / base_steady["seconds"], 2),
@@ -320,6 +335,8 @@ def verdicts(rows: list[dict[str, Any]], big: dict[str, Any] | None) -> dict[str
     rss = max(p["rss_mb"] for p in top["passes"] if "exit" in p and p["rss_mb"] is not None)
     out: dict[str, Any] = {
         "at_apps": top["apps"],
+        "steady_goal": f"{min(top['steady_s'], top['steady_direct_s']):.2f} s, the registry reached directly: goal "
+                       f"< 5 s {'met' if top['steady_direct_s'] < 5.0 else 'not met'} (not a pass/fail target)",
         "steady_s": {"value": top["steady_s"], "target": "< 10 s at 1000 apps (goal < 5 s)",
                      "ok": top["apps"] >= 1000 and top["steady_s"] < 10.0},
         "tags_list_per_pass": {"value": steady["tags_list"], "target": top["image_repositories"],
@@ -402,6 +419,7 @@ def report(rows: list[dict[str, Any]], big: dict[str, Any] | None, checks: dict[
         steady = next(p for p in r["passes"] if p["pass"] == "steady")
         base = next(p for p in r["passes"] if p["pass"] == "baseline, steady")
         inproc = f", in-process {r['inprocess_s']:.2f}s" if r["inprocess_s"] is not None else ""
+        inproc += f", registry direct {r['steady_direct_s']:.2f}s"
         print(f"  {r['apps']:>5} apps: steady {r['steady_s']:.2f}s{inproc} vs baseline {r['baseline_steady_s']:.2f}s "
               f"→ {r['ratio_steady_vs_baseline']}x; 10% move {r['moving_s']:.2f}s vs {r['baseline_moving_s']:.2f}s "
               f"(decisions only) → {r['ratio_moving_vs_baseline']}x")
@@ -426,6 +444,7 @@ def report(rows: list[dict[str, Any]], big: dict[str, Any] | None, checks: dict[
     for name, c in checks.items():
         if isinstance(c, dict):
             print(f"  target {name}: {c['value']} (target {c['target']}) {'PASS' if c['ok'] else 'FAIL'}")
+    print(f"  steady pass, goal: {checks['steady_goal']}")
     if big is not None:
         print(f"  bump on the {big['commits']}-commit repository: median {big['bump_ms']['median']} ms "
               f"(target < 300 ms; starting the interpreter and importing the product: {big['start_floor_ms']} ms)")
