@@ -27,6 +27,7 @@ from typing import Any, TypeVar, cast
 
 import git
 
+from gitops_promoter.adapters.blob_memory import BlobMemory
 from gitops_promoter.adapters.history_index import HistoryIndex
 from gitops_promoter.adapters.retry import Backoff, Retry, retrying
 from gitops_promoter.config.schema import RepositoryConfig
@@ -67,7 +68,6 @@ _REJECTED = ("authentication failed", "permission denied", "couldn't find remote
 #: How long one commit keeps re-applying after lost push races, and at most how many tries.
 RACE_BUDGET, RACE_ATTEMPTS = 30.0, 200
 OWN_MEMORY = 10_000  # how many of its own pushed commits the promoter remembers
-TEXT_MEMORY = 20_000  # files remembered by (commit, path): a commit's content never changes
 _SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _RACE_BACKOFF = Backoff(base=0.02, cap=0.5)  # full jitter: 10 ms … 0.5 s between tries
 
@@ -118,7 +118,7 @@ class GitRepo:
         self._deferred: list[_Ticket] | None = None  # defer(): the pass's commits, not pushed yet
         self._deferred_base: str | None = None  # changes waiting for the next group commit
         self._queue_lock = threading.Lock()  # one writer per repository across the service's threads
-        self._texts: dict[tuple[str, str], str | GitRejected] = {}  # (commit sha, path) -> its text, or why not
+        self._texts = BlobMemory()  # what files said at a commit (read at a sha: never stale)
 
     # --- credentials ---------------------------------------------------------------
     def env(self) -> dict[str, str]:
@@ -239,7 +239,7 @@ class GitRepo:
         once (no round trip per file), into the memory of texts `_read_at` answers from. Best
         effort: a file it could not read is read again, alone, when asked for."""
         wanted = [p for p in dict.fromkeys(_tree_path(p) for p in paths)
-                  if "\n" not in p and "\r" not in p and (commit, p) not in self._texts]
+                  if "\n" not in p and "\r" not in p and not self._texts.knows(commit, p)]
         if not wanted:
             return
         requests = "".join(f"{commit}:{p}\n" for p in wanted).encode()
@@ -259,20 +259,15 @@ class GitRepo:
             header = out[at:end].decode("utf-8", "replace")
             at = end + 1
             if header.endswith((" missing", " ambiguous")):
-                self._remember(commit, path, self._missing(path))
+                self._texts.refused(commit, path, self._missing(path))
                 continue
-            _, kind, size = header.rsplit(" ", 2)
+            blob, kind, size = header.rsplit(" ", 2)
             raw = out[at:at + int(size)]
             at += int(size) + 1
             try:
-                self._remember(commit, path, self._blob_text(path, kind, raw))
+                self._texts.text(commit, path, blob, self._blob_text(path, kind, raw))
             except GitRejected as exc:
-                self._remember(commit, path, exc)
-
-    def _remember(self, commit: str, path: str, text: str | GitRejected) -> None:
-        if len(self._texts) >= TEXT_MEMORY:
-            self._texts.clear()
-        self._texts[(commit, path)] = text
+                self._texts.refused(commit, path, exc)
 
     @_serialized
     def unpin(self) -> None:
@@ -345,22 +340,22 @@ class GitRepo:
         per read). A file that is not UTF-8 is a GitRejected naming it: never guessed at."""
         assert self._repo is not None
         path = _tree_path(path)
-        known = self._texts.get((commit, path))
-        if isinstance(known, str):
-            return known
+        known = self._texts.get(commit, path)
+        if isinstance(known, GitRejected):
+            raise known
         if known is not None:
-            raise GitRejected(repository=self.name, detail=known.detail)
+            return known
         missing = self._missing(path)
         if "\n" in path or "\r" in path:  # one request per line: such a path cannot be asked for
             raise missing
         for tries in (1, 2):
             try:
-                _, kind, _, raw = self._repo.git.get_object_data(f"{commit}:{path}")
+                blob, kind, _, raw = self._repo.git.get_object_data(f"{commit}:{path}")
                 break
             except ValueError as exc:
                 if "could not be resolved" in str(exc):  # "<ref> missing": no such path at that commit
                     if _SHA.fullmatch(commit):
-                        self._remember(commit, path, missing)
+                        self._texts.refused(commit, path, missing)
                     raise missing from None
                 self._repo.git.clear_cache()  # git refused the request and ended: the next read starts anew
                 raise GitRejected(repository=self.name, detail=f"{path}: cannot be read ({exc})") from None
@@ -373,10 +368,10 @@ class GitRepo:
             text = self._blob_text(path, kind, raw)
         except GitRejected as exc:
             if _SHA.fullmatch(commit):
-                self._remember(commit, path, exc)
+                self._texts.refused(commit, path, exc)
             raise
         if _SHA.fullmatch(commit):
-            self._remember(commit, path, text)
+            self._texts.text(commit, path, blob.decode() if isinstance(blob, bytes) else blob, text)
         return text
 
     def _missing(self, path: str) -> GitRejected:
@@ -452,11 +447,12 @@ class GitRepo:
         """Push the pass's local chain once; returns what became of each commit `commit` handed out
         meanwhile (by its provisional sha). When the remote moved since the pin, the chain is built
         again on the new head (each change checked and re-applied, as after a lost race)."""
-        tickets, base, tip = self._deferred or [], self._deferred_base, self._pinned
+        tickets, base = self._deferred or [], self._deferred_base
         self._deferred = self._deferred_base = None
         if not tickets:
             return {}
         provisional = [t.result.sha for t in tickets if isinstance(t.result, Committed)]
+        tip = provisional[-1] if provisional else None  # the chain's last commit (the pin may be elsewhere)
         self._land_tickets(tickets, prebuilt=(base, tip, provisional) if base and tip else None)
         out: dict[str, Committed | Unchanged | Exception] = {}
         for sha, t in zip(provisional, tickets, strict=True):
@@ -581,8 +577,12 @@ class GitRepo:
                 return rebuilt
             built = rebuilt
             try:
+                # Leased on the head it was built on: the push lands only where the remote is exactly
+                # there — a branch a person moved on, rewound (a force-push that took a commit out) or
+                # deleted since refuses it, and the next try fetches. Never more force than a fast-forward.
                 refspec = f"{built}:refs/heads/{self.branch}"
-                self._retrying("push", lambda: self._git("push", "--porcelain", "origin", refspec))  # noqa: B023
+                lease = f"--force-with-lease=refs/heads/{self.branch}:{head}"
+                self._retrying("push", lambda: self._git("push", "--porcelain", lease, "origin", refspec))  # noqa: B023
             except _PushRace as race:
                 spent = self._clock() - started
                 late = (left() or 0.0) < 0
@@ -602,8 +602,12 @@ class GitRepo:
             self._own.clear()
         self._own.update(commits)
         self._own.add(tip)
-        if self._pinned is not None:
+        # A write of its own (a revert) while the pass's chain is not pushed yet leaves the pass
+        # reading its chain; `flush` builds the chain again on the new head.
+        if self._pinned is not None and not self._deferred:
             self._pinned = tip
+            if self._deferred is not None:  # deferring, nothing built yet: the chain starts on the new head
+                self._deferred_base = tip
         self._fetched = (self._clock(), tip)
         return Committed(sha=tip, attempts=max(attempts, 1))
 

@@ -360,3 +360,47 @@ def test_a_pull_request_branch_is_never_built_on_the_passs_unpushed_chain(remote
     assert git("rev-parse", "promoter/staging/web^", cwd=remote) == pinned != local.sha
     repo.flush()
     assert git("rev-parse", "main^", cwd=remote) == pinned
+
+
+def test_a_branch_rewound_during_the_pass_does_not_get_back_what_a_person_took_out(remote, tmp_path):
+    """A person force-pushes main back to drop a commit (a leaked secret) while a pass builds on the
+    head it pinned: the pass's push is leased on that head, refused, and built again on the rewound
+    branch — the chain is a fast-forward of the rewound head too, so a plain push would be taken."""
+    person = HumanClone(remote, tmp_path / "person")
+    person.commit("envs/dev/web/secret.txt", "LEAKED\n", "oops: a secret")
+    good = git("rev-parse", "main~1", cwd=remote)
+    repo = repo_for(remote, tmp_path)
+    repo.pin([ROLLOUT])
+    repo.defer()
+    repo.forget_reads()
+    repo.read(ROLLOUT)
+    repo.commit(Change(ROLLOUT, bump, _msg("web", "v1.1.0")))
+    git("update-ref", "refs/heads/main", good, cwd=remote)  # the person's force-push
+    landed = repo.flush()
+    assert all(isinstance(r, Committed) for r in landed.values())
+    assert git("log", "--format=%s", "main", cwd=remote).splitlines()[1:] == git(
+        "log", "--format=%s", good, cwd=remote).splitlines()
+    assert "secret.txt" not in git("ls-tree", "-r", "--name-only", "main", cwd=remote)
+
+
+def test_a_revert_landed_during_a_deferred_pass_does_not_swallow_the_passs_bumps(remote, tmp_path):
+    """run --once: app A's bump waits in the pass's chain while app B's failed canary is reverted
+    (pushed at once). The chain is built again on the revert and pushed: A's bump lands."""
+    repo = repo_for(remote, tmp_path)
+    released = repo.commit(Change(STAGING, lambda t: t + "# release\n", _msg("api", "v2")))
+    repo.pin([ROLLOUT])
+    repo.defer()
+    repo.forget_reads()
+    repo.read(ROLLOUT)
+    mine = repo.commit(Change(ROLLOUT, bump, _msg("web", "v1.1.0")))
+    reverted = repo.revert([released.sha], message=f"revert(dev): api v2\n\nThis reverts commit {released.sha}.\n")
+    later = repo.commit(Change(ROLLOUT, lambda t: t + "# later\n", _msg("web2", "v1")))
+    landed = repo.flush()
+    assert isinstance(landed[mine.sha], Committed) and isinstance(landed[later.sha], Committed)
+    head = git("rev-parse", "main", cwd=remote)
+    assert head == landed[later.sha].sha
+    assert git("log", "--format=%s", "-4", "main", cwd=remote).splitlines()[1:3] == [
+        "promote(dev): web → v1.1.0", "revert(dev): api v2"]
+    text = remote_file(remote, ROLLOUT)
+    assert "web:v1.1.0" in text and "# later" in text
+    assert git("rev-parse", "main~2", cwd=remote) == reverted.sha
