@@ -281,10 +281,10 @@ class _Builder:
                 what = "float" if _FLOAT.fullmatch(text) else "int"
                 raise self._refuse(f"cannot read {text!r} as {what} ({exc}); quote it if it is text",
                                    event.start_mark, key=is_key) from None
-            if text == "<<" and is_key:
-                value = _MERGE
         if event.anchor is not None:
-            self.anchors[event.anchor] = (value, 1)
+            self.anchors[event.anchor] = (value, 1)  # the text `<<` (an alias of a merge key is no merge key)
+        if not event.style and text == "<<" and is_key:
+            value = _MERGE
         self._place(value, event.start_mark, event.start_mark)
 
     def _alias(self, event: Any) -> None:
@@ -312,6 +312,9 @@ class _Builder:
         elif top.key is _NO_KEY:
             if value is not _MERGE and not _hashable(value):
                 raise self._refuse("a key must be plain text, not a list or mapping", start)
+            if value is _MERGE and top.merges:
+                raise self._refuse("duplicate key '<<': it appears twice in one mapping (merge several mappings "
+                                   "with one `<<: [*a, *b]`)", mark, key=True)
             top.key, top.key_mark = value, mark
         elif top.key is _MERGE:
             top.merges.append((value, mark))

@@ -125,7 +125,7 @@ def set_container_image(text: str, *, container: str, image: str, source: str = 
     """Set the image of every container called `container` (like `kustomize edit set image`)."""
     ImageRef.parse(image)
     spots = _containers(text, ContainerEdit(container), source=source)
-    return splice(text, [(s, image) for s in spots])
+    return splice(text, [(s, image) for s in spots], source=source)
 
 
 # --- kustomize ---------------------------------------------------------------------
@@ -177,7 +177,7 @@ def _kustomize_write(text: str, edit: KustomizeEdit, *, tag: str, digest: str | 
         changes.append((entry.digest, digest))
     elif digest is not None:
         inserts.append(("digest", digest))
-    out = splice(text, changes)
+    out = splice(text, changes, source=source)
     if inserts:
         anchor = _kustomize_entry(out, edit, source=source)
         last = max((s for s in (anchor.name, anchor.new_name, anchor.new_tag, anchor.digest) if s),
@@ -381,8 +381,23 @@ def write_version(text: str, edit: Edit, *, image: str, tag: str, digest: str | 
     """The file with `image` moved to `tag` (and `digest` when pinning, or when already pinned).
 
     `image` is the app's image name: an edit that finds another image there refuses,
-    so a misconfigured target never rewrites somebody else's container.
+    so a misconfigured target never rewrites somebody else's container. The result is read back
+    before it is handed out: a file that would not parse, or would not say `tag`, is an EditError
+    (nothing is written).
     """
+    out = _write(text, edit, image=image, tag=tag, digest=digest, pin=pin, source=source)
+    if out != text:
+        try:
+            after = read_running(out, edit, source=source)
+        except EditError as exc:
+            raise EditError(f"{source}: the edit would break the file ({exc}); nothing is written") from None
+        if after.tag != tag and read_running(text, edit, source=source).tag is not None:
+            raise EditError(f"{source}: after the edit the file would say {after.tag!r}, not {tag!r}; nothing is "
+                            "written")
+    return out
+
+
+def _write(text: str, edit: Edit, *, image: str, tag: str, digest: str | None, pin: bool, source: str) -> str:
     def pinned(current_digest: str | None) -> str | None:
         if pin or current_digest:
             if digest is None:
@@ -398,7 +413,7 @@ def write_version(text: str, edit: Edit, *, image: str, tag: str, digest: str | 
                 raise EditError(f"{source}:{spot.line}:{spot.column}: container {edit.container!r} runs "
                                 f"{ref.name}, not {image}")
             changes.append((spot, str(ref.with_version(tag=tag, digest=pinned(ref.digest)))))
-        return splice(text, changes)
+        return splice(text, changes, source=source)
     if isinstance(edit, KustomizeEdit):
         entry = _kustomize_entry(text, edit, source=source)
         current = entry.new_name.value if entry.new_name else entry.name.value
@@ -411,9 +426,9 @@ def write_version(text: str, edit: Edit, *, image: str, tag: str, digest: str | 
         if edit.digest_key:
             dspot = _helm_spot(text, edit.digest_key, source=source)
             d = pinned(dspot.value or None)
-            return splice(text, [(spot, tag)] + ([(dspot, d)] if d else []))
+            return splice(text, [(spot, tag)] + ([(dspot, d)] if d else []), source=source)
         d = pinned(spot.value.partition("@")[2] or None)
-        return splice(text, [(spot, f"{tag}@{d}" if d else tag)])
+        return splice(text, [(spot, f"{tag}@{d}" if d else tag)], source=source)
     changes = []
     for spot, role in _marker_spots(text, edit, source=source):
         if role == "ref":
@@ -431,4 +446,4 @@ def write_version(text: str, edit: Edit, *, image: str, tag: str, digest: str | 
             changes.append((spot, digest))
         elif not same_image(spot.value, image):  # the name is never rewritten; it must be the app's
             raise EditError(f"{source}:{spot.line}:{spot.column}: marker value names {spot.value}, not {image}")
-    return splice(text, changes)
+    return splice(text, changes, source=source)

@@ -21,7 +21,7 @@ from gitops_promoter.domain.yamltext import (
     get,
     get_path,
     items,
-    render,
+    splice,
 )
 from gitops_promoter.errors import EditError
 
@@ -79,7 +79,22 @@ def gates(text: str, *, source: str = "<input>") -> list[int]:
 
 
 def set_pause(text: str, *, step: int, duration: str | None, source: str = "<input>") -> str:
-    """Make step `step` a timed pause (`duration`, e.g. "10s") or an indefinite one (None)."""
+    """Make step `step` a timed pause (`duration`, e.g. "10s") or an indefinite one (None). The
+    result is read back: a file that would not parse, or whose step would not say so, is an
+    EditError (nothing is written)."""
+    out = _set_pause(text, step=step, duration=duration, source=source)
+    if out != text:
+        try:
+            after = canary_steps(out, source=source)
+        except EditError as exc:
+            raise EditError(f"{source}: the edit would break the file ({exc}); nothing is written") from None
+        if step >= len(after) or after[step].kind != "pause" or after[step].duration != duration:
+            raise EditError(f"{source}: after the edit step {step} would not be a pause of {duration or 'no'} "
+                            "duration; nothing is written")
+    return out
+
+
+def _set_pause(text: str, *, step: int, duration: str | None, source: str) -> str:
     if duration is not None and not _DURATION.fullmatch(duration):
         raise EditError(f"duration must look like 10s, 5m, 1h or 60, not {duration!r}")
     steps = _rollout_steps(text, source)
@@ -102,13 +117,16 @@ def set_pause(text: str, *, step: int, duration: str | None, source: str = "<inp
         d = get(value, "duration")
         if duration is not None and isinstance(d, ScalarNode):
             # `{duration: 60}` or a block `duration: 60`: change the value only.
-            spot = Spot.of(d)
-            return text[: spot.start] + render(duration, d.style) + text[spot.end :]
+            return splice(text, [(Spot.of(d), duration)], source=source)
         if value.flow_style or not value.value:
             new = "{}" if duration is None else f"{{duration: {duration}}}"
             return text[: value.start_mark.index] + new + text[value.end_mark.index :]
-    # A block mapping turned indefinite, or `pause:` with no value: rewrite from the key's colon.
-    colon = text.index(":", pause_key.end_mark.index)
+    # A block mapping turned indefinite, or `pause:` with no value: rewrite from the key's colon,
+    # which must come before the value (`? pause` alone has none: the next colon is another step's).
+    colon = text.find(":", pause_key.end_mark.index)
+    if colon < 0 or colon >= value.start_mark.index:
+        raise EditError(f"{source}:{pause_key.start_mark.line + 1}:{pause_key.start_mark.column + 1}: step {step}'s "
+                        "pause has no `pause:` to rewrite; write `pause: {}`")
     if isinstance(value, MappingNode):
         end = _end_of_value(text, value)
     elif isinstance(value, ScalarNode) and value.value in ("", None) and value.start_mark.index >= \

@@ -36,6 +36,7 @@ class Node:
 class ScalarNode(Node):
     value: str
     style: str | None  # None (plain), "'", '"', "|" or ">"
+    props: bool = False  # an anchor (&name) or a tag (!tag) comes first: the marks include them
 
 
 @dataclass(slots=True, eq=False)
@@ -60,11 +61,12 @@ class Spot:
     style: str | None
     line: int  # 1-based
     column: int  # 1-based
+    props: bool = False  # an anchor or a tag is part of [start, end)
 
     @classmethod
     def of(cls, node: ScalarNode) -> Spot:
         return cls(node.start_mark.index, node.end_mark.index, str(node.value), node.style,
-                   node.start_mark.line + 1, node.start_mark.column + 1)
+                   node.start_mark.line + 1, node.start_mark.column + 1, node.props)
 
 
 MAX_BYTES = 5 * 1024 * 1024  # a deployment file larger than this is refused, never edited
@@ -134,7 +136,8 @@ def _compose(text: str, source: str) -> list[Node]:
                                                                                           event.end_mark)
         node: Node
         if kind is yaml.ScalarEvent:
-            node = ScalarNode(start, end, event.value, event.style or None)
+            node = ScalarNode(start, end, event.value, event.style or None, event.anchor is not None or
+                              event.tag is not None)
         elif kind is yaml.MappingStartEvent:
             node = MappingNode(start, end, [], bool(event.flow_style))
         elif kind is yaml.SequenceStartEvent:
@@ -259,15 +262,23 @@ def render(value: str, style: str | None) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def splice(text: str, changes: Sequence[tuple[Spot, str]]) -> str:
-    """Replace each spot's characters with its new value, rendered in the spot's style."""
+def splice(text: str, changes: Sequence[tuple[Spot, str]], *, source: str = "<input>") -> str:
+    """Replace each spot's characters with its new value, rendered in the spot's style. A value
+    that carries an anchor or a tag (`&v`, `!!str`: an alias elsewhere may name it), or a key with
+    no value at all (`? tag`), is refused: rewriting it would change more than the value."""
     out = text
     for spot, value in sorted(changes, key=lambda c: c[0].start, reverse=True):
         if spot.value == value:
             continue
+        where = f"{source}:{spot.line}:{spot.column}"
+        if spot.props:
+            raise EditError(f"{where}: the value carries a YAML anchor or tag (&name, !tag), which the promoter "
+                            "does not rewrite; write the value plainly")
         rendered = render(value, spot.style)
         if spot.start == spot.end and out[spot.start - 1 : spot.start] == ":":
             rendered = " " + rendered  # an empty value (`tag:`) sits right after its key's colon
+        elif spot.start == spot.end:
+            raise EditError(f"{where}: the key has no value to replace (write `key: value`)")
         out = out[: spot.start] + rendered + out[spot.end :]
     return out
 

@@ -208,7 +208,9 @@ def set_weights(text: str, *, source: str = "<input>") -> list[int | None]:
             for step in items(get_path(doc, ("spec", "strategy", "canary", "steps"))):
                 weight = get(step, "setWeight")
                 value = weight.value if isinstance(weight, ScalarNode) else None
-                out.append(int(value) if isinstance(value, str) and value.isdigit() else None)
+                # A weight is 0-100 in ASCII digits: `²` or 5,000 digits are no weight (int() would refuse).
+                ok = value is not None and value.isascii() and value.isdigit() and len(value) <= 3
+                out.append(int(value) if ok and value is not None else None)
             return out
     return []
 

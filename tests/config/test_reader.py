@@ -140,3 +140,13 @@ def test_merge_keys_keep_the_written_key_and_the_first_merged_one():
 def test_a_key_written_twice_is_refused_at_the_second():
     with pytest.raises(ConfigError, match=r"^p:3:3: a \(a key\): duplicate key 'b'"):
         load_yaml("a:\n  b: 1\n  b: 2\n", source="p")
+
+
+def test_a_merge_key_written_twice_in_one_mapping_is_refused():
+    with pytest.raises(ConfigError, match=r"^p:4:3: b \(a key\): duplicate key '<<'"):
+        load_yaml("a: &a {x: 1}\nb:\n  <<: *a\n  <<: *a\n", source="p")
+
+
+def test_an_alias_of_an_anchored_merge_key_is_the_text_not_a_merge():
+    data = load_yaml("a: &a {x: 1}\nb: {&m <<: *a, d: *m}\n", source="p")
+    assert dict(data["b"]) == {"d": "<<", "x": 1}

@@ -141,3 +141,59 @@ def test_an_alias_is_the_node_its_anchor_names_not_a_copy():
 def test_an_undefined_alias_names_its_place():
     with pytest.raises(yamltext.EditError, match=r"^f:2:4: not valid YAML: found undefined alias 'y'"):
         compose_documents("a: b\nc: *y\n", source="f")
+
+
+# --- what a review found: edits that would have changed more than the value -----------------------
+
+@pytest.mark.parametrize(("text", "expected"), [
+    pytest.param("image:\n  tag: &t v1\nother: *t\n", "v.yaml:2:8: the value carries a YAML anchor or tag",
+                 id="anchored-value-an-alias-names"),
+    pytest.param("image:\n  tag: !!str v1\n", "v.yaml:2:8: the value carries a YAML anchor or tag", id="tagged"),
+    pytest.param("image:\n  ? tag\n  repository: reg/web\n", "the key has no value to replace", id="key-without-value"),
+    pytest.param("image: {tag, repository: reg/web}\n", "the key has no value to replace", id="flow-key-without-value"),
+])
+def test_an_edit_that_would_change_more_than_the_value_is_refused(text, expected):
+    with pytest.raises(yamltext.EditError, match=expected):
+        write_version(text, HelmEdit(key="image.tag"), image="reg/web", tag="v2", digest=None, pin=False,
+                      source="v.yaml")
+
+
+def test_an_edit_is_read_back_before_it_is_handed_out(monkeypatch):
+    """A splice that would leave the file saying something else is an EditError, never a commit."""
+    monkeypatch.setattr("gitops_promoter.domain.edits._write", lambda text, *a, **k: text.replace("v1", "v3"))
+    with pytest.raises(yamltext.EditError, match="after the edit the file would say 'v3', not 'v2'"):
+        write_version("image:\n  tag: v1\n", HelmEdit(key="image.tag"), image="reg/web", tag="v2", digest=None,
+                      pin=False, source="v.yaml")
+    monkeypatch.setattr("gitops_promoter.domain.edits._write", lambda text, *a, **k: text + "x: *nowhere\n")
+    with pytest.raises(yamltext.EditError, match="the edit would break the file"):
+        write_version("image:\n  tag: v1\n", HelmEdit(key="image.tag"), image="reg/web", tag="v2", digest=None,
+                      pin=False, source="v.yaml")
+
+
+def test_an_empty_pause_duration_is_written_with_a_space():
+    from gitops_promoter.domain.rollout import canary_steps, set_pause
+
+    text = ("kind: Rollout\nspec:\n  strategy:\n    canary:\n      steps:\n      - pause:\n          duration:\n"
+            "      - setWeight: 40\n")
+    after = set_pause(text, step=0, duration="10s")
+    assert "          duration: 10s\n" in after and canary_steps(after)[0].duration == "10s"
+
+
+@pytest.mark.parametrize("weight", ["²", "9" * 5000, "-1", "12a"])
+def test_a_weight_that_is_no_number_is_shown_as_none(weight):
+    from gitops_promoter.runtime.statuspage import set_weights
+
+    text = f"kind: Rollout\nspec:\n  strategy:\n    canary:\n      steps:\n      - setWeight: {weight}\n"
+    assert set_weights(text) == [None]
+
+
+@pytest.mark.parametrize(("steps", "expected"), [
+    pytest.param("      - pause: &p {}\n      - pause: *p\n", "the edit would break the file", id="anchored-pause"),
+    pytest.param("      - ? pause\n      - setWeight: 40\n", "has no `pause:` to rewrite", id="pause-key-alone"),
+])
+def test_a_pause_edit_that_would_change_more_than_the_step_is_refused(steps, expected):
+    from gitops_promoter.domain.rollout import set_pause
+
+    text = "kind: Rollout\nspec:\n  strategy:\n    canary:\n      steps:\n" + steps
+    with pytest.raises(yamltext.EditError, match=expected):
+        set_pause(text, step=0, duration="10s", source="r.yaml")
