@@ -27,6 +27,7 @@ from typing import Any, TypeVar, cast
 
 import git
 
+from gitops_promoter.adapters import gitlog
 from gitops_promoter.adapters.blob_memory import BlobMemory
 from gitops_promoter.adapters.history_index import HistoryIndex
 from gitops_promoter.adapters.retry import Backoff, Retry, retrying
@@ -730,15 +731,9 @@ class GitRepo:
         return self.path / INDEX_FILE
 
     def _log(self, revisions: str) -> list[Commit]:
-        out = self._git("log", "-n", "20000", "--format=%H%x1f%s%x1f%B%x1e", "-F",
-                        "--grep=Promoter-App: ", "--grep=This reverts commit", revisions)
-        commits = []
-        for record in out.split("\x1e"):
-            sha, _, rest = record.strip().partition("\x1f")
-            subject, _, message = rest.partition("\x1f")
-            if sha:
-                commits.append(Commit(sha, subject, message))
-        return commits
+        out = self._git("log", "-n", "20000", *gitlog.FORMAT, "-F", "--grep=Promoter-App: ",
+                        "--grep=This reverts commit", revisions)
+        return [Commit(sha, gitlog.subject(message), message) for sha, message in gitlog.records(out)]
 
     @_serialized
     def contains(self, ancestor: str, descendant: str) -> bool:

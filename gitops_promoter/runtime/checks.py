@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from gitops_promoter.adapters import gitlog
 from gitops_promoter.config.schema import AnalysisConfig, AppConfig, CanaryConfig, Config, RepositoryConfig
 from gitops_promoter.domain.analysis import TemplateError, metrics_from_template
 from gitops_promoter.domain.history import Commit
@@ -245,13 +246,12 @@ class _Source:
         if self.git_dir is None or self.commit is None:
             return frozenset()
         try:
-            out = _git(self.git_dir, "log", "-n", "20000", "--format=%H%x1f%B%x1e", "-F",
+            out = _git(self.git_dir, "log", "-n", "20000", *gitlog.FORMAT, "-F",
                        "--grep=Promoter-Action: advance", self.commit).out
         except _Unreadable:
             return frozenset()
         found = set()
-        for record in (out or b"").decode("utf-8", errors="replace").split("\x1e"):
-            sha, _, message = record.strip().partition("\x1f")
+        for sha, message in gitlog.records((out or b"").decode("utf-8", errors="replace")):
             t = Commit(sha, "", message).trailers
             if t.get("Promoter-Action") == "advance" and t.get("Promoter-Step", "").isdigit():
                 found.add((t.get("Promoter-App", ""), t.get("Promoter-Env", ""), int(t["Promoter-Step"])))
