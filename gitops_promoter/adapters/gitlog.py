@@ -19,11 +19,17 @@ def records(out: str) -> list[tuple[str, str]]:
     return found
 
 
+_SPACE = " \t\n\r"  # what git takes for whitespace here (not \f, \v or Unicode spaces)
+
+
 def subject(message: str) -> str:
-    """What git's %s shows: the message's first paragraph, its lines joined by spaces."""
-    lines = []
-    for line in message.lstrip("\n").split("\n"):
-        if not line.strip():
-            break
-        lines.append(line.rstrip())
+    """What git's %s shows: the message's first paragraph (blank lines before it skipped), its
+    lines joined by spaces."""
+    lines: list[str] = []
+    for line in message.split("\n"):
+        if not line.strip(_SPACE):
+            if lines:
+                break
+            continue
+        lines.append(line.rstrip(_SPACE))
     return " ".join(lines)

@@ -120,6 +120,8 @@ class GitRepo:
         self._deferred_base: str | None = None  # changes waiting for the next group commit
         self._queue_lock = threading.Lock()  # one writer per repository across the service's threads
         self._texts = BlobMemory()  # what files said at a commit (read at a sha: never stale)
+        self._expected: tuple[str, ...] = ()  # expect(): the files the promoter reads here, read together
+        self._read_together: list[str] = []  # the last heads they were read at
 
     # --- credentials ---------------------------------------------------------------
     def env(self) -> dict[str, str]:
@@ -172,10 +174,13 @@ class GitRepo:
 
     def _classify(self, exc: git.GitCommandError, args: tuple[str, ...]) -> Exception:
         err = re.sub(r"^stderr: '(.*)'$", r"\1", (exc.stderr or "").strip(), flags=re.S)
+        own = " ".join(line.strip() for line in err.splitlines() if line.strip() and
+                       not line.lstrip().startswith("remote:"))  # git's own words, not a hook's
         err = " ".join(line.strip() for line in err.splitlines() if line.strip())
         low = (err + " " + str(exc.stdout or "")).lower()
         detail = f"git {args[0]}: {_redact(err) or exc.status}"
-        if any(s in low for s in _RACE):
+        if any(s in (own + " " + str(exc.stdout or "")).lower() for s in _RACE) and \
+                not (args[0] == "push" and any(s in low for s in _REFUSED)):
             return _PushRace(detail)
         if args[0] == "push" and any(s in low for s in _REFUSED):
             return PushRefused(repository=self.name, branch=_pushed_branch(args),
@@ -234,6 +239,11 @@ class GitRepo:
         if paths:
             self._prefetch(self._pinned, paths)
         return self._pinned
+
+    def expect(self, paths: Sequence[str]) -> None:
+        """The files the promoter's apps read here: the first read at a head reads them all in one
+        `git cat-file --batch` exchange (the service's reconciles share it, as a pass does its pin's)."""
+        self._expected = tuple(dict.fromkeys(paths))
 
     def _prefetch(self, commit: str, paths: Sequence[str]) -> None:
         """Read `paths` at `commit` with one `git cat-file --batch` run, every request written at
@@ -296,7 +306,10 @@ class GitRepo:
     def _read_head(self) -> str:
         if self._repin and self._pinned is not None:
             self._repin = False
-            self.pin()
+            if not self._deferred:  # a chain of the pass waiting to be pushed is read on; flush rebuilds it
+                self.pin()
+                if self._deferred is not None:
+                    self._deferred_base = self._pinned
         if self._pinned is not None:
             head = self._pinned
         elif self._fetched is not None and self.read_ttl > 0 and self._clock() - self._fetched[0] < self.read_ttl:
@@ -334,7 +347,11 @@ class GitRepo:
     # --- port ------------------------------------------------------------------------
     @_serialized
     def read(self, path: str) -> str:
-        return self._read_at(self._read_head(), path)
+        head = self._read_head()
+        if self._expected and head not in self._read_together:  # the first read at this head of the branch
+            self._read_together = [head, *self._read_together[:7]]
+            self._prefetch(head, self._expected)
+        return self._read_at(head, path)
 
     def _read_at(self, commit: str, path: str) -> str:
         """The file's text at `commit`, through one long-lived `git cat-file --batch` (no process
@@ -480,7 +497,8 @@ class GitRepo:
 
         def build(head: str) -> str | Unchanged:
             shas.clear()
-            if prebuilt is not None and head == prebuilt[0]:  # nothing moved: the local chain as it is
+            if prebuilt is not None and head == prebuilt[0] and self.contains(head, prebuilt[1]):
+                # nothing moved: the local chain as it is
                 shas.update(enumerate(prebuilt[2]))
                 return prebuilt[1]
             tip = head
@@ -577,6 +595,9 @@ class GitRepo:
             if isinstance(rebuilt, Unchanged):
                 return rebuilt
             built = rebuilt
+            if not self.contains(head, built):  # the lease below must never stand in for a force-push
+                raise GitRejected(repository=self.name, detail=f"{built[:10]} does not descend from {head[:10]}; "
+                                                               "not pushed")
             try:
                 # Leased on the head it was built on: the push lands only where the remote is exactly
                 # there — a branch a person moved on, rewound (a force-push that took a commit out) or

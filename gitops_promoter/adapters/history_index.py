@@ -20,7 +20,7 @@ from gitops_promoter.domain.history import Commit
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
+FORMAT = 2  # 2: records read NUL-separated (an index from 1 is rebuilt)
 _SHA = re.compile(r"[0-9a-f]{40}")
 
 

@@ -277,7 +277,7 @@ def splice(text: str, changes: Sequence[tuple[Spot, str]], *, source: str = "<in
         rendered = render(value, spot.style)
         if spot.start == spot.end and out[spot.start - 1 : spot.start] == ":":
             rendered = " " + rendered  # an empty value (`tag:`) sits right after its key's colon
-        elif spot.start == spot.end:
+        elif spot.start == spot.end and not out[: spot.start].rstrip(" \t").endswith(":"):
             raise EditError(f"{where}: the key has no value to replace (write `key: value`)")
         out = out[: spot.start] + rendered + out[spot.end :]
     return out

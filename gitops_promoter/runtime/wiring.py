@@ -11,7 +11,7 @@ import math
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
@@ -137,6 +137,8 @@ class Wired:
         self.workdir = Path(workdir) if isinstance(workdir, Path) else workdir_for(config, workdir)
         self.repos = {name: GitRepo(cfg, workdir=self.workdir, sleep=sleep, read_ttl=read_ttl)
                       for name, cfg in config.repositories.items()}
+        for name, repo in self.repos.items():  # read together, once per head (the service's reconciles too)
+            repo.expect(target_files(config.apps, name))
         self._hub = RegistryHub(config.registry_for, sleep=sleep) if registry is None else None
         self.registry: Registry = registry or self._hub  # type: ignore[assignment]
         self.journal: Journal = journal if journal is not None else LazyJournal(config)
@@ -254,6 +256,12 @@ def _settled(o: Outcome, landed: Mapping[str, Committed | Unchanged | Exception]
                    error_kind=kind)  # type: ignore[arg-type]
 
 
+def target_files(apps: Iterable[AppConfig], repository: str) -> list[str]:
+    """The files `apps` edit and read in `repository` (targets, and Rollouts kept apart from them)."""
+    return list(dict.fromkeys(f for a in apps if a.repository == repository for t in a.targets.values()
+                              for f in (t.file, t.steps_file)))
+
+
 @contextmanager
 def pinned(ports: Ports, apps: Sequence[AppConfig]) -> Iterator[Sequence[Pinnable]]:
     """One pass over `apps`: each deployment repository they use is fetched once, and every read
@@ -266,10 +274,8 @@ def pinned(ports: Ports, apps: Sequence[AppConfig]) -> Iterator[Sequence[Pinnabl
         if isinstance(candidate, Pinnable):
             pins[name] = candidate
     for name, repo in pins.items():
-        files = [f for a in apps if a.repository == name for t in a.targets.values()
-                 for f in dict.fromkeys((t.file, t.steps_file))]
         try:
-            repo.pin(files)
+            repo.pin(target_files(apps, name))
         except PromoterError as exc:
             log.warning("%s: %s", getattr(repo, "name", "repository"), exc)
     try:

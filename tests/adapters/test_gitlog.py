@@ -27,3 +27,16 @@ def test_a_message_cannot_forge_a_record_and_the_subject_is_gits(tmp_path):
     assert forged not in [sha for sha, _ in found]
     subjects = _git(tmp_path, "log", "--format=%s").splitlines()
     assert [gitlog.subject(m) for _, m in found] == subjects == ["second", "person's commit over two lines"]
+
+
+def test_the_subject_skips_blank_lines_before_it_and_trims_only_gits_whitespace(tmp_path):
+    _git(tmp_path, "init", "-q")
+    tree = _git(tmp_path, "write-tree").strip()
+    env_msgs = ["   \nSubject\n", "\r\nSubject\r\n", "A\n\x0b\nB\n", "\n\nSubject here\n\nbody\n"]
+    for text in env_msgs:
+        sha = subprocess.run(["git", "commit-tree", tree], cwd=tmp_path, input=text, capture_output=True, text=True,
+                             check=True, env={"GIT_AUTHOR_NAME": "a", "GIT_AUTHOR_EMAIL": "a@b",
+                                              "GIT_COMMITTER_NAME": "a", "GIT_COMMITTER_EMAIL": "a@b",
+                                              "PATH": "/usr/bin:/bin"}).stdout.strip()
+        (found,) = gitlog.records(_git(tmp_path, "log", "-1", *gitlog.FORMAT, sha))
+        assert gitlog.subject(found[1]) == _git(tmp_path, "log", "-1", "--format=%s", sha).rstrip("\n"), text

@@ -14,7 +14,7 @@ from gitops_promoter.adapters.gitrepo import INDEX_FILE
 from gitops_promoter.adapters.history_index import HistoryIndex
 from gitops_promoter.domain.history import Commit
 from gitops_promoter.errors import GitRejected, ReadStale
-from gitops_promoter.ports import Change, Committed
+from gitops_promoter.ports import Change, Committed, PushRefused
 from gitops_promoter.workflows.outcome import Outcome, guarded
 from tests.support.gitremote import HumanClone, git, remote_file
 
@@ -404,3 +404,53 @@ def test_a_revert_landed_during_a_deferred_pass_does_not_swallow_the_passs_bumps
     text = remote_file(remote, ROLLOUT)
     assert "web:v1.1.0" in text and "# later" in text
     assert git("rev-parse", "main~2", cwd=remote) == reverted.sha
+
+
+def test_expected_files_are_read_together_once_per_head(remote, tmp_path, monkeypatch):
+    """The service's reconciles read one file each: the first read at a head reads every file the
+    config's apps use in one exchange; the others are answered from memory."""
+    repo = repo_for(remote, tmp_path)
+    repo.expect([ROLLOUT, STAGING, "nope.yaml"])
+    assert "image:" in repo.read(ROLLOUT)
+    monkeypatch.setattr(type(repo._repo.git), "get_object_data",
+                        lambda *a: pytest.fail("a read of an expected file asked git again"))
+    assert "images:" in repo.read(STAGING)
+    with pytest.raises(GitRejected, match="nope.yaml: no such file"):
+        repo.read("nope.yaml")
+
+
+@pytest.mark.parametrize("rewound", [False, True], ids=["main-unchanged", "main-rewound-then-restored"])
+def test_news_during_a_deferred_pass_never_drops_a_commit_of_its_chain(remote, tmp_path, rewound):
+    """expire() mid-pass (a webhook, a merge that failed) while the pass's chain waits: the pass
+    reads its chain on, every commit of it lands, and a person's commit is never pushed over."""
+    person = HumanClone(remote, tmp_path / "person")
+    mark = person.commit("notes.txt", "a person's note\n", "person: a note")
+    repo = repo_for(remote, tmp_path)
+    repo.pin([ROLLOUT, STAGING])
+    repo.defer()
+    repo.forget_reads()
+    repo.read(ROLLOUT)
+    first = repo.commit(Change(ROLLOUT, bump, _msg("web", "v1.1.0")))
+    if rewound:
+        git("update-ref", "refs/heads/main", git("rev-parse", "main~1", cwd=remote), cwd=remote)
+    repo.expire()
+    repo.forget_reads()
+    repo.read(STAGING)
+    second = repo.commit(Change(STAGING, lambda t: t + "# api\n", _msg("api", "v2")))
+    if rewound:
+        git("update-ref", "refs/heads/main", mark, cwd=remote)
+    landed = repo.flush()
+    assert isinstance(landed[first.sha], Committed) and isinstance(landed[second.sha], Committed)
+    assert "web:v1.1.0" in remote_file(remote, ROLLOUT), git("log", "--format=%h %s", "main", cwd=remote)
+    assert remote_file(remote, STAGING).endswith("# api")
+    assert subprocess.run(["git", "merge-base", "--is-ancestor", mark, "main"], cwd=remote).returncode == 0
+
+
+def test_a_hook_that_speaks_of_races_is_still_a_refusal(remote, tmp_path):
+    hook = remote / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'non-fast-forward updates are not allowed; fetch first' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    repo = repo_for(remote, tmp_path)
+    with pytest.raises(PushRefused, match="fetch first"):
+        repo.commit(Change(ROLLOUT, bump, MSG))
+    assert repo.fetches <= 2

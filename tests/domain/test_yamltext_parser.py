@@ -197,3 +197,9 @@ def test_a_pause_edit_that_would_change_more_than_the_step_is_refused(steps, exp
     text = "kind: Rollout\nspec:\n  strategy:\n    canary:\n      steps:\n" + steps
     with pytest.raises(yamltext.EditError, match=expected):
         set_pause(text, step=0, duration="10s", source="r.yaml")
+
+
+def test_an_empty_value_in_a_flow_mapping_is_written():
+    after = write_version("image: {tag: , repository: reg/web}\n", HelmEdit(key="image.tag"), image="reg/web",
+                          tag="v2", digest=None, pin=False, source="v.yaml")
+    assert after == "image: {tag: v2, repository: reg/web}\n"
