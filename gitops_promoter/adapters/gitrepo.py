@@ -348,7 +348,10 @@ class GitRepo:
     @_serialized
     def read(self, path: str) -> str:
         head = self._read_head()
-        if self._expected and head not in self._read_together:  # the first read at this head of the branch
+        fetched = self._fetched[1] if self._fetched is not None else None
+        if self._expected and head == fetched and head not in self._read_together:
+            # The first read at a head fetched from the remote (never at the pass's own local chain,
+            # whose every commit is a new head): the apps' files all at once.
             self._read_together = [head, *self._read_together[:7]]
             self._prefetch(head, self._expected)
         return self._read_at(head, path)

@@ -454,3 +454,21 @@ def test_a_hook_that_speaks_of_races_is_still_a_refusal(remote, tmp_path):
     with pytest.raises(PushRefused, match="fetch first"):
         repo.commit(Change(ROLLOUT, bump, MSG))
     assert repo.fetches <= 2
+
+
+def test_the_passs_own_chain_is_not_read_together_at_each_of_its_commits(remote, tmp_path):
+    """Each deferred commit is a new head: reading every expected file again at each would cost a
+    pass of N bumps N reads of the whole repository's files (a 3x slower 1,000-app pass)."""
+    repo = repo_for(remote, tmp_path)
+    repo.expect([ROLLOUT, STAGING])
+    together = []
+    real = repo._prefetch
+    repo._prefetch = lambda commit, paths: (together.append(commit), real(commit, paths))[1]
+    repo.pin([ROLLOUT, STAGING])
+    repo.defer()
+    for i in range(4):
+        repo.forget_reads()
+        repo.read(ROLLOUT)
+        repo.commit(Change(ROLLOUT, lambda t, i=i: t + f"# app {i}\n", _msg(f"app-{i}", "v1")))
+    assert len(set(together)) == 1  # the pin's head only (asked twice there, git once: the rest is known)
+    repo.flush()
