@@ -11,6 +11,8 @@ history (bench/scale_world.py), it measures:
   once more as a process with the registry reached directly (the counting proxy is a Python server
   in the bench's process: every registry request of a pass waits on it; the targets are judged on
   the counted, slower pass);
+* at 1,000 apps, the long-running service's steady cycle (bench/scale_service.py): how long after
+  a cycle's first reconcile every app has been reconciled, and the CPU it uses per poll interval;
 * a pass where 10 % of the apps have a new tag (each new tag moves exactly one app);
 * per pass: registry requests (bench/scale_probe.CountingProxy in front of the registry), git
   processes and fetches (a `git` wrapper first on PATH and in GIT_PYTHON_GIT_EXECUTABLE logs each
@@ -57,6 +59,7 @@ from typing import Any
 
 from bench.bigrepo import generate
 from bench.scale_probe import CountingProxy, GitCounter, Measured, run_measured
+from bench.scale_service import steady_cycle
 from bench.scale_world import (
     BOT,
     IMAGE_HOST,
@@ -76,6 +79,7 @@ from tests.support.world import FIXTURE_IMAGE, ROLLOUT, config_text
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
+SERVICE_AT = 1000  # apps: the service's steady cycle is watched at this size and above (three cycles, ~1 min)
 INPROCESS_BELOW = 30.0  # seconds: the in-process pass is measured when the process pass is this cheap
 REPEAT_BELOW = 10.0  # seconds: a steady pass this cheap is measured three times (the median counts)
 BIG_COMMITS = int(os.environ.get("BENCH_COMMITS", "50000"))
@@ -244,7 +248,16 @@ def measure_size(apps: int, root: Path, images: Images, proxy: CountingProxy, gi
         steady.append(show(promoter_pass(world, probes, "steady")))
     steady_s = statistics.median(r["seconds"] for r in steady)
     inproc = show(inprocess_pass(world, probes)) if steady_s < INPROCESS_BELOW else None
-    direct = show(promoter_pass(world, probes, "steady, registry direct (not counted)", direct_config(world, proxy)))
+    direct_cfg = direct_config(world, proxy)
+    direct = show(promoter_pass(world, probes, "steady, registry direct (not counted)", direct_cfg))
+    service = None
+    if apps >= SERVICE_AT:
+        service = steady_cycle(world.promoter(), direct_cfg, apps, cwd=world.root, env=probes.env, probes=probes)
+        passes.append(service)
+        print(f"  service, steady cycle (poll {service['poll_interval_s']:g}s): every app reconciled within "
+              f"{service['seconds']:.2f}s, {service['cpu_s']:.2f} CPU-s per cycle, RSS {service['rss_mb']} MB; "
+              f"registry {service['registry_requests']}, git {service['git_processes']} ({service['git_fetches']} "
+              f"fetch), GitHub {service['github_requests']}", flush=True)
     base_steady = show(baseline_pass(world, probes, "baseline, steady"))
     steady_diff = compare(steady[0]["_decisions"], base_steady["_decisions"])
 
@@ -268,6 +281,8 @@ def measure_size(apps: int, root: Path, images: Images, proxy: CountingProxy, gi
         "deployment_repositories": 1, "commits": world.commits, "moving_apps": len(moving), "dev_bumped": bumped,
         "steady_s": round(steady_s, 3), "steady_runs_s": [r["seconds"] for r in steady],
         "inprocess_s": inproc["seconds"] if inproc else None, "steady_direct_s": direct["seconds"],
+        "service_cycle_s": service["seconds"] if service else None,
+        "service_cycle_cpu_s": service["cpu_s"] if service else None,
         "baseline_steady_s": base_steady["seconds"],
         "baseline_steady_inside_s": base_steady["inside_s"], "moving_s": moved["seconds"],
         "baseline_moving_s": base_moving["seconds"],
@@ -370,7 +385,9 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
                                                    else float("nan") for r in rows]),
                            ("10% move, run --once", [r["moving_s"] for r in rows]),
                            ("baseline, steady", [r["baseline_steady_s"] for r in rows]),
-                           ("baseline, 10% (decisions)", [r["baseline_moving_s"] for r in rows])],
+                           ("baseline, 10% (decisions)", [r["baseline_moving_s"] for r in rows]),
+                           ("service: a cycle's spread", [r["service_cycle_s"] if r.get("service_cycle_s") is not None
+                                                          else float("nan") for r in rows])],
          ("target 1000×3 steady < 10 s", 10.0)),
         ("registry requests per pass", [("steady", series("steady", "registry_requests")),
                                         ("10% move", series("10% move", "registry_requests")),
@@ -420,6 +437,8 @@ def report(rows: list[dict[str, Any]], big: dict[str, Any] | None, checks: dict[
         base = next(p for p in r["passes"] if p["pass"] == "baseline, steady")
         inproc = f", in-process {r['inprocess_s']:.2f}s" if r["inprocess_s"] is not None else ""
         inproc += f", registry direct {r['steady_direct_s']:.2f}s"
+        if r.get("service_cycle_s") is not None:
+            inproc += f", service cycle {r['service_cycle_s']:.2f}s ({r['service_cycle_cpu_s']:.2f} CPU-s)"
         print(f"  {r['apps']:>5} apps: steady {r['steady_s']:.2f}s{inproc} vs baseline {r['baseline_steady_s']:.2f}s "
               f"→ {r['ratio_steady_vs_baseline']}x; 10% move {r['moving_s']:.2f}s vs {r['baseline_moving_s']:.2f}s "
               f"(decisions only) → {r['ratio_moving_vs_baseline']}x")

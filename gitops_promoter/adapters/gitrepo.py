@@ -116,6 +116,7 @@ class GitRepo:
         self._queue: list[_Ticket] = []
         self._repin = False  # expire() during a pinned pass: the next read pins the new head
         self._pr_heads: dict[str, str] | None = None  # pin(): the promoter's PR branches as fetched
+        self._pr_fetched: float | None = None  # when they were (the service reuses them within read_ttl)
         self._deferred: list[_Ticket] | None = None  # defer(): the pass's commits, not pushed yet
         self._deferred_base: str | None = None  # changes waiting for the next group commit
         self._queue_lock = threading.Lock()  # one writer per repository across the service's threads
@@ -223,6 +224,13 @@ class GitRepo:
         self.fetches += 1
         head = self._git("rev-parse", "--verify", f"{self._tracking}^{{commit}}")
         self._fetched = (self._clock(), head) if generation == self._generation else None
+        if pr_branches:
+            refs = self._git("for-each-ref", "--format=%(objectname) %(refname)",
+                             f"refs/remotes/origin/{PR_BRANCHES}")
+            prefix = "refs/remotes/origin/"
+            self._pr_heads = {ref[len(prefix):]: sha for sha, _, ref in
+                              (line.partition(" ") for line in refs.splitlines()) if ref.startswith(prefix)}
+            self._pr_fetched = self._fetched[0] if self._fetched is not None else None
         return head
 
     @_serialized
@@ -232,10 +240,6 @@ class GitRepo:
         edit on the newest head; after the promoter's own push the pin moves to its commit.
         `paths`: the files the pass will read, read at that head in one exchange with git."""
         self._pinned = self.sync(pr_branches=True)
-        refs = self._git("for-each-ref", "--format=%(objectname) %(refname)", f"refs/remotes/origin/{PR_BRANCHES}")
-        prefix = "refs/remotes/origin/"
-        self._pr_heads = {ref[len(prefix):]: sha for sha, _, ref in (line.partition(" ") for line in refs.splitlines())
-                          if ref.startswith(prefix)}
         if paths:
             self._prefetch(self._pinned, paths)
         return self._pinned
@@ -315,7 +319,7 @@ class GitRepo:
         elif self._fetched is not None and self.read_ttl > 0 and self._clock() - self._fetched[0] < self.read_ttl:
             head = self._fetched[1]
         else:
-            head = self.sync()
+            head = self.sync(pr_branches=self.read_ttl > 0)  # the service: its proposals read them too
         if getattr(self._reads, "basis", None) is None:
             self._reads.basis = head  # the oldest head this thread's decision read, until its write
         return head
@@ -684,7 +688,7 @@ class GitRepo:
             # First at the pass's head and the promoter's branches as its one fetch found them: no
             # network when nothing is to push, and the push built on them, leased on what the fetch
             # saw (a branch that moved since refuses it). Then on the newest head and branch.
-            fresh = attempt > 1 or self._pinned is None
+            fresh = attempt > 1 or (self._pinned is None and not self._recent_pr_heads())
             head = self.sync() if fresh else self._read_head()
             if not fresh and self._deferred is not None and self._deferred_base is not None:
                 head = self._deferred_base  # the pass's own chain is not pushed yet: never under a branch
@@ -710,6 +714,13 @@ class GitRepo:
                 self._pr_heads[branch] = commit
             return Committed(sha=commit, attempts=attempt)
         raise GitUnavailable(repository=self.name, detail=f"{branch}: push kept losing races")
+
+    def _recent_pr_heads(self) -> bool:
+        """The service's last fetch (within read_ttl, no webhook since) also brought the promoter's
+        branches: a proposal first decides on them, as a pinned pass does on its pin's."""
+        now = self._clock()
+        return (self._pr_heads is not None and self._fetched is not None and self._pr_fetched is not None and
+                self.read_ttl > 0 and now - self._fetched[0] < self.read_ttl and now - self._pr_fetched < self.read_ttl)
 
     def _remote_branch(self, branch: str, *, fresh: bool = True) -> str | None:
         """The commit `branch` holds on the remote (fetched), or None when it does not exist; not

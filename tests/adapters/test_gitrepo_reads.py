@@ -472,3 +472,27 @@ def test_the_passs_own_chain_is_not_read_together_at_each_of_its_commits(remote,
         repo.commit(Change(ROLLOUT, lambda t, i=i: t + f"# app {i}\n", _msg(f"app-{i}", "v1")))
     assert len(set(together)) == 1  # the pin's head only (asked twice there, git once: the rest is known)
     repo.flush()
+
+
+def test_the_service_proposes_on_its_recent_fetch_without_asking_the_remote_again(remote, tmp_path):
+    """read_ttl (the service): the fetch a read made also brought the promoter's branches, so a
+    waiting proposal is checked, and a new one pushed, without a fetch or an ls-remote of its own."""
+    repo = repo_for(remote, tmp_path)
+    repo.read_ttl = 60.0
+    repo.read(ROLLOUT)
+    calls = []
+    real_git = repo._git
+
+    def counting(*args, **kw):
+        calls.append(args[0])
+        return real_git(*args, **kw)
+
+    repo._git = counting
+    change = Change(STAGING, lambda t: t + "# v2\n", _msg("web", "v2"))
+    first = repo.propose(change, branch="promoter/staging/web")
+    again = repo.propose(change, branch="promoter/staging/web")
+    assert isinstance(first, Committed) and again == Committed(sha=first.sha, attempts=0)
+    assert "fetch" not in calls and "ls-remote" not in calls and calls.count("push") == 1
+    repo.expire()  # a webhook: the next proposal asks the remote
+    repo.propose(change, branch="promoter/staging/web")
+    assert "fetch" in calls
