@@ -112,6 +112,7 @@ class GitRepo:
         self._reads = threading.local()  # per thread (one reconcile): the head its reads were at
         self._lock = threading.RLock()
         self._own: set[str] = set()  # commits this process pushed (bounded)
+        self._ancestry: set[tuple[str, str]] = set()  # (ancestor, descendant) pairs git confirmed (bounded)
         self._generation = 0  # bumped by expire(): a fetch that began before it is not reused
         self._queue: list[_Ticket] = []
         self._repin = False  # expire() during a pinned pass: the next read pins the new head
@@ -240,8 +241,9 @@ class GitRepo:
         edit on the newest head; after the promoter's own push the pin moves to its commit.
         `paths`: the files the pass will read, read at that head in one exchange with git."""
         self._pinned = self.sync(pr_branches=True)
-        if paths:
+        if paths:  # the pass's own files: the config's others (`expect`) are not read again at this head
             self._prefetch(self._pinned, paths)
+            self._read_together = [self._pinned, *self._read_together[:7]]
         return self._pinned
 
     def expect(self, paths: Sequence[str]) -> None:
@@ -772,14 +774,20 @@ class GitRepo:
 
     @_serialized
     def contains(self, ancestor: str, descendant: str) -> bool:
-        """Whether `descendant` includes `ancestor` (False when either is unknown here)."""
+        """Whether `descendant` includes `ancestor` (False when either is unknown here). A yes is
+        remembered (commits never change); a no is asked again (the objects may arrive later)."""
+        if (ancestor, descendant) in self._ancestry:
+            return True
         if self._repo is None:
             self._read_head()
         try:
             self._git("merge-base", "--is-ancestor", ancestor, descendant)
-            return True
         except (GitRejected, GitUnavailable):
             return False
+        if len(self._ancestry) >= OWN_MEMORY:
+            self._ancestry.clear()
+        self._ancestry.add((ancestor, descendant))
+        return True
 
     @_serialized
     def commit_time(self, sha: str) -> float | None:
