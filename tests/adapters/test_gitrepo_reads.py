@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 
 import pytest
 
@@ -18,6 +17,7 @@ from gitops_promoter.ports import Change, Committed, PushRefused
 from gitops_promoter.workflows.outcome import Outcome, guarded
 from tests.support.gitremote import HumanClone, git, remote_file
 
+from .conftest import wait_until_queued
 from .test_gitrepo import MSG, ROLLOUT, bump, repo_for
 
 STAGING = "envs/staging/web/kustomization.yaml"
@@ -227,9 +227,7 @@ def test_commits_asked_together_land_as_one_chain_and_one_push(remote, tmp_path)
     gate.wait()  # every app has read the file
     with repo._lock:  # a push in flight: the others queue meanwhile, as in a busy pass
         go.set()
-        deadline = time.monotonic() + 10
-        while len(repo._queue) < 8 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_until_queued(repo, 8)
     for t in threads:
         t.join(30)
     assert isinstance(results[3], ValueError)

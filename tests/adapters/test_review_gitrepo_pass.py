@@ -16,6 +16,7 @@ from gitops_promoter.ports import Change, Committed, Pinnable, PushRefused
 from gitops_promoter.runtime.wiring import pinned
 from tests.support.gitremote import HumanClone, git, remote_file
 
+from .conftest import wait_until_queued
 from .test_gitrepo import MSG, ROLLOUT, bump, repo_for
 from .test_gitrepo_reads import STAGING, _msg
 
@@ -72,9 +73,7 @@ exit 0
     with repo._lock:  # a write in flight: both queue for the next group commit
         for t in threads:
             t.start()
-        deadline = time.monotonic() + 10
-        while len(repo._queue) < 2 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_until_queued(repo, 2)
     for t in threads:
         t.join(30)
     assert isinstance(results["staging"], PushRefused)
