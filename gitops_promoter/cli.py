@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from gitops_promoter.errors import ConfigError, EditError, PolicyError
 
@@ -34,8 +34,9 @@ class UsageError(Exception):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
+    given = list(sys.argv[1:] if argv is None else argv)
+    parser = _parser(only=_named_command(given))
+    args = parser.parse_args(given)
     from gitops_promoter.runtime.logs import setup_logging
 
     level = args.log_level or ("info" if getattr(args, "command", "") == "run" and not args.once else "warning")
@@ -83,9 +84,35 @@ class _Version(argparse.Action):
         parser.exit()
 
 
+_GLOBAL_WITH_VALUE = ("--log-level", "--log-format")
+
+
+def _named_command(argv: Sequence[str]) -> str | None:
+    """The subcommand the command line names (its first word that is not a global option)."""
+    words = iter(argv)
+    for word in words:
+        if word in _GLOBAL_WITH_VALUE:
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
+class _Skipped:
+    """A subcommand the command line does not name: its arguments are never built (argparse's
+    parsers for every command cost ~8 ms of each start). Takes every call and ignores it."""
+
+    skipped = True
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args, **kwargs: self
+
+
 def _command(sub: Any, name: str, *, help: str, example: str, config: bool = False, workdir: bool = False,
              codes: bool = True) -> argparse.ArgumentParser:
     """A subcommand whose --help ends with an example (and the exit codes)."""
+    if getattr(sub, "skipped", False) or getattr(sub, "only", None) not in (None, name):
+        return cast(argparse.ArgumentParser, _Skipped())
     epilog = "example:\n" + "\n".join(f"  {line}" for line in example.splitlines())
     if codes:
         epilog += "\n\n" + EXIT_CODES
@@ -98,7 +125,9 @@ def _command(sub: Any, name: str, *, help: str, example: str, config: bool = Fal
     return c
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The command line's parser; with `only`, just that subcommand's arguments are built (every
+    subcommand is built when `only` names none of them, so `--help` and errors list them all)."""
     p = argparse.ArgumentParser(
         prog="gitops-promoter", description="Promote container images by writing to git.",
         epilog="examples:\n  gitops-promoter run --config promoter.yaml\n  gitops-promoter status\n"
@@ -115,6 +144,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="json: one object a line, with app, env, tag and action when a line concerns one "
                         "(default: $GITOPS_PROMOTER_LOG_FORMAT, else console)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.only = only  # type: ignore[attr-defined]
 
     run = _command(sub, "run", help="the service (until SIGTERM/SIGINT), or --once: reconcile every app and exit",
                    example="gitops-promoter run --config promoter.yaml          # the service\n"
@@ -229,6 +259,8 @@ def _parser() -> argparse.ArgumentParser:
     how.add_argument("--indefinite", action="store_true", help="the step becomes pause: {} (a gate)")
     sp.add_argument("--in-place", action="store_true", help="rewrite the file instead of printing it")
     sp.set_defaults(func=cmd_set_pause)
+    if only is not None and only not in sub.choices:
+        return _parser()
     return p
 
 

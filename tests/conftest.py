@@ -51,7 +51,7 @@ def unique(request):
     """A name unique to the test, for repositories in shared servers."""
     import re
 
-    return re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:60]
+    return re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:60].rstrip("-")
 
 
 @pytest.fixture(scope="session")

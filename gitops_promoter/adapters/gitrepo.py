@@ -1,4 +1,4 @@
-"""A deployment repository through GitPython: one persistent (bare) clone per repo.
+"""A deployment repository: one persistent (bare) clone per repo, git run as a process (`gitcmd`).
 
 Every write is fetch → read the file at the remote head → edit → commit on that head →
 push. A push that loses a race (non-fast-forward) is redone on the new head by
@@ -15,7 +15,6 @@ import logging
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 import threading
 import time
@@ -25,9 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-import git
-
-from gitops_promoter.adapters import gitlog
+from gitops_promoter.adapters import gitcmd, gitlog
 from gitops_promoter.adapters.blob_memory import BlobMemory
 from gitops_promoter.adapters.history_index import HistoryIndex
 from gitops_promoter.adapters.retry import Backoff, Retry, retrying
@@ -103,7 +100,8 @@ class GitRepo:
         self.network_timeout = network_timeout
         self._sleep = sleep
         self._backoff = backoff or Backoff(base=0.2, cap=5.0)
-        self._repo: git.Repo | None = None
+        self._repo: Path | None = None  # the clone, once opened (or made) by the first sync
+        self._cat: gitcmd.CatFile | None = None  # single reads: one long-lived `git cat-file --batch`
         self._env: dict[str, str] | None = None
         self._index = HistoryIndex()
         self._pinned: str | None = None  # the head reads use during a pass (pin/unpin)
@@ -157,9 +155,7 @@ class GitRepo:
         return str(path)
 
     # --- running git ---------------------------------------------------------------
-    def _git(self, *args: str, repo: git.Repo | None = None, env: dict[str, str] | None = None) -> str:
-        r = repo or self._repo
-        assert r is not None
+    def _git(self, *args: str, env: dict[str, str] | None = None) -> str:
         # A command that talks to the remote is killed after network_timeout: a remote that accepts
         # and never answers must not hold the repository's lock (and every app on it) forever.
         remote = args[0] in ("fetch", "push", "ls-remote")
@@ -169,13 +165,14 @@ class GitRepo:
             timeout = self.network_timeout if remaining is None else \
                 max(MIN_NETWORK_TIMEOUT, min(self.network_timeout, remaining))
         try:
-            out: str = r.git.execute(["git", *args], env={**self.env(), **(env or {})}, kill_after_timeout=timeout)
-            return out
-        except git.GitCommandError as exc:
+            return gitcmd.run(self.path, args, env={**self.env(), **(env or {})}, timeout=timeout)
+        except gitcmd.GitFailed as exc:
             raise self._classify(exc, args) from None
+        except OSError as exc:  # git itself could not be started
+            raise GitUnavailable(repository=self.name, detail=f"git {args[0]}: {exc}") from None
 
-    def _classify(self, exc: git.GitCommandError, args: tuple[str, ...]) -> Exception:
-        err = re.sub(r"^stderr: '(.*)'$", r"\1", (exc.stderr or "").strip(), flags=re.S)
+    def _classify(self, exc: gitcmd.GitFailed, args: tuple[str, ...]) -> Exception:
+        err = (exc.stderr or "").strip()
         own = " ".join(line.strip() for line in err.splitlines() if line.strip() and
                        not line.lstrip().startswith("remote:"))  # git's own words, not a hook's
         err = " ".join(line.strip() for line in err.splitlines() if line.strip())
@@ -261,10 +258,9 @@ class GitRepo:
             return
         requests = "".join(f"{commit}:{p}\n" for p in wanted).encode()
         try:
-            out = subprocess.run(["git", "cat-file", "--batch"], input=requests, capture_output=True,
-                                 cwd=self.path, env={**os.environ, **self.env()}, check=True,
-                                 timeout=self.network_timeout).stdout
-        except (OSError, subprocess.SubprocessError) as exc:
+            out = gitcmd.run_bytes(self.path, ["cat-file", "--batch"], stdin=requests, env=self.env(),
+                                   timeout=self.network_timeout)
+        except (OSError, gitcmd.GitFailed) as exc:
             log.debug("%s: reading %d files at once failed (%s); each is read when asked for", self.name,
                       len(wanted), exc)
             return
@@ -330,25 +326,26 @@ class GitRepo:
     def _tracking(self) -> str:
         return f"refs/remotes/origin/{self.config.branch}"
 
-    def _open_or_init(self) -> git.Repo:
+    def _open_or_init(self) -> Path:
         if self.path.is_dir() and any(self.path.iterdir()) and not self._looks_like_clone():
             raise GitRejected(repository=self.name, detail=f"{self.path} is not a clone of the promoter's; it is "
                                                            "left alone: move it away or choose another state.workdir")
         if self.path.is_dir():
             try:
-                repo = git.Repo(self.path)
-                if not repo.bare:
-                    raise git.InvalidGitRepositoryError(str(self.path))
-                self._git("remote", "set-url", "origin", self.config.url, repo=repo)
-                return repo
-            except (git.InvalidGitRepositoryError, git.NoSuchPathError, GitUnavailable, GitRejected):
+                # `--git-dir` names the clone: a folder git does not take for a repository (a kill
+                # during `git init`, a work tree's top) fails here; git never looks above it.
+                self._git("remote", "set-url", "origin", self.config.url)
+                return self.path
+            except (GitUnavailable, GitRejected):
                 log.warning("%s: clone at %s is unusable; starting a new one", self.name, self.path)
                 shutil.rmtree(self.path, ignore_errors=True)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        repo = git.Repo.init(self.path, bare=True)
-        self._git("remote", "add", "origin", self.config.url, repo=repo)
-        self._git("config", "gc.auto", "0", repo=repo)  # no surprise pauses in the middle of a bump
-        return repo
+        import git  # GitPython makes the clone (here only: a pass on an existing one never imports it)
+
+        git.Repo.init(self.path, bare=True)
+        self._git("remote", "add", "origin", self.config.url)
+        self._git("config", "gc.auto", "0")  # no surprise pauses in the middle of a bump
+        return self.path
 
     # --- port ------------------------------------------------------------------------
     @_serialized
@@ -375,22 +372,20 @@ class GitRepo:
         missing = self._missing(path)
         if "\n" in path or "\r" in path:  # one request per line: such a path cannot be asked for
             raise missing
+        if self._cat is None:
+            self._cat = gitcmd.CatFile(self.path, self.env())
         for tries in (1, 2):
             try:
-                blob, kind, _, raw = self._repo.git.get_object_data(f"{commit}:{path}")
+                found = self._cat.read(f"{commit}:{path}")
                 break
-            except ValueError as exc:
-                if "could not be resolved" in str(exc):  # "<ref> missing": no such path at that commit
-                    if _SHA.fullmatch(commit):
-                        self._texts.refused(commit, path, missing)
-                    raise missing from None
-                self._repo.git.clear_cache()  # git refused the request and ended: the next read starts anew
-                raise GitRejected(repository=self.name, detail=f"{path}: cannot be read ({exc})") from None
-            except (OSError, git.GitCommandError) as exc:
-                self._repo.git.clear_cache()  # the batch process died (a previous request ended it): again
+            except OSError as exc:  # the batch process died or answered out of turn: a new one, once
                 if tries == 2:
                     raise GitUnavailable(repository=self.name, detail=f"cat-file {path}: {exc}") from None
-        kind = kind.decode() if isinstance(kind, bytes) else kind  # GitPython hands the type as bytes
+        if found is None:  # "<commit>:<path> missing": no such path at that commit
+            if _SHA.fullmatch(commit):
+                self._texts.refused(commit, path, missing)
+            raise missing
+        blob, kind, raw = found
         try:
             text = self._blob_text(path, kind, raw)
         except GitRejected as exc:
@@ -663,12 +658,11 @@ class GitRepo:
             parts += [f"M {mode} inline {_quote_path(path)}\n".encode(), b"data %d\n" % len(body), body, b"\n"]
         stream = b"".join([*parts, b"done\n"])
         (scratch / "stream").write_bytes(stream)
-        assert self._repo is not None
         try:
             with open(scratch / "stream", "rb") as fh:
-                self._repo.git.execute(["git", "fast-import", "--quiet", "--force", "--done", "--date-format=now",
-                                        f"--export-marks={marks}"], istream=fh, env=self.env())
-        except git.GitCommandError as exc:
+                gitcmd.run(self.path, ["fast-import", "--quiet", "--force", "--done", "--date-format=now",
+                                       f"--export-marks={marks}"], stdin=fh, env=self.env())
+        except gitcmd.GitFailed as exc:
             raise self._classify(exc, ("fast-import",)) from None
         finally:
             self._drop_ref(ref)
@@ -855,9 +849,10 @@ class GitRepo:
         self._git("read-tree", head, env=index)
         for sha in commits:
             patch = scratch / "revert.patch"
-            diff: bytes = self._repo.git.execute(  # type: ignore[union-attr]
-                ["git", "diff", "--binary", f"{sha}^", sha], env=self.env(), stdout_as_string=False,
-                strip_newline_in_stdout=False)
+            try:
+                diff = gitcmd.run_bytes(self.path, ["diff", "--binary", f"{sha}^", sha], env=self.env())
+            except gitcmd.GitFailed as exc:
+                raise self._classify(exc, ("diff",)) from None
             patch.write_bytes(diff)
             try:
                 self._git("apply", "--cached", "-R", "-3", str(patch), env=index)
@@ -883,9 +878,9 @@ class GitRepo:
         finally:
             shutil.rmtree(path, ignore_errors=True)
 
-    def _drop_ref(self, ref: str, *, repo: git.Repo | None = None) -> None:
+    def _drop_ref(self, ref: str) -> None:
         try:
-            self._git("update-ref", "-d", ref, repo=repo)
+            self._git("update-ref", "-d", ref)
         except PromoterError as exc:  # repaired at the next start
             log.warning("%s: could not delete %s: %s", self.name, ref, exc)
 
@@ -894,6 +889,13 @@ class GitRepo:
         which writes hooks, info, description, HEAD, config, objects, refs): a person's folder that
         happens to sit here holds none of those, and is never cleaned or replaced."""
         return any(p.name in _BARE_LAYOUT for p in self.path.iterdir())
+
+    @_serialized
+    def close(self) -> None:
+        """End the long-lived `git cat-file` of single reads (a later read starts it again)."""
+        if self._cat is not None:
+            self._cat.close()
+            self._cat = None
 
     @_serialized
     def repair(self) -> list[str]:
@@ -925,12 +927,11 @@ class GitRepo:
         try:
             # Opened here only: the next sync opens it for use, and checks it (a clone killed while
             # it was being made, without `origin`, is made again there).
-            repo = git.Repo(self.path)
-            refs = self._git("for-each-ref", "--format=%(refname)", "refs/promoter/", repo=repo).split()
-        except (git.InvalidGitRepositoryError, git.NoSuchPathError, PromoterError):
+            refs = self._git("for-each-ref", "--format=%(refname)", "refs/promoter/").split()
+        except PromoterError:
             return removed  # an unusable clone is replaced at the next sync
         for ref in refs:
-            self._drop_ref(ref, repo=repo)
+            self._drop_ref(ref)
             removed.append(ref)
         if removed:
             log.warning("%s: repaired what an interrupted run left: %s", self.name, ", ".join(removed))
@@ -969,7 +970,7 @@ def _remote_says(stderr: str, stdout: str) -> str:
     """What the remote said when it refused a push: its `remote:` lines (GitHub's "GH006: Protected
     branch update failed for refs/heads/main. Changes must be made through a pull request."), else
     the reason of the rejected ref ("pre-receive hook declined")."""
-    raw = re.sub(r"^stderr: '(.*)'$", r"\1", stderr.strip(), flags=re.S)
+    raw = stderr.strip()
     said = []
     for line in raw.splitlines():
         text = line.strip()

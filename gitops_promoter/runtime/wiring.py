@@ -188,6 +188,8 @@ class Wired:
     def close(self) -> None:
         if self._hub is not None:
             self._hub.close()
+        for repo in self.repos.values():
+            repo.close()
         self.journal.close()
 
 

@@ -132,6 +132,24 @@ def test_an_unusable_clone_is_replaced(remote, tmp_path):
     assert git("show", "--stat", "--format=", "main", cwd=remote).split("|")[0].strip() == ROLLOUT
 
 
+def test_a_half_made_clone_inside_another_repository_never_touches_that_one(remote, tmp_path):
+    """A kill during `git init --bare` leaves hooks/ and description, which git does not take for
+    a repository. The workdir sits in a person's work tree: git must not look upward and set
+    `origin` (or fetch, or push) in the person's repository; the half-made clone is made anew."""
+    person = tmp_path / "person"
+    git("init", "-q", str(person), cwd=tmp_path)
+    git("remote", "add", "origin", "https://example.invalid/theirs.git", cwd=person)
+    repo = GitRepo(RepositoryConfig(name="deploy", url=str(remote), author_name="gitops-promoter",
+                                    author_email="bot@acme.example"),
+                   workdir=person / "work", sleep=lambda s: None, backoff=Backoff(base=0.001))
+    (repo.path / "hooks").mkdir(parents=True)
+    (repo.path / "description").write_text("Unnamed repository\n")
+    assert isinstance(repo.commit(Change(ROLLOUT, bump, MSG)), Committed)
+    assert git("remote", "get-url", "origin", cwd=person) == "https://example.invalid/theirs.git"
+    assert git("for-each-ref", cwd=person) == ""  # nothing fetched into it
+    assert (repo.path / "HEAD").is_file() and "web:v1.1.0" in remote_file(remote, ROLLOUT)
+
+
 def test_only_the_edited_file_changes_and_modes_and_bytes_are_kept(tmp_path):
     seed = tmp_path / "seed"
     (seed / "bin").mkdir(parents=True)

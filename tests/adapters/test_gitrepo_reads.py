@@ -9,6 +9,7 @@ import subprocess
 
 import pytest
 
+from gitops_promoter.adapters import gitcmd
 from gitops_promoter.adapters.gitrepo import INDEX_FILE
 from gitops_promoter.adapters.history_index import HistoryIndex
 from gitops_promoter.domain.history import Commit
@@ -410,7 +411,7 @@ def test_expected_files_are_read_together_once_per_head(remote, tmp_path, monkey
     repo = repo_for(remote, tmp_path)
     repo.expect([ROLLOUT, STAGING, "nope.yaml"])
     assert "image:" in repo.read(ROLLOUT)
-    monkeypatch.setattr(type(repo._repo.git), "get_object_data",
+    monkeypatch.setattr(gitcmd.CatFile, "read",
                         lambda *a: pytest.fail("a read of an expected file asked git again"))
     assert "images:" in repo.read(STAGING)
     with pytest.raises(GitRejected, match="nope.yaml: no such file"):

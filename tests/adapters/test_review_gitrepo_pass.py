@@ -11,6 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from gitops_promoter.adapters import gitcmd
 from gitops_promoter.errors import GitRejected, GitUnavailable, ReadStale
 from gitops_promoter.ports import Change, Committed, Pinnable, PushRefused
 from gitops_promoter.runtime.wiring import pinned
@@ -34,7 +35,7 @@ def test_pinned_pins_a_real_git_repository(remote, tmp_path, monkeypatch):
     target = SimpleNamespace(file=ROLLOUT, steps_file=ROLLOUT)
     with pinned(ports, [SimpleNamespace(repository="deploy", targets={"dev": target})]):  # type: ignore[arg-type]
         # The app's files were read with the pin, in one exchange: no request per read.
-        monkeypatch.setattr(type(repo._repo.git), "get_object_data",
+        monkeypatch.setattr(gitcmd.CatFile, "read",
                             lambda *a: pytest.fail("a pinned read asked git again"))
         for _ in range(5):
             repo.read(ROLLOUT)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import ssl
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ class RegistryServer:
 
     htpasswd: dict[str, str] = field(default_factory=dict)
     notify: tuple[str, str] | None = None  # (url, bearer token): send push notifications there
+    tls: bool = False  # serve https with a self-signed certificate for 127.0.0.1 (`ca_file`)
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
     dir: Path | None = None
@@ -37,7 +39,12 @@ class RegistryServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}"
+        return f"{'https' if self.tls else 'http'}://{self.host}"
+
+    @property
+    def ca_file(self) -> Path:
+        assert self.tls and self.dir is not None
+        return self.dir / "cert.pem"
 
     def start(self) -> RegistryServer:
         binary = shutil.which("docker-registry")
@@ -57,11 +64,23 @@ class RegistryServer:
             "version: 0.1\n"
             "log: {level: error, accesslog: {disabled: true}}\n"
             "storage: {inmemory: {}, delete: {enabled: true}}\n"
-            f"http: {{addr: '127.0.0.1:{self.port}'}}\n" + auth + self._notifications())
+            f"http: {{addr: '127.0.0.1:{self.port}'{self._tls()}}}\n" + auth + self._notifications())
         self.proc = subprocess.Popen([binary, "serve", str(self.dir / "config.yml")],
                                      stdout=subprocess.DEVNULL, stderr=open(self.dir / "log", "wb"))
         wait_for_port(self.port)
         return self
+
+    def _tls(self) -> str:
+        """distribution's `http.tls.certificate`/`key` (docs/configuration.md, http section), with a
+        self-signed certificate openssl makes for IP 127.0.0.1: the client trusts it only through
+        `ca_file`."""
+        if not self.tls:
+            return ""
+        assert self.dir is not None
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                        "-keyout", str(self.dir / "key.pem"), "-out", str(self.ca_file), "-subj", "/CN=127.0.0.1",
+                        "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+        return f", tls: {{certificate: '{self.ca_file}', key: '{self.dir / 'key.pem'}'}}"
 
     def _notifications(self) -> str:
         """distribution's `notifications.endpoints` (docs/configuration.md, notifications section):
@@ -87,8 +106,9 @@ def _digest(data: bytes) -> str:
 class Pusher:
     """Pushes images the way a CI pipeline would, without docker."""
 
-    def __init__(self, base_url: str, *, auth: tuple[str, str] | None = None) -> None:
-        self.http = httpx.Client(base_url=base_url, auth=auth, timeout=10)
+    def __init__(self, base_url: str, *, auth: tuple[str, str] | None = None, ca_file: Path | None = None) -> None:
+        verify = ssl.create_default_context(cafile=str(ca_file)) if ca_file else True
+        self.http = httpx.Client(base_url=base_url, auth=auth, timeout=10, verify=verify)
 
     def blob(self, repo: str, data: bytes) -> str:
         digest = _digest(data)
