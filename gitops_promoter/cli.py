@@ -4,6 +4,7 @@ analysis | tags | edit`. Each command that reads a config takes `--config` (`con
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import os
@@ -11,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 
 from gitops_promoter.errors import ConfigError, EditError, PolicyError
 
@@ -31,6 +32,37 @@ CONFIG_HELP = "the config file (default: $GITOPS_PROMOTER_CONFIG, then ./promote
 
 class UsageError(Exception):
     """The command line cannot be carried out as given (exit 2)."""
+
+
+#: Collections of the youngest generation every this many allocations, not 700: a command's start
+#: allocates ~200,000 objects while importing and makes little garbage (~10 ms of collections saved).
+GC_YOUNG = 20_000
+
+
+def entry() -> NoReturn:
+    """The `gitops-promoter` command: `main`, then `_exit`."""
+    gc.set_threshold(GC_YOUNG, *gc.get_threshold()[1:])
+    _exit(main())
+
+
+def _exit(code: int) -> NoReturn:
+    """End the process without the interpreter's teardown, which frees every module and object one
+    by one (~40 ms of a one-bump `run --once` of ~350 ms on 2 cores), when it has nothing left to
+    do: no other thread runs and the only exit function is logging's, which runs here. Otherwise
+    (the service's threads, a library's exit function) the process ends the normal way."""
+    import atexit
+    import threading
+
+    count = getattr(atexit, "_ncallbacks", None)  # CPython's; elsewhere, the normal exit
+    if threading.active_count() > 1 or count is None or count() > 1:
+        sys.exit(code)
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe (`| head`): what the normal exit says, 120
+            code = code or 120
+    os._exit(code)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -452,4 +484,4 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

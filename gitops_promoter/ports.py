@@ -5,14 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from gitops_promoter.domain.analysis import Measurement
-from gitops_promoter.domain.analysis_run import AnalysisRun
-from gitops_promoter.domain.approval import Review
-from gitops_promoter.domain.canary import RolloutView
 from gitops_promoter.domain.history import Commit
 from gitops_promoter.errors import GitRejected
+
+if TYPE_CHECKING:  # types only: canary, analysis and pull-request code loads when a config uses it
+    from gitops_promoter.domain.analysis import Measurement
+    from gitops_promoter.domain.analysis_run import AnalysisRun
+    from gitops_promoter.domain.approval import Review
+    from gitops_promoter.domain.canary import RolloutView
 
 
 class Registry(Protocol):

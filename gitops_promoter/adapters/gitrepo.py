@@ -111,6 +111,7 @@ class GitRepo:
         self._lock = threading.RLock()
         self._own: set[str] = set()  # commits this process pushed (bounded)
         self._ancestry: set[tuple[str, str]] = set()  # (ancestor, descendant) pairs git confirmed (bounded)
+        self._parent: dict[str, str] = {}  # commit → its parent, for the commits this process wrote (bounded)
         self._generation = 0  # bumped by expire(): a fetch that began before it is not reused
         self._queue: list[_Ticket] = []
         self._repin = False  # expire() during a pinned pass: the next read pins the new head
@@ -220,15 +221,24 @@ class GitRepo:
             specs.append(f"+refs/heads/{PR_BRANCHES}*:refs/remotes/origin/{PR_BRANCHES}*")
         self._retrying("fetch", lambda: self._git("fetch", "--prune", "--no-tags", "origin", *specs))
         self.fetches += 1
-        head = self._git("rev-parse", "--verify", f"{self._tracking}^{{commit}}")
+        if not pr_branches:
+            head = self._git("rev-parse", "--verify", f"{self._tracking}^{{commit}}")
+            self._fetched = (self._clock(), head) if generation == self._generation else None
+            return head
+        # The branch and the pull-request branches in one listing (one git process, not two).
+        prefix = "refs/remotes/origin/"
+        refs = [line.split(" ", 2) for line in self._git(
+            "for-each-ref", "--format=%(objectname) %(objecttype) %(refname)", self._tracking,
+            f"{prefix}{PR_BRANCHES}").splitlines()]
+        found = [(sha, kind) for sha, kind, ref in refs if ref == self._tracking]
+        if not found or found[0][1] != "commit":
+            raise GitRejected(repository=self.name, detail=f"{self._tracking} is not a commit after the fetch "
+                                                           f"({found[0][1] if found else 'missing'})")
+        head = found[0][0]
         self._fetched = (self._clock(), head) if generation == self._generation else None
-        if pr_branches:
-            refs = self._git("for-each-ref", "--format=%(objectname) %(refname)",
-                             f"refs/remotes/origin/{PR_BRANCHES}")
-            prefix = "refs/remotes/origin/"
-            self._pr_heads = {ref[len(prefix):]: sha for sha, _, ref in
-                              (line.partition(" ") for line in refs.splitlines()) if ref.startswith(prefix)}
-            self._pr_fetched = self._fetched[0] if self._fetched is not None else None
+        self._pr_heads = {ref[len(prefix):]: sha for sha, _, ref in refs
+                          if ref.startswith(f"{prefix}{PR_BRANCHES}")}
+        self._pr_fetched = self._fetched[0] if self._fetched is not None else None
         return head
 
     @_serialized
@@ -648,6 +658,8 @@ class GitRepo:
 
     def _fast_import(self, scratch: Path, parent: str, files: dict[str, tuple[str, str]], message: str) -> str:
         marks = scratch / "marks"
+        # fast-import builds on a ref; resetting it to the null id at the end deletes it again (git's
+        # fast-import docs, `reset`): no ref is ever left, and no `update-ref -d` runs after it.
         ref = f"refs/promoter/pending-{scratch.name}"  # per call: concurrent writers never share a ref
         who = f"{self.config.author_name} <{self.config.author_email}> now"
         msg = message.encode("utf-8")
@@ -656,7 +668,8 @@ class GitRepo:
         for path, (mode, text) in files.items():
             body = text.encode("utf-8")
             parts += [f"M {mode} inline {_quote_path(path)}\n".encode(), b"data %d\n" % len(body), body, b"\n"]
-        stream = b"".join([*parts, b"done\n"])
+        null = "0" * (64 if len(parent) == 64 else 40)
+        stream = b"".join([*parts, f"\nreset {ref}\nfrom {null}\n\n".encode(), b"done\n"])
         (scratch / "stream").write_bytes(stream)
         try:
             with open(scratch / "stream", "rb") as fh:
@@ -664,11 +677,12 @@ class GitRepo:
                                        f"--export-marks={marks}"], stdin=fh, env=self.env())
         except gitcmd.GitFailed as exc:
             raise self._classify(exc, ("fast-import",)) from None
-        finally:
-            self._drop_ref(ref)
         mark, _, sha = marks.read_text().strip().partition(" ")
         if mark != ":1" or len(sha) < 40:
             raise GitRejected(repository=self.name, detail=f"fast-import wrote no commit (marks: {mark} {sha})")
+        if len(self._parent) >= OWN_MEMORY:
+            self._parent.clear()
+        self._parent[sha] = parent
         return sha
 
     @_serialized
@@ -770,7 +784,7 @@ class GitRepo:
     def contains(self, ancestor: str, descendant: str) -> bool:
         """Whether `descendant` includes `ancestor` (False when either is unknown here). A yes is
         remembered (commits never change); a no is asked again (the objects may arrive later)."""
-        if (ancestor, descendant) in self._ancestry:
+        if (ancestor, descendant) in self._ancestry or self._wrote_on(ancestor, descendant):
             return True
         if self._repo is None:
             self._read_head()
@@ -782,6 +796,16 @@ class GitRepo:
             self._ancestry.clear()
         self._ancestry.add((ancestor, descendant))
         return True
+
+    def _wrote_on(self, ancestor: str, descendant: str) -> bool:
+        """Whether `descendant` is a chain of commits this process wrote (fast-import, `from` each
+        parent) down to `ancestor`: known without asking git."""
+        at, steps = descendant, 0
+        while at in self._parent and steps <= len(self._parent):
+            at, steps = self._parent[at], steps + 1
+            if at == ancestor:
+                return True
+        return False
 
     @_serialized
     def commit_time(self, sha: str) -> float | None:

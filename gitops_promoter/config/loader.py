@@ -35,8 +35,7 @@ from gitops_promoter.config.schema import (
     StateConfig,
     TargetConfig,
 )
-from gitops_promoter.domain.analysis import Metric, MetricError, metric_problems, parse_duration, parse_metric
-from gitops_promoter.domain.approval import Rule as ApprovalRule
+from gitops_promoter.domain.durations import parse_duration
 from gitops_promoter.domain.edits import ContainerEdit, Edit, HelmEdit, KustomizeEdit, MarkerEdit
 from gitops_promoter.domain.imageref import ImageRef
 from gitops_promoter.domain.policy import Policy
@@ -364,12 +363,16 @@ class _Builder:
             if mode == "direct":
                 m["approval"].error("only pull-request environments take an approval rule")
             a = m["approval"].mapping(("required", "approvers", "dismiss_stale", "checks"))
+            from gitops_promoter.domain.approval import Rule as ApprovalRule  # pull-request code: loaded for it
+
             approval = ApprovalRule(
                 required=(a["required"].int(minimum=0, maximum=MAX_APPROVALS) or 0) if "required" in a else 1,
                 approvers=tuple(_approvers(a["approvers"])) if "approvers" in a else (),
                 dismiss_stale=a["dismiss_stale"].bool() is not False if "dismiss_stale" in a else True,
                 checks=tuple(a["checks"].str_list(max_len=255)) if "checks" in a else ())
         elif mode == "pull-request":
+            from gitops_promoter.domain.approval import Rule as ApprovalRule
+
             approval = ApprovalRule()
         merge = (m["merge_method"].choice(("merge", "squash", "rebase")) if "merge_method" in m else None) \
             or EnvironmentConfig.merge_method
@@ -522,6 +525,8 @@ class _Builder:
 
     def analysis(self, c: Cursor, prometheus: dict[str, PrometheusConfig],
                  window: float = CanaryConfig().gate_window) -> AnalysisConfig | None:
+        from gitops_promoter.domain.analysis import Metric, MetricError, metric_problems, parse_metric  # canary code
+
         a = c.mapping(("prometheus", "args", "metrics", "template"), required=("prometheus",))
         ref = a["prometheus"].str() if "prometheus" in a else None
         if ref is not None and ref not in prometheus:

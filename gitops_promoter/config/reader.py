@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from gitops_promoter.domain.analysis import parse_duration
+from gitops_promoter.domain.durations import parse_duration
 from gitops_promoter.errors import ConfigError
 
 # --- limits on the file as a whole (README, "Configuration reference": hostile input) --------------

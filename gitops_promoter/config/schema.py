@@ -6,14 +6,16 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from gitops_promoter.domain.analysis import Metric
-from gitops_promoter.domain.approval import Rule as ApprovalRule
 from gitops_promoter.domain.edits import Edit
 from gitops_promoter.domain.imageref import ImageRef
 from gitops_promoter.domain.policy import Policy
 from gitops_promoter.errors import ConfigError
+
+if TYPE_CHECKING:  # types only: canary and pull-request code loads when a config uses it
+    from gitops_promoter.domain.analysis import Metric
+    from gitops_promoter.domain.approval import Rule as ApprovalRule
 
 MAX_SECRET_BYTES = 64 * 1024  # a token, a password or a PEM private key is a few KiB
 

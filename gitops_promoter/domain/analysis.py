@@ -46,7 +46,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from gitops_promoter.domain.durations import parse_duration
 from gitops_promoter.domain.expr import Condition, ExprError
+
+__all__ = ["parse_duration"]  # re-exported: Argo's durations, read here and by the config
 
 SUCCESSFUL, FAILED, INCONCLUSIVE, ERROR, RUNNING = "Successful", "Failed", "Inconclusive", "Error", "Running"
 _WORSE = {RUNNING: 0, SUCCESSFUL: 1, INCONCLUSIVE: 2, ERROR: 3, FAILED: 4}
@@ -377,16 +380,6 @@ def metric_problems(metric: Metric) -> list[tuple[str | None, str]]:
     if metric.gate_window is not None and metric.gate_window <= 0:
         out.append((None, "canary.gate_window must be greater than 0"))
     return out
-
-
-def parse_duration(value: Any, key: str = "duration") -> float:
-    """Argo durations: `30s`, `5m`, `1h`, `500ms`, `1h30m`, or a number of seconds."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    units = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-    if not isinstance(value, str) or not re.fullmatch(r"([0-9]+(\.[0-9]+)?(ms|s|m|h))+", value.strip()):
-        raise ValueError(f"{key} must be a duration such as 30s, 5m or 1h, not {value!r}")
-    return sum(float(n) * units[u] for n, _, u in re.findall(r"([0-9]+(\.[0-9]+)?)(ms|s|m|h)", value))
 
 
 _PROMETHEUS_KEYS = ("query", "address")

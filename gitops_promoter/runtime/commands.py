@@ -64,11 +64,12 @@ def run_once(*, config_path: str, dry_run: bool = False, apps: frozenset[str] | 
     def work(root: Path) -> int:
         wired = Wired(config, workdir=root)
         try:
+            # One tag listing per image repository for the whole run, shared by every app using it,
+            # asked while the pass repairs and fetches its repositories.
+            ports = replace(wired.ports(), registry=TagCache(wired.registry, ttl=math.inf).prefetch_for(
+                config, _selected(config, apps), wait=False))
             if not dry_run:
                 wired.repair()
-            # One tag listing per image repository for the whole run, shared by every app using it.
-            ports = replace(wired.ports(), registry=TagCache(wired.registry, ttl=math.inf).prefetch_for(
-                config, _selected(config, apps)))
             outcomes = drive(config, ports, apps=_selected(config, apps), mode="dry-run" if dry_run else "run",
                              workers=config.server.workers)
         finally:

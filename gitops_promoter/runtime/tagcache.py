@@ -56,10 +56,13 @@ class TagCache:
                 return _answer(cached[1])
             return _answer(self._fetch(image))
 
-    def prefetch(self, images: Iterable[str], *, registry_for: Callable[[str], RegistryConfig]) -> TagCache:
+    def prefetch(self, images: Iterable[str], *, registry_for: Callable[[str], RegistryConfig],
+                 wait: bool = True) -> TagCache:
         """List every image in `images` now, each once: one thread group per registry, as many
         threads as its `max_concurrency`, the registries side by side. Failures are kept per image
-        (its apps report them); returns the cache itself, for chaining."""
+        (its apps report them); returns the cache itself, for chaining. `wait=False` returns at once
+        while the listings run (a pass fetches its repositories meanwhile): a `list_tags` of an
+        image being listed waits for that listing (its lock), never asks the registry twice."""
         groups: dict[str, list[str]] = {}
         for image in dict.fromkeys(images):
             groups.setdefault(registry_for(image).prefix, []).append(image)
@@ -72,18 +75,18 @@ class TagCache:
         try:
             futures = [pool.submit(self.list_tags, image) for pool, group in zip(pools, groups.values(), strict=True)
                        for image in group]
-            for future in futures:
+            for future in futures if wait else ():
                 future.exception()  # wait; a failure is already kept for the image's apps
         finally:
-            for pool in pools:
-                pool.shutdown(wait=True)
+            for pool in pools:  # without wait, each pool's threads end when its listings are done
+                pool.shutdown(wait=wait)
         return self
 
-    def prefetch_for(self, config: Config, apps: Iterable[AppConfig]) -> TagCache:
+    def prefetch_for(self, config: Config, apps: Iterable[AppConfig], *, wait: bool = True) -> TagCache:
         """`prefetch` the images `apps` list tags of: those with a target in a direct environment."""
         direct = [e.name for e in config.environments if e.mode == "direct"]
         images = [a.image for a in apps if any(name in a.targets for name in direct)]
-        return self.prefetch(images, registry_for=config.registry_for)
+        return self.prefetch(images, registry_for=config.registry_for, wait=wait)
 
     def created(self, image: str, tag: str, *, platform: str | None = None) -> datetime | None:
         return self.registry.created(image, tag, platform=platform)

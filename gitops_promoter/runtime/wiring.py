@@ -16,12 +16,12 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gitops_promoter.adapters.gitrepo import GitRepo
 from gitops_promoter.adapters.registry import RegistryHub
 from gitops_promoter.config import load_config
 from gitops_promoter.config.schema import AppConfig, Config
-from gitops_promoter.domain.analysis_run import AnalysisRun
 from gitops_promoter.errors import ConfigError, PromoterError, TransientError
 from gitops_promoter.ports import (
     Cluster,
@@ -36,6 +36,9 @@ from gitops_promoter.ports import (
 )
 from gitops_promoter.workflows.outcome import Outcome
 from gitops_promoter.workflows.reconcile import Mode, Ports, Reconciled, reconcile
+
+if TYPE_CHECKING:
+    from gitops_promoter.domain.analysis_run import AnalysisRun
 
 log = logging.getLogger(__name__)
 

@@ -6,6 +6,8 @@ rest; `reconcile` walks the environments and the caller decides the exit code.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from gitops_promoter.config.schema import AppConfig, TargetConfig
 from gitops_promoter.domain.edits import read_running, write_version
 from gitops_promoter.domain.history import moved_back_by_hand, rejected_tags
@@ -13,7 +15,6 @@ from gitops_promoter.domain.plan import Bump, NoChange, commit_message, plan_bum
 from gitops_promoter.domain.policy import Policy
 from gitops_promoter.domain.tags import TagInfo, is_valid_tag
 from gitops_promoter.ports import Change, Committed, DeployRepo, Registry, Unchanged
-from gitops_promoter.workflows.canary import arming
 from gitops_promoter.workflows.outcome import Outcome, file_diff, guarded
 
 
@@ -74,7 +75,12 @@ def _promote(app: AppConfig, target: TargetConfig, *, registry: Registry, repo: 
         return write_version(text, target.edit, image=app.image, tag=plan.tag, digest=digest, pin=pin,
                              source=source)
 
-    gates, arms = arming(app, target, history, repo=repo.name)
+    gates: tuple[int, ...] = ()
+    arms: tuple[tuple[str, Callable[[str], str]], ...] = ()
+    if app.canary is not None:  # canary code loads for an app that has one
+        from gitops_promoter.workflows.canary import arming
+
+        gates, arms = arming(app, target, history, repo=repo.name)
     result = repo.commit(Change(target.file, edit, commit_message(plan, gates=gates, template=app.commit_title),
                                 also=arms), dry_run=dry_run)
     if isinstance(result, tuple):

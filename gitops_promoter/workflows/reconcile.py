@@ -18,7 +18,7 @@ from gitops_promoter.deadline import deadline, passed
 from gitops_promoter.domain.history import current_release
 from gitops_promoter.errors import PromoterError
 from gitops_promoter.ports import Cluster, CodeHost, DeployRepo, Journal, Metrics, Pinnable, Registry
-from gitops_promoter.workflows import canary, discover, propose, rollback
+from gitops_promoter.workflows import discover
 from gitops_promoter.workflows.outcome import Outcome
 
 Mode = Literal["run", "dry-run", "observe"]
@@ -164,6 +164,8 @@ def _propose(app: AppConfig, index: int, ports: Ports, *, mode: Mode, config: Co
         problem = ports.host_errors.get(app.repository) or \
             f"repository {app.repository} has no github section for pull requests"
         return Outcome(app.name, env.name, "error", problem, error_kind="permanent")
+    from gitops_promoter.workflows import propose  # pull-request code: loaded where an environment uses it
+
     step = propose.Step(app, env, before.name, app.targets[env.name], source, ports.repos[app.repository], host,
                         ports.registry, ports.clusters, clock=ports.clock)
     return propose.propose(step, dry_run=mode == "dry-run", observe=mode == "observe", tag=tag)
@@ -173,6 +175,8 @@ def _decide(app: AppConfig, env: EnvironmentConfig, ports: Ports, *, force: str)
     """A person's decision on an environment without a canary: roll its live release back."""
     if force != "rollback":
         return Outcome(app.name, env.name, "unchanged", f"nothing to promote: {env.name} has no canary")
+    from gitops_promoter.workflows import rollback
+
     r = rollback.Rollback(app.name, env.name, ports.repos[app.repository], ports.hosts.get(app.repository),
                           ports.host_errors.get(app.repository))
     return rollback.rollback(r)
@@ -188,6 +192,8 @@ def _canary(app: AppConfig, env: EnvironmentConfig, ports: Ports, *, mode: Mode,
                        error_kind="transient")
     # Every environment's canary gets the code host: a revert the branch refuses becomes a pull request.
     host = ports.hosts.get(app.repository)
+    from gitops_promoter.workflows import canary  # canary code: loaded where an app has one
+
     c = canary.Canary(app, env.name, target, app.canary, ports.repos[app.repository], cluster, ports.metrics, host,
                       prometheus_urls={name: p.url for name, p in config.prometheus.items()})
     return canary.drive(c, journal=ports.journal, clock=ports.clock, force=force, observe=mode == "observe")

@@ -224,3 +224,28 @@ def test_max_concurrency_holds_for_any_caller_threads(registry, unique):
         for t in threads:
             t.join()
         assert (timing.most, len(listings(proxy))) == (2, 6)
+
+
+@pytest.mark.parametrize("reader_first", [False, True], ids=["listing-in-flight", "reader-before-the-listing"])
+def test_a_listing_not_waited_for_is_shared_with_readers_never_asked_twice(registry, unique, reader_first):
+    """`run --once` lists while it fetches its repositories (`wait=False`): a reader asking during
+    the listing waits for it, and one asking before the listing's thread started lists for it."""
+    with FaultProxy(registry.url) as proxy:
+        Timing(proxy, delay=0.3)
+        wanted = images(registry, proxy, unique, 3)
+        registry_hub, registry_for = hub(RegistryConfig(prefix=proxy.host, api_url=proxy.url, rate_limit=1000,
+                                                        max_concurrency=1))
+        cache = TagCache(registry_hub, ttl=float("inf"))
+        if reader_first:
+            assert list(cache.list_tags(wanted[2])) == ["v1.0.0"]
+        started = time.monotonic()
+        cache.prefetch(wanted, registry_for=registry_for, wait=False)
+        assert time.monotonic() - started < 0.2  # returned while the listings run (0.3 s each, one at a time)
+        readers = [threading.Thread(target=lambda image=image: cache.list_tags(image)) for image in wanted * 2]
+        for reader in readers:
+            reader.start()
+        for image in wanted:
+            assert list(cache.list_tags(image)) == ["v1.0.0"]
+        for reader in readers:
+            reader.join()
+        assert len(listings(proxy)) == 3 and cache.fetches == 3  # one listing per image, whoever asked first
