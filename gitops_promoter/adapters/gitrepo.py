@@ -344,7 +344,8 @@ class GitRepo:
             try:
                 # `--git-dir` names the clone: a folder git does not take for a repository (a kill
                 # during `git init`, a work tree's top) fails here; git never looks above it.
-                self._git("remote", "set-url", "origin", self.config.url)
+                if not self._made_for(self.config.url):
+                    self._git("remote", "set-url", "origin", self.config.url)
                 return self.path
             except (GitUnavailable, GitRejected):
                 log.warning("%s: clone at %s is unusable; starting a new one", self.name, self.path)
@@ -907,6 +908,27 @@ class GitRepo:
             self._git("update-ref", "-d", ref)
         except PromoterError as exc:  # repaired at the next start
             log.warning("%s: could not delete %s: %s", self.name, ref, exc)
+
+    def _made_for(self, url: str) -> bool:
+        """Whether the clone is whole and its `origin` is `url`, read from its files (no git
+        process): what git takes for a repository (HEAD, objects/, refs/: setup.c's
+        is_git_directory) and one `url = <url>` line in `[remote "origin"]` of its config, as
+        `git remote add` writes it. Anything else (a kill during `git init`, another URL, a value
+        git would quote) is settled by `git remote set-url`, which also proves it a repository."""
+        if not ((self.path / "HEAD").is_file() and (self.path / "objects").is_dir() and (self.path / "refs").is_dir()):
+            return False
+        try:
+            lines = (self.path / "config").read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError):
+            return False
+        section, urls = "", []
+        for line in lines:
+            text = line.strip()
+            if text.startswith("["):
+                section = text
+            elif section == '[remote "origin"]' and text.split("=", 1)[0].strip() == "url":
+                urls.append(text.split("=", 1)[1].strip() if "=" in text else None)
+        return urls == [url] and not any(c in url for c in '"\\;#') and url == url.strip()
 
     def _looks_like_clone(self) -> bool:
         """Whether the folder is git's (a bare clone, even one half-made by a kill during `git init`,

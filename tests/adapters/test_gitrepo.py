@@ -1,5 +1,6 @@
 """The git adapter against real repositories: bare remotes on disk and over git daemon."""
 
+import shutil
 import subprocess
 
 import pytest
@@ -148,6 +149,28 @@ def test_a_half_made_clone_inside_another_repository_never_touches_that_one(remo
     assert git("remote", "get-url", "origin", cwd=person) == "https://example.invalid/theirs.git"
     assert git("for-each-ref", cwd=person) == ""  # nothing fetched into it
     assert (repo.path / "HEAD").is_file() and "web:v1.1.0" in remote_file(remote, ROLLOUT)
+
+
+@pytest.mark.parametrize("change", ["moved", "config-edited", "no-objects"])
+def test_a_clone_is_opened_from_its_files_only_when_they_say_exactly_this_remote(remote, tmp_path, change):
+    """The next process opens the clone without a git process when its files are whole and its
+    origin is the configured URL; a moved repository, a config a person edited, or a clone missing
+    its objects folder goes through `git remote set-url` (or is made anew), never used as found."""
+    first = repo_for(remote, tmp_path)
+    assert isinstance(first.commit(Change(ROLLOUT, bump, MSG)), Committed)
+    moved = remote
+    if change == "moved":
+        moved = tmp_path / "moved.git"
+        remote.rename(moved)
+    elif change == "config-edited":
+        git("config", "--add", "remote.origin.url", "https://example.invalid/other.git", cwd=first.path)
+    else:
+        shutil.rmtree(first.path / "objects")
+    again = repo_for(moved, tmp_path)
+    done = again.commit(Change(ROLLOUT, lambda t: t.replace("v1.1.0", "v1.2.0"), MSG))
+    assert isinstance(done, Committed)
+    assert git("config", "--get-all", "remote.origin.url", cwd=again.path) == str(moved)
+    assert "web:v1.2.0" in remote_file(moved, ROLLOUT)
 
 
 def test_only_the_edited_file_changes_and_modes_and_bytes_are_kept(tmp_path):
