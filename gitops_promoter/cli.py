@@ -36,7 +36,9 @@ class UsageError(Exception):
 
 #: Collections of the youngest generation every this many allocations, not 700: a command's start
 #: allocates ~200,000 objects while importing and makes little garbage (~10 ms of collections saved).
+#: The service goes back to the interpreter's thresholds once it is imported.
 GC_YOUNG = 20_000
+_GC_DEFAULT = gc.get_threshold()
 
 
 def entry() -> NoReturn:
@@ -438,6 +440,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise UsageError("--dry-run and --app need --once")
         from gitops_promoter.runtime.serve import serve
 
+        gc.set_threshold(*_GC_DEFAULT)  # a long life: the interpreter's own rhythm of collections
         return serve(config_path=config, workdir=args.workdir)
     from gitops_promoter.runtime.commands import run_once
 

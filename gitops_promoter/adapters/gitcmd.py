@@ -45,8 +45,7 @@ def run_bytes(git_dir: Path, args: Sequence[str], *, env: Mapping[str, str], tim
     feed = stdin if isinstance(stdin, bytes) else None
     source: IO[bytes] | int = subprocess.PIPE if isinstance(stdin, bytes) else (stdin or subprocess.DEVNULL)
     proc = subprocess.Popen(["git", f"--git-dir={git_dir}", *args], cwd=git_dir, env={**os.environ, **_LOCALE, **env},
-                            stdin=source,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+                            stdin=source, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         out, err = proc.communicate(feed, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -61,11 +60,41 @@ def run_bytes(git_dir: Path, args: Sequence[str], *, env: Mapping[str, str], tim
 
 
 def _end(proc: subprocess.Popen[bytes]) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)  # its own session: the group is git and what it started
-    except ProcessLookupError:
-        pass
+    """Kill git and every process it started (a fetch's ssh or remote helper), then reap it. git
+    stays in the promoter's process group, so a signal to the group (timeout(1), a closed terminal,
+    `kill -TERM -<pgid>`) reaches it too, as it did under GitPython."""
+    for pid in [*_descendants(proc.pid), proc.pid]:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
     proc.communicate()
+
+
+def _descendants(pid: int) -> list[int]:
+    """The processes under `pid`, from /proc (Linux; elsewhere none: git alone is killed)."""
+    children: dict[int, list[int]] = {}
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return []
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(b")") + 2:].split()  # after "pid (comm) ": state, ppid, ...
+        if len(fields) > 1 and fields[1].isdigit():
+            children.setdefault(int(fields[1]), []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
 
 
 class CatFile:

@@ -102,6 +102,7 @@ class GitRepo:
         self._backoff = backoff or Backoff(base=0.2, cap=5.0)
         self._repo: Path | None = None  # the clone, once opened (or made) by the first sync
         self._cat: gitcmd.CatFile | None = None  # single reads: one long-lived `git cat-file --batch`
+        self._git_opened = False  # repair() ran git in the clone: git reads its HEAD and config
         self._env: dict[str, str] | None = None
         self._index = HistoryIndex()
         self._pinned: str | None = None  # the head reads use during a pass (pin/unpin)
@@ -344,7 +345,7 @@ class GitRepo:
             try:
                 # `--git-dir` names the clone: a folder git does not take for a repository (a kill
                 # during `git init`, a work tree's top) fails here; git never looks above it.
-                if not self._made_for(self.config.url):
+                if not (self._git_opened and self._made_for(self.config.url)):
                     self._git("remote", "set-url", "origin", self.config.url)
                 return self.path
             except (GitUnavailable, GitRejected):
@@ -913,8 +914,10 @@ class GitRepo:
         """Whether the clone is whole and its `origin` is `url`, read from its files (no git
         process): what git takes for a repository (HEAD, objects/, refs/: setup.c's
         is_git_directory) and one `url = <url>` line in `[remote "origin"]` of its config, as
-        `git remote add` writes it. Anything else (a kill during `git init`, another URL, a value
-        git would quote) is settled by `git remote set-url`, which also proves it a repository."""
+        `git remote add` writes it. Asked only once git itself opened the clone in this process
+        (repair's for-each-ref: a HEAD or config git cannot read fails there). Anything else (a
+        kill during `git init`, another URL, a value git would quote) is settled by `git remote
+        set-url`, which also proves it a repository, or by a new clone."""
         if not ((self.path / "HEAD").is_file() and (self.path / "objects").is_dir() and (self.path / "refs").is_dir()):
             return False
         try:
@@ -976,6 +979,7 @@ class GitRepo:
             refs = self._git("for-each-ref", "--format=%(refname)", "refs/promoter/").split()
         except PromoterError:
             return removed  # an unusable clone is replaced at the next sync
+        self._git_opened = True
         for ref in refs:
             self._drop_ref(ref)
             removed.append(ref)

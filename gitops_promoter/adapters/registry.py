@@ -160,8 +160,9 @@ def _tls_context(verify: bool | str) -> ssl.SSLContext:
 def _tls_context_at(verify: bool | str, stamp: int | None) -> ssl.SSLContext:
     if verify is False:
         return httpx.create_ssl_context(verify=False)
-    if isinstance(verify, str):  # a CA file (`registries[].ca_file`)
-        return ssl.create_default_context(cafile=verify)
+    if isinstance(verify, str):  # `registries[].ca_file`: a CA bundle, or a hashed CA directory as httpx took
+        return ssl.create_default_context(capath=verify) if os.path.isdir(verify) else \
+            ssl.create_default_context(cafile=verify)
     return httpx.create_ssl_context(verify=True)
 
 

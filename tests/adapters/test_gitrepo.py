@@ -151,11 +151,12 @@ def test_a_half_made_clone_inside_another_repository_never_touches_that_one(remo
     assert (repo.path / "HEAD").is_file() and "web:v1.1.0" in remote_file(remote, ROLLOUT)
 
 
-@pytest.mark.parametrize("change", ["moved", "config-edited", "no-objects"])
+@pytest.mark.parametrize("change", ["moved", "config-edited", "no-objects", "garbage-head", "bad-config-line"])
 def test_a_clone_is_opened_from_its_files_only_when_they_say_exactly_this_remote(remote, tmp_path, change):
     """The next process opens the clone without a git process when its files are whole and its
     origin is the configured URL; a moved repository, a config a person edited, or a clone missing
-    its objects folder goes through `git remote set-url` (or is made anew), never used as found."""
+    its objects folder goes through `git remote set-url` (or is made anew), never used as found; so
+    does one whose HEAD or config git cannot read (power lost mid-write), though its files look whole."""
     first = repo_for(remote, tmp_path)
     assert isinstance(first.commit(Change(ROLLOUT, bump, MSG)), Committed)
     moved = remote
@@ -164,9 +165,15 @@ def test_a_clone_is_opened_from_its_files_only_when_they_say_exactly_this_remote
         remote.rename(moved)
     elif change == "config-edited":
         git("config", "--add", "remote.origin.url", "https://example.invalid/other.git", cwd=first.path)
-    else:
+    elif change == "no-objects":
         shutil.rmtree(first.path / "objects")
+    elif change == "garbage-head":
+        (first.path / "HEAD").write_bytes(b"\0\0\0\0")
+    else:
+        with open(first.path / "config", "a") as fh:
+            fh.write("this is not git config\n")
     again = repo_for(moved, tmp_path)
+    again.repair()  # as every writing pass starts
     done = again.commit(Change(ROLLOUT, lambda t: t.replace("v1.1.0", "v1.2.0"), MSG))
     assert isinstance(done, Committed)
     assert git("config", "--get-all", "remote.origin.url", cwd=again.path) == str(moved)

@@ -2,6 +2,8 @@
 self-signed certificate: trusted only through `ca_file`, never silently; and a registry reached
 over http:// never builds a TLS context (a one-bump `run --once` saved ~50 ms by it)."""
 
+import subprocess
+
 import pytest
 
 from gitops_promoter.adapters import registry as registry_module
@@ -39,6 +41,17 @@ def test_https_registry_with_an_unknown_certificate_is_an_error_not_tags(tls_reg
     with pytest.raises(RegistryError, match="CERTIFICATE_VERIFY_FAILED|certificate verify failed"):
         c.list_tags(unique)
     c.close()
+
+
+def test_a_ca_directory_is_taken_as_httpx_took_it(tls_registry, tmp_path, unique):
+    """`ca_file` naming a directory of hashed certificates (OpenSSL's capath, c_rehash layout)."""
+    Pusher(tls_registry.url, ca_file=tls_registry.ca_file).image(unique, "v1.0.0")
+    folder = tmp_path / "cas"
+    folder.mkdir()
+    digest = subprocess.run(["openssl", "x509", "-hash", "-noout", "-in", str(tls_registry.ca_file)],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    (folder / f"{digest}.0").write_bytes(tls_registry.ca_file.read_bytes())
+    assert client(tls_registry.url, ca_file=str(folder)).list_tags(unique) == ["v1.0.0"]
 
 
 def test_a_missing_ca_file_is_named(tls_registry, tmp_path, unique):
