@@ -19,6 +19,18 @@ from typing import IO
 
 #: git's messages in English whatever the machine's locale: the promoter reads them (races, refusals).
 _LOCALE = {"LC_ALL": "C", "LANGUAGE": "C"}
+#: What would point git at another repository than the clone when inherited (the promoter started
+#: from a git hook, a CI job inside a checkout): git's own list of repository-local variables
+#: (environment.c, local_repo_env), the config ones aside. The caller's `env` may still set one.
+_ELSEWHERE = frozenset({"GIT_DIR", "GIT_WORK_TREE", "GIT_IMPLICIT_WORK_TREE", "GIT_OBJECT_DIRECTORY",
+                        "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_INDEX_FILE", "GIT_GRAFT_FILE", "GIT_NAMESPACE",
+                        "GIT_NO_REPLACE_OBJECTS", "GIT_REPLACE_REF_BASE", "GIT_PREFIX", "GIT_SHALLOW_FILE",
+                        "GIT_COMMON_DIR"})
+
+
+def _environment(env: Mapping[str, str]) -> dict[str, str]:
+    inherited = {k: v for k, v in os.environ.items() if k not in _ELSEWHERE}
+    return {**inherited, **_LOCALE, **env}
 
 
 class GitFailed(Exception):
@@ -44,7 +56,7 @@ def run_bytes(git_dir: Path, args: Sequence[str], *, env: Mapping[str, str], tim
     """`run`, its output as git wrote it."""
     feed = stdin if isinstance(stdin, bytes) else None
     source: IO[bytes] | int = subprocess.PIPE if isinstance(stdin, bytes) else (stdin or subprocess.DEVNULL)
-    proc = subprocess.Popen(["git", f"--git-dir={git_dir}", *args], cwd=git_dir, env={**os.environ, **_LOCALE, **env},
+    proc = subprocess.Popen(["git", f"--git-dir={git_dir}", *args], cwd=git_dir, env=_environment(env),
                             stdin=source, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         out, err = proc.communicate(feed, timeout=timeout)
@@ -133,7 +145,7 @@ class CatFile:
 
     def _start(self) -> subprocess.Popen[bytes]:
         self._proc = subprocess.Popen(["git", f"--git-dir={self._git_dir}", "cat-file", "--batch"], cwd=self._git_dir,
-                                      env={**os.environ, **_LOCALE, **self._env}, stdin=subprocess.PIPE,
+                                      env=_environment(self._env), stdin=subprocess.PIPE,
                                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         return self._proc
 

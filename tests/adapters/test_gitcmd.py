@@ -93,3 +93,20 @@ def test_cat_file_answers_and_says_missing_and_restarts_after_its_process_died(t
         cat.read(blob)
     assert cat.read(blob) == (blob, "blob", b"hi\n")  # a new process
     cat.close()
+
+
+def test_an_inherited_git_environment_never_points_git_elsewhere(tmp_path, monkeypatch):
+    """Started from a git hook or inside a checkout: GIT_INDEX_FILE, GIT_OBJECT_DIRECTORY and the
+    like in the environment must not send the clone's writes into another repository."""
+    git_dir = _bare(tmp_path)
+    other = _bare(tmp_path / "other")
+    monkeypatch.setenv("GIT_DIR", str(other))
+    monkeypatch.setenv("GIT_OBJECT_DIRECTORY", str(other / "objects"))
+    monkeypatch.setenv("GIT_INDEX_FILE", str(tmp_path / "someone-elses-index"))
+    blob = gitcmd.run(git_dir, ["hash-object", "-w", "--stdin"], env={}, stdin=b"mine\n")
+    assert gitcmd.run(git_dir, ["cat-file", "-t", blob], env={}) == "blob"
+    monkeypatch.delenv("GIT_DIR")
+    monkeypatch.delenv("GIT_OBJECT_DIRECTORY")
+    missing = subprocess.run(["git", f"--git-dir={other}", "cat-file", "-e", blob], capture_output=True)
+    assert missing.returncode != 0  # nothing was written into the other repository
+    assert not (tmp_path / "someone-elses-index").exists()
