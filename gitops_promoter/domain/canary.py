@@ -94,7 +94,14 @@ def decide(*, release: Release | None, steps: Sequence[Step], synced: bool, roll
 
 
 def unhealthy(view: RolloutView, *, tag: str, steps: int) -> str | None:
-    """Why the Rollout is not (yet) healthy on `tag` — all its steps walked, gates passed — or None."""
+    """Why the Rollout is not (yet) healthy on `tag` — all its steps walked, gates passed — or None.
+    A status the controller wrote before it saw the latest spec says nothing of that spec: right
+    after Argo CD applies a new image the Rollout still reads Healthy at its last step, from the
+    previous release (argo-rollouts utils/rollout/rolloututil.go GetRolloutPhase checks
+    isGenerationObserved first: "waiting for rollout spec update to be observed")."""
+    if view.observed_generation < view.generation:
+        return (f"its controller has not observed the latest spec yet (generation {view.generation}, "
+                f"observed {view.observed_generation})")
     if view.aborted or view.phase == "Degraded":
         return f"the Rollout is {view.phase or 'aborted'}" + (f": {view.message}" if view.message else "")
     if not view.runs(tag):

@@ -80,6 +80,13 @@ def test_an_inconclusive_in_cluster_analysis_waits_for_a_person():
     pytest.param(view(phase="Healthy", step=6, paused=False, images=("reg/web:v1",)), "the Rollout does not run v2",
                  id="other-tag"),
     pytest.param(view(phase="Degraded", aborted=True, message="boom"), "the Rollout is Degraded: boom", id="aborted"),
+    # Argo CD applied v2 a moment ago; the controller's status is still the previous release's
+    # completed walk (seen in the demo: staging was proposed before dev's canary even began).
+    pytest.param(view(phase="Healthy", step=6, paused=False, gen=4, observed=3),
+                 "its controller has not observed the latest spec yet (generation 4, observed 3)", id="stale-status"),
+    pytest.param(view(phase="Degraded", aborted=True, message="old", gen=4, observed=3),
+                 "its controller has not observed the latest spec yet (generation 4, observed 3)",
+                 id="stale-degraded"),
 ])
 def test_unhealthy(rollout, expected):
     from gitops_promoter.domain.canary import unhealthy
