@@ -19,17 +19,18 @@ from typing import IO
 
 #: git's messages in English whatever the machine's locale: the promoter reads them (races, refusals).
 _LOCALE = {"LC_ALL": "C", "LANGUAGE": "C"}
-#: What would point git at another repository than the clone when inherited (the promoter started
-#: from a git hook, a CI job inside a checkout): git's own list of repository-local variables
-#: (environment.c, local_repo_env), the config ones aside. The caller's `env` may still set one.
-_ELSEWHERE = frozenset({"GIT_DIR", "GIT_WORK_TREE", "GIT_IMPLICIT_WORK_TREE", "GIT_OBJECT_DIRECTORY",
+#: What would point git at another repository than the one named when inherited (the promoter
+#: started from a git hook, a CI job inside a checkout): git's own list of repository-local
+#: variables (environment.c, local_repo_env), the config ones aside. The caller's `env` may still
+#: set one. `check-config`'s reads drop them too (runtime/checks.py).
+GIT_LOCATION = frozenset({"GIT_DIR", "GIT_WORK_TREE", "GIT_IMPLICIT_WORK_TREE", "GIT_OBJECT_DIRECTORY",
                         "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_INDEX_FILE", "GIT_GRAFT_FILE", "GIT_NAMESPACE",
                         "GIT_NO_REPLACE_OBJECTS", "GIT_REPLACE_REF_BASE", "GIT_PREFIX", "GIT_SHALLOW_FILE",
                         "GIT_COMMON_DIR"})
 
 
 def _environment(env: Mapping[str, str]) -> dict[str, str]:
-    inherited = {k: v for k, v in os.environ.items() if k not in _ELSEWHERE}
+    inherited = {k: v for k, v in os.environ.items() if k not in GIT_LOCATION}
     return {**inherited, **_LOCALE, **env}
 
 
@@ -109,6 +110,18 @@ def _descendants(pid: int) -> list[int]:
     return found
 
 
+def batch_header(line: bytes) -> tuple[str, str, int] | None:
+    """(object id, type, size) of one `git cat-file --batch` answer's header line, None for
+    `<spec> missing` or `<spec> ambiguous`; OSError for anything else (git out of turn)."""
+    text = line.decode("utf-8", "replace").rstrip("\n")
+    if text.endswith((" missing", " ambiguous")):
+        return None
+    parts = text.split(" ")
+    if len(parts) != 3 or not parts[2].isdigit():
+        raise OSError(f"git cat-file answered {text!r}")
+    return parts[0], parts[1], int(parts[2])
+
+
 class CatFile:
     """One `git cat-file --batch` process answering object requests one by one (no process per
     read). Not thread-safe: its owner serializes (GitRepo holds its lock)."""
@@ -128,20 +141,17 @@ class CatFile:
         try:
             proc.stdin.write(spec.encode("utf-8", "surrogateescape") + b"\n")
             proc.stdin.flush()
-            header = proc.stdout.readline().decode("utf-8", "replace").rstrip("\n")
-            if header.endswith((" missing", " ambiguous")):
+            header = batch_header(proc.stdout.readline())
+            if header is None:
                 return None
-            parts = header.split(" ")
-            if len(parts) != 3 or not parts[2].isdigit():
-                raise OSError(f"git cat-file answered {header!r}")
-            size = int(parts[2])
+            sha, kind, size = header
             data = proc.stdout.read(size + 1)
             if len(data) != size + 1:
                 raise OSError("git cat-file ended mid-answer")
         except (OSError, ValueError):
             self.close()
             raise
-        return parts[0], parts[1], data[:-1]
+        return sha, kind, data[:-1]
 
     def _start(self) -> subprocess.Popen[bytes]:
         self._proc = subprocess.Popen(["git", f"--git-dir={self._git_dir}", "cat-file", "--batch"], cwd=self._git_dir,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 FORMAT = ("-z", "--format=%H%n%B")  # each commit: its sha, a line feed, its whole message
-_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # a full object id (SHA-1 or SHA-256)
 
 
 def records(out: str) -> list[tuple[str, str]]:
@@ -14,7 +14,7 @@ def records(out: str) -> list[tuple[str, str]]:
     found = []
     for record in out.split("\0"):
         sha, _, message = record.lstrip("\n").partition("\n")
-        if _SHA.fullmatch(sha):
+        if SHA.fullmatch(sha):
             found.append((sha, message))
     return found
 

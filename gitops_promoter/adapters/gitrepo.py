@@ -66,7 +66,6 @@ _REJECTED = ("authentication failed", "permission denied", "couldn't find remote
 #: How long one commit keeps re-applying after lost push races, and at most how many tries.
 RACE_BUDGET, RACE_ATTEMPTS = 30.0, 200
 OWN_MEMORY = 10_000  # how many of its own pushed commits the promoter remembers
-_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _RACE_BACKOFF = Backoff(base=0.02, cap=0.5)  # full jitter: 10 ms … 0.5 s between tries
 
 
@@ -280,14 +279,19 @@ class GitRepo:
             end = out.find(b"\n", at)
             if end < 0:
                 return
-            header = out[at:end].decode("utf-8", "replace")
+            try:
+                header = gitcmd.batch_header(out[at:end])
+            except OSError:
+                return  # git out of turn: what is left is read alone, when asked for
             at = end + 1
-            if header.endswith((" missing", " ambiguous")):
+            if header is None:
                 self._texts.refused(commit, path, self._missing(path))
                 continue
-            blob, kind, size = header.rsplit(" ", 2)
-            raw = out[at:at + int(size)]
-            at += int(size) + 1
+            blob, kind, size = header
+            if at + size >= len(out):  # cut short (git ended mid-answer): never a partial file
+                return
+            raw = out[at:at + size]
+            at += size + 1
             try:
                 self._texts.text(commit, path, blob, self._blob_text(path, kind, raw))
             except GitRejected as exc:
@@ -394,17 +398,17 @@ class GitRepo:
                 if tries == 2:
                     raise GitUnavailable(repository=self.name, detail=f"cat-file {path}: {exc}") from None
         if found is None:  # "<commit>:<path> missing": no such path at that commit
-            if _SHA.fullmatch(commit):
+            if gitlog.SHA.fullmatch(commit):
                 self._texts.refused(commit, path, missing)
             raise missing
         blob, kind, raw = found
         try:
             text = self._blob_text(path, kind, raw)
         except GitRejected as exc:
-            if _SHA.fullmatch(commit):
+            if gitlog.SHA.fullmatch(commit):
                 self._texts.refused(commit, path, exc)
             raise
-        if _SHA.fullmatch(commit):
+        if gitlog.SHA.fullmatch(commit):
             self._texts.text(commit, path, blob.decode() if isinstance(blob, bytes) else blob, text)
         return text
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from gitops_promoter.adapters import gitlog
+from gitops_promoter.adapters.gitcmd import GIT_LOCATION
 from gitops_promoter.config.schema import AnalysisConfig, AppConfig, CanaryConfig, Config, RepositoryConfig
 from gitops_promoter.domain.analysis import TemplateError, metrics_from_template
 from gitops_promoter.domain.history import Commit
@@ -30,9 +31,6 @@ from gitops_promoter.errors import EditError
 from gitops_promoter.runtime.wiring import workdir_for
 
 GIT_TIMEOUT = 30.0  # seconds for one local read; nothing here talks to a remote
-# Variables that would point git at another repository than the one named with -C.
-_GIT_LOCATION = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY",
-                 "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_COMMON_DIR", "GIT_NAMESPACE")
 
 
 @dataclass(frozen=True)
@@ -311,7 +309,7 @@ class _Out:
 def _git(folder: Path, *args: str) -> _Out:
     """A read-only git command in `folder` (and never in a repository above it); _Unreadable when
     git cannot be run at all."""
-    env = {k: v for k, v in os.environ.items() if k not in _GIT_LOCATION}
+    env = {k: v for k, v in os.environ.items() if k not in GIT_LOCATION}  # never a repository other than -C's
     env.update({"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", "GIT_OPTIONAL_LOCKS": "0",
                 "GIT_CEILING_DIRECTORIES": str(folder.resolve().parent)})
     try:
